@@ -1,0 +1,282 @@
+"""The centre's records as SQLAlchemy 2 typed declarative models.
+
+Times are stored as naive UTC (the same on SQLite and PostgreSQL) and come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} would be ambiguous; give a timezone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        Decimal: Numeric(12, 2),
+    }
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # building-entrance-room
+    residents: Mapped[list[Resident]] = relationship(back_populates="unit")
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(5), default="zh")
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    unit: Mapped[Unit] = relationship(back_populates="residents")
+    phones: Mapped[list[Phone]] = relationship(
+        back_populates="resident", order_by="Phone.position", cascade="all, delete-orphan"
+    )
+
+
+class Phone(Base):
+    __tablename__ = "phones"
+    __table_args__ = (UniqueConstraint("resident_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    number: Mapped[str] = mapped_column(String(20), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when a call found the number unallocated or invalid: the dialer stops using it.
+    invalid_reason: Mapped[str | None] = mapped_column(String(100))
+    resident: Mapped[Resident] = relationship(back_populates="phones")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_kind_received", "kind", "received_at"),
+        Index("ix_tickets_repeats", "kind", "unit_id", "category", "received_at"),
+        Index("ix_tickets_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10), default="general")
+    channel: Mapped[str] = mapped_column(String(10), default="phone")
+    state: Mapped[str] = mapped_column(String(12), default="new")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    caller_number: Mapped[str | None] = mapped_column(String(20))
+    text: Mapped[str | None] = mapped_column(Text)
+    recording: Mapped[str | None] = mapped_column(String(255))  # voice description
+    about_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The caller hung up before the report was complete: kept with whatever was captured.
+    incomplete: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # Idempotency key of a phone intake, so a spooled intake is replayed exactly once.
+    intake_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime]
+    # First time each milestone was reached, kept on the row so the report aggregates in SQL.
+    dispatched_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    escalation_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[Unit | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class TicketEvent(Base):
+    """Every state change with its moment (§2: record intake and completion times)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class WorkOrder(Base):
+    """维修工作单: the repair as sent to the engineering team, signed off by the resident."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    technician: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(String(100))  # 验收签字
+    accepted_at: Mapped[datetime | None]
+
+
+class FollowUp(Base):
+    """回访: due by the rules, made by the role they name, answered by the resident."""
+
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    assignee_role: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(12))  # the followed-up ticket's kind, for the report
+    done_at: Mapped[datetime | None]
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[int | None] = mapped_column(Integer)  # 1 done properly, 2 not
+    effect: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    comment_recording: Mapped[str | None] = mapped_column(String(255))
+    ticket: Mapped[Ticket] = relationship()
+
+
+class ArrearsAccount(Base):
+    __tablename__ = "arrears_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), unique=True)
+    amount: Mapped[Decimal]
+    months: Mapped[int] = mapped_column(Integer)
+    collection_month: Mapped[date] = mapped_column(Date)
+    stage: Mapped[str] = mapped_column(String(8), default="none")
+    last_reminder_at: Mapped[datetime | None]
+    paid_amount: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    paid_at: Mapped[datetime | None]
+    # The resident said "already paid": the cashier checks before the next reminder.
+    cashier_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    imported_at: Mapped[datetime]
+    unit: Mapped[Unit] = relationship()
+
+
+class CallRecord(Base):
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_calls_direction_arrived", "direction", "arrived_at"),
+        Index("ix_calls_campaign", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in / out
+    caller: Mapped[str | None] = mapped_column(String(40))
+    callee: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(80))
+    uniqueid: Mapped[str | None] = mapped_column(String(40), index=True)
+    arrived_at: Mapped[datetime]  # inbound: the call arrived; outbound: queued
+    dialled_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]  # reached an agent
+    ended_at: Mapped[datetime | None]
+    rings_before_answer: Mapped[int | None] = mapped_column(Integer)
+    disposition: Mapped[str | None] = mapped_column(String(20))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    path: Mapped[str | None] = mapped_column(Text)  # menus taken, e.g. "lang>main:1>repair:1"
+    keypad: Mapped[dict[str, Any] | None]
+    recording: Mapped[str | None] = mapped_column(String(255))
+    agent: Mapped[str | None] = mapped_column(String(80))
+    queue: Mapped[str | None] = mapped_column(String(20))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    next_step: Mapped[str | None] = mapped_column(String(80))
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # followup, arrears, notice, visitor, appointment
+    mode: Mapped[str] = mapped_column(String(12))  # preview, progressive, predictive, agentless
+    state: Mapped[str] = mapped_column(String(10), default="new")
+    name: Mapped[str | None] = mapped_column(String(100))
+    params: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_ready", "campaign_id", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    number: Mapped[str | None] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(10), default="ready")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_day: Mapped[date | None] = mapped_column(Date)
+    attempts_today: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_disposition: Mapped[str | None] = mapped_column(String(20))
+    claimed_by: Mapped[str | None] = mapped_column(String(60))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id"))
+    arrears_id: Mapped[int | None] = mapped_column(ForeignKey("arrears_accounts.id"))
+    payload: Mapped[dict[str, Any] | None]
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call_records.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # call, description, comment
+    path: Mapped[str] = mapped_column(String(255), unique=True)
+    format: Mapped[str] = mapped_column(String(8))
+    duration: Mapped[float | None]
+    size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, archived, failed
+    error: Mapped[str | None] = mapped_column(Text)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    retain_until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]

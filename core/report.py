@@ -1,0 +1,177 @@
+"""The centre's figures for a period, aggregated in SQL (never rows counted in Python)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
+
+from .models import ArrearsAccount, CallRecord, FollowUp, Ticket, Unit
+from .rules import Rules
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from the first datetime column to the second, in the database's own dialect."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return round(float(part) / float(whole), 4) if whole else None
+
+
+@dataclass
+class Rate:
+    part: int
+    whole: int
+    rate: float | None
+    target: float | None = None
+
+    @classmethod
+    def of(cls, part: int, whole: int, target: float | None = None) -> Rate:
+        return cls(int(part), int(whole), _share(int(part), int(whole)), target)
+
+
+@dataclass
+class Collection:
+    collected: str  # yuan, as exact decimal text
+    due: str
+    rate: float | None
+    target: float
+
+
+@dataclass
+class Repeat:
+    kind: str
+    unit: str
+    category: str
+    count: int
+
+
+@dataclass
+class Report:
+    start: datetime
+    end: datetime
+    answered_within_rings: Rate
+    repair_dispatch_in_time: Rate
+    complaint_escalated_in_time: Rate
+    followup_rate: dict[str, Rate]
+    followup_on_time_rate: dict[str, Rate]
+    satisfaction: Rate
+    collection: Collection
+    repeats: list[Repeat] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+
+def build_report(session: Session, rules: Rules, start: datetime, end: datetime) -> Report:
+    p = rules.policy
+    calls = session.execute(
+        select(
+            func.count(),
+            _count_if(CallRecord.rings_before_answer <= p.answer.max_rings),
+        ).where(
+            CallRecord.direction == "in",
+            CallRecord.arrived_at >= start,
+            CallRecord.arrived_at < end,
+        )
+    ).one()
+
+    dispatch_limit = p.answer.dispatch_minutes * 60
+    escalation_limit = p.complaint.escalation_hours * 3600
+    is_repair, is_complaint = Ticket.kind == "repair", Ticket.kind == "complaint"
+    tickets = session.execute(
+        select(
+            _count_if(is_repair),
+            _count_if(
+                and_(
+                    is_repair,
+                    seconds_between(Ticket.received_at, Ticket.dispatched_at) <= dispatch_limit,
+                )
+            ),
+            _count_if(is_complaint),
+            _count_if(
+                and_(
+                    is_complaint,
+                    seconds_between(Ticket.received_at, Ticket.escalated_at) <= escalation_limit,
+                )
+            ),
+        ).where(Ticket.received_at >= start, Ticket.received_at < end)
+    ).one()
+
+    followups = session.execute(
+        select(
+            FollowUp.kind,
+            func.count(),
+            _count_if(FollowUp.done_at.is_not(None)),
+            _count_if(FollowUp.done_at <= FollowUp.due_at),
+            _count_if(FollowUp.satisfaction.is_not(None)),
+            _count_if(FollowUp.satisfaction > p.followup.unsatisfied_max),
+        )
+        .where(FollowUp.due_at >= start, FollowUp.due_at < end)
+        .group_by(FollowUp.kind)
+    ).all()
+
+    collection = session.execute(
+        select(
+            func.coalesce(func.sum(ArrearsAccount.paid_amount), 0),
+            func.coalesce(func.sum(ArrearsAccount.amount), 0),
+        )
+    ).one()
+
+    repeats = session.execute(
+        select(Ticket.kind, Unit.code, Ticket.category, func.count())
+        .join(Unit, Unit.id == Ticket.unit_id)
+        .where(Ticket.received_at >= start, Ticket.received_at < end)
+        .where(Ticket.kind.in_(("complaint", "repair")))
+        .group_by(Ticket.kind, Unit.code, Ticket.category)
+        .having(func.count() >= case((Ticket.kind == "complaint", 2), else_=3))
+        .order_by(func.count().desc(), Unit.code)
+    ).all()
+
+    answered = sum(r[4] for r in followups)
+    satisfied = sum(r[5] for r in followups)
+    return Report(
+        start=start,
+        end=end,
+        answered_within_rings=Rate.of(calls[1], calls[0]),
+        repair_dispatch_in_time=Rate.of(tickets[1], tickets[0]),
+        complaint_escalated_in_time=Rate.of(tickets[3], tickets[2]),
+        followup_rate={r[0]: Rate.of(r[2], r[1], p.followup.target_rate) for r in followups},
+        followup_on_time_rate={
+            r[0]: Rate.of(r[3], r[1], p.followup.target_rate) for r in followups
+        },
+        satisfaction=Rate.of(satisfied, answered, p.followup.satisfaction_target),
+        collection=Collection(
+            collected=str(collection[0]),
+            due=str(collection[1]),
+            rate=_share(collection[0], collection[1]),
+            target=p.arrears.collection_target,
+        ),
+        repeats=[Repeat(kind, unit, category, count) for kind, unit, category, count in repeats],
+    )

@@ -1,0 +1,166 @@
+"""Residents and their units: import from CSV, look up by caller ID, list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from .csv_import import BadRow, parse_bool, parse_file
+from .models import Phone, Resident, Unit
+from .units import normalise_phone, parse_unit
+from .vocabulary import DomainError
+
+REQUIRED = ("unit", "name", "phone")
+OPTIONAL = ("phone2", "lang", "do_not_call")
+LANGS = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class ResidentRow:
+    unit: str
+    name: str
+    phones: tuple[str, ...]
+    lang: str
+    do_not_call: bool
+
+
+@dataclass
+class ImportReport:
+    imported: int
+    bad: list[BadRow]
+    created_units: int = 0
+
+
+def _parse(row: dict[str, str]) -> ResidentRow:
+    unit = parse_unit(row["unit"])
+    name = row["name"]
+    if not name:
+        raise DomainError("empty name")
+    phones = [normalise_phone(row["phone"])]
+    if row.get("phone2"):
+        phones.append(normalise_phone(row["phone2"]))
+        if phones[0] == phones[1]:
+            raise DomainError(f"duplicate phone {phones[0]} (phone2 repeats phone)")
+    lang = row.get("lang") or "zh"
+    if lang not in LANGS:
+        raise DomainError(f"bad lang {lang!r}: use zh or en")
+    return ResidentRow(
+        unit, name, tuple(phones), lang, parse_bool(row.get("do_not_call", ""), "do_not_call")
+    )
+
+
+def import_residents(session: Session, path: Path, *, skip_invalid: bool = False) -> ImportReport:
+    """All or nothing unless `skip_invalid`: one bad row and nothing is written."""
+    parsed = parse_file(path, REQUIRED, OPTIONAL, _parse)
+    seen: dict[tuple[str, str], int] = {}
+    good: list[ResidentRow] = []
+    for line, row in parsed.rows:
+        clash = next((seen[(row.unit, p)] for p in row.phones if (row.unit, p) in seen), None)
+        if clash is not None:
+            parsed.bad.append(BadRow(line, f"duplicate phone for unit {row.unit} (line {clash})"))
+            continue
+        seen.update({(row.unit, p): line for p in row.phones})
+        good.append(row)
+    parsed.bad.sort(key=lambda b: b.line)
+    if parsed.bad and not skip_invalid:
+        return ImportReport(0, parsed.bad)
+    created = _store(session, good)
+    return ImportReport(len(good), parsed.bad, created)
+
+
+def _store(session: Session, rows: list[ResidentRow]) -> int:
+    """Bulk upsert: a resident is known by unit and name; a re-import updates them."""
+    unit_ids = dict(session.execute(select(Unit.code, Unit.id)).all())
+    new_units = sorted({r.unit for r in rows} - set(unit_ids))
+    if new_units:
+        session.execute(insert(Unit), [{"code": c} for c in new_units])
+        unit_ids = dict(session.execute(select(Unit.code, Unit.id)).all())
+    existing = {
+        (unit_id, name): rid
+        for rid, unit_id, name in session.execute(
+            select(Resident.id, Resident.unit_id, Resident.name)
+        )
+    }
+    fresh = [r for r in rows if (unit_ids[r.unit], r.name) not in existing]
+    known = [r for r in rows if (unit_ids[r.unit], r.name) in existing]
+    if known:
+        ids = [existing[(unit_ids[r.unit], r.name)] for r in known]
+        session.execute(
+            update(Resident),
+            [
+                {"id": i, "lang": r.lang, "do_not_call": r.do_not_call}
+                for i, r in zip(ids, known, strict=True)
+            ],
+        )
+        session.execute(delete(Phone).where(Phone.resident_id.in_(ids)))
+        _insert_phones(session, zip(ids, known, strict=True))
+    if fresh:
+        new_ids = session.scalars(
+            insert(Resident).returning(Resident.id, sort_by_parameter_order=True),
+            [
+                {
+                    "unit_id": unit_ids[r.unit],
+                    "name": r.name,
+                    "lang": r.lang,
+                    "do_not_call": r.do_not_call,
+                }
+                for r in fresh
+            ],
+        ).all()
+        _insert_phones(session, zip(new_ids, fresh, strict=True))
+    return len(new_units)
+
+
+def _insert_phones(session: Session, pairs: Iterable[tuple[int, ResidentRow]]) -> None:
+    values = [
+        {"resident_id": rid, "number": number, "position": pos}
+        for rid, row in pairs
+        for pos, number in enumerate(row.phones)
+    ]
+    if values:
+        session.execute(insert(Phone), values)
+
+
+def list_residents(session: Session, unit: str | None = None) -> list[Resident]:
+    query = (
+        select(Resident)
+        .join(Unit)
+        .options(selectinload(Resident.phones), selectinload(Resident.unit))
+        .order_by(Unit.code, Resident.name)
+    )
+    if unit is not None:
+        query = query.where(Unit.code == parse_unit(unit))
+    return list(session.scalars(query))
+
+
+def residents_by_phone(session: Session, number: str) -> list[Resident]:
+    """Every resident (and so unit) a caller ID belongs to; empty for unknown or withheld."""
+    try:
+        normalised = normalise_phone(number)
+    except DomainError:
+        return []
+    query = (
+        select(Resident)
+        .join(Phone)
+        .join(Unit)
+        .where(Phone.number == normalised)
+        .options(selectinload(Resident.unit))
+        .order_by(Unit.code)
+    )
+    return list(session.scalars(query).unique())
+
+
+def find_unit(session: Session, code: str) -> Unit | None:
+    return session.scalar(select(Unit).where(Unit.code == code))
+
+
+def require_unit(session: Session, code: str) -> Unit:
+    canonical = parse_unit(code)
+    unit = find_unit(session, canonical)
+    if unit is None:
+        raise DomainError(f"unknown unit {canonical} (import its residents first)")
+    return unit

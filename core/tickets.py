@@ -1,0 +1,161 @@
+"""Tickets: intake, the state machine with a timestamp on every move, and what a move sets off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .models import FollowUp, Ticket, TicketEvent, WorkOrder
+from .residents import require_unit
+from .rules import Rules
+from .ticket_states import FOLLOWUP_TRIGGER, check_transition
+from .vocabulary import Channel, DomainError, Kind, Severity, check_category, parse_choice
+
+# The first moment a ticket reaches each milestone is kept on its row for the report.
+MILESTONES = {
+    "dispatched": "dispatched_at",
+    "escalated": "escalated_at",
+    "done": "done_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+}
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a report is made of, by whichever channel it came."""
+
+    kind: str
+    category: str
+    received_at: datetime
+    unit: str | None = None
+    severity: str = "general"
+    channel: str = "phone"
+    text: str | None = None
+    caller_number: str | None = None
+    resident_id: int | None = None
+    recording: str | None = None
+    about_staff: bool = False
+    incomplete: bool = False
+    intake_key: str | None = None
+    parent_id: int | None = None
+
+
+def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
+    kind = parse_choice(Kind, intake.kind, "kind")
+    category = check_category(kind, intake.category)
+    severity = parse_choice(Severity, intake.severity, "severity")
+    channel = parse_choice(Channel, intake.channel, "channel")
+    if intake.intake_key is not None:
+        already = session.scalar(select(Ticket).where(Ticket.intake_key == intake.intake_key))
+        if already is not None:
+            return already
+    unit = require_unit(session, intake.unit) if intake.unit else None
+    at = intake.received_at
+    ticket = Ticket(
+        kind=kind.value,
+        category=category,
+        severity=severity.value,
+        channel=channel.value,
+        state="new",
+        unit_id=unit.id if unit else None,
+        resident_id=intake.resident_id,
+        caller_number=intake.caller_number,
+        text=intake.text,
+        recording=intake.recording,
+        about_staff=intake.about_staff,
+        emergency=rules.is_emergency(kind, category),
+        incomplete=intake.incomplete,
+        intake_key=intake.intake_key,
+        parent_id=intake.parent_id,
+        received_at=at,
+        updated_at=at,
+    )
+    if kind is Kind.COMPLAINT:
+        ticket.escalation_due_at = rules.escalation_due(at)
+        ticket.resolution_due_at = rules.resolution_due(severity, at)
+    ticket.events.append(TicketEvent(from_state=None, to_state="new", at=at, note=intake.text))
+    session.add(ticket)
+    session.flush()
+    return ticket
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(
+        Ticket, ticket_id, options=[selectinload(Ticket.events), selectinload(Ticket.unit)]
+    )
+    if ticket is None:
+        raise DomainError(f"no ticket {ticket_id}")
+    return ticket
+
+
+def move_ticket(
+    session: Session,
+    rules: Rules,
+    ticket_id: int,
+    target: str,
+    at: datetime,
+    note: str | None = None,
+    by: str | None = None,
+) -> Ticket:
+    ticket = get_ticket(session, ticket_id)
+    kind = Kind(ticket.kind)
+    check_transition(kind, ticket.state, target)
+    last = ticket.events[-1].at if ticket.events else ticket.received_at
+    if at < last:
+        raise DomainError(
+            f"ticket {ticket_id}: {at.isoformat()} is before its last change ({last.isoformat()})"
+        )
+    if kind is Kind.REPAIR:
+        _work_order_step(session, ticket, target, at, by)
+    ticket.events.append(TicketEvent(from_state=ticket.state, to_state=target, at=at, note=note))
+    ticket.state = target
+    ticket.updated_at = at
+    column = MILESTONES.get(target)
+    if column and getattr(ticket, column) is None:
+        setattr(ticket, column, at)
+    if FOLLOWUP_TRIGGER[kind] == target:
+        session.add(
+            FollowUp(
+                ticket_id=ticket.id,
+                kind=kind.value,
+                due_at=rules.followup_due(kind, ticket.category, at),
+                assignee_role=rules.followup_assignee(kind, Severity(ticket.severity)).value,
+            )
+        )
+    session.flush()
+    return ticket
+
+
+def _work_order_step(
+    session: Session, ticket: Ticket, target: str, at: datetime, by: str | None
+) -> None:
+    """§2: a repair is a work order to a technician and ends with the resident's signature."""
+    order = session.scalar(
+        select(WorkOrder).where(WorkOrder.ticket_id == ticket.id).order_by(WorkOrder.id.desc())
+    )
+    if target == "dispatched":
+        session.add(WorkOrder(ticket_id=ticket.id, technician=by, created_at=at))
+    elif target == "done" and order is not None:
+        order.completed_at = at
+    elif target == "accepted":
+        if not by:
+            raise DomainError("acceptance needs the name of who signed it off (--by)")
+        if order is not None:
+            order.accepted_by, order.accepted_at = by, at
+
+
+def list_tickets(
+    session: Session, state: str | None = None, kind: str | None = None, limit: int = 500
+) -> list[Ticket]:
+    query = (
+        select(Ticket).options(selectinload(Ticket.unit)).order_by(Ticket.id.desc()).limit(limit)
+    )
+    if state:
+        query = query.where(Ticket.state == state)
+    if kind:
+        query = query.where(Ticket.kind == parse_choice(Kind, kind, "kind").value)
+    return list(session.scalars(query))

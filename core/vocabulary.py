@@ -1,0 +1,78 @@
+"""The words of the trade: ticket kinds, categories, severities, channels, roles, stages."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+
+class DomainError(ValueError):
+    """A user-facing mistake (bad unit, illegal transition, unknown id): one line, no traceback."""
+
+
+class Kind(StrEnum):
+    REPAIR = "repair"
+    COMPLAINT = "complaint"
+    ENQUIRY = "enquiry"
+
+
+CATEGORIES: dict[Kind, tuple[str, ...]] = {
+    Kind.REPAIR: ("leak", "safety", "electrical", "plumbing", "door_lock", "public_area", "other"),
+    Kind.COMPLAINT: ("service", "noise", "neighbour", "municipal", "fees", "other"),
+    # §4 names emergency help (急救) and "other services" among the matters followed up.
+    Kind.ENQUIRY: ("emergency_help", "information", "other"),
+}
+
+# Repairs that go to the on-duty staff at any hour and are dispatched at once.
+EMERGENCY_REPAIRS = frozenset({"leak", "safety", "electrical"})
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    GENERAL = "general"
+    MAJOR = "major"
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    WALK_IN = "walk_in"
+    WECHAT = "wechat"
+    WEB = "web"
+
+
+class Role(StrEnum):
+    """Who makes a follow-up call (§4: major complaints by the manager)."""
+
+    CS_STAFF = "cs_staff"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+
+
+class ReminderStage(StrEnum):
+    NONE = "none"
+    FIRST = "first"
+    SECOND = "second"
+    FINAL = "final"
+    LETTER = "letter"
+    LEGAL = "legal"
+
+
+REMINDER_LADDER: tuple[ReminderStage, ...] = tuple(ReminderStage)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_choice(enum: type[E], value: str, what: str) -> E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise DomainError(f"unknown {what} {value!r} (one of: {allowed})") from None
+
+
+def check_category(kind: Kind, category: str) -> str:
+    if category not in CATEGORIES[kind]:
+        allowed = ", ".join(CATEGORIES[kind])
+        raise DomainError(f"unknown {kind} category {category!r} (one of: {allowed})")
+    return category

@@ -1,0 +1,223 @@
+"""Settings: `$HOTLINE_HOME/hotline.toml`, each `section.key` overridable by `HOTLINE_SECTION_KEY`.
+
+The rule figures are the core policy sections themselves, so their defaults are the figures of the
+service rules and live in one place (`hotline.core.policy`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from hotline.core.policy import (
+    AnswerPolicy,
+    ArrearsPolicy,
+    ComplaintPolicy,
+    FollowupPolicy,
+    ServicePolicy,
+    SitePolicy,
+)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    url: str = ""  # empty: SQLite at $HOTLINE_HOME/hotline.db
+
+
+@dataclass(frozen=True)
+class FastAGISettings:
+    listen: str = "127.0.0.1:4573"
+    environment_timeout: float = 10.0  # a client that connects and sends nothing is dropped
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    # Seconds the dialplan rings the agents before the flow answers; capped at the start of the
+    # third ring (10 s) so the flow still answers within three rings.
+    ring_agents_first: float = 0.0
+    menu_tries: int = 3
+    digit_timeout_ms: int = 5000
+    record_max_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class AMISettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "hotline"
+    secret: str = ""
+    ping_interval: float = 20.0
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    window_start: str = "09:00"
+    window_end: str = "20:00"
+    channel_template: str = "PJSIP/{number}@trunk"
+    abandon_limit: float = 0.03
+    connect_limit_seconds: float = 2.0
+    ring_timeout_seconds: float = 25.0
+    agentless_lines: int = 10
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = "127.0.0.1:9108"
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    directory: str = ""  # empty: $HOTLINE_HOME/recordings (Asterisk's monitor directory in prod)
+    archive_format: str = "opus"
+    normalise: bool = False
+    workers: int = 2
+    record_inbound: bool = True
+    record_outbound: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    site: SitePolicy = field(default_factory=SitePolicy)
+    answer: AnswerPolicy = field(default_factory=AnswerPolicy)
+    complaint: ComplaintPolicy = field(default_factory=ComplaintPolicy)
+    followup: FollowupPolicy = field(default_factory=FollowupPolicy)
+    arrears: ArrearsPolicy = field(default_factory=ArrearsPolicy)
+    db: DbSettings = field(default_factory=DbSettings)
+    fastagi: FastAGISettings = field(default_factory=FastAGISettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    ami: AMISettings = field(default_factory=AMISettings)
+    dialer: DialerSettings = field(default_factory=DialerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)
+
+    @property
+    def file(self) -> Path:
+        return self.home / "hotline.toml"
+
+    @property
+    def db_url(self) -> str:
+        return self.db.url or f"sqlite:///{self.home / 'hotline.db'}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return (
+            Path(self.recordings.directory)
+            if self.recordings.directory
+            else self.home / "recordings"
+        )
+
+    @property
+    def spool_path(self) -> Path:
+        return self.home / "spool" / "intakes.jsonl"
+
+    @property
+    def policy(self) -> ServicePolicy:
+        return ServicePolicy(self.site, self.answer, self.complaint, self.followup, self.arrears)
+
+
+SECTIONS = tuple(f.name for f in fields(Settings) if f.name != "home")
+
+
+def home_from_env(env: typing.Mapping[str, str] = os.environ) -> Path:
+    return Path(env.get("HOTLINE_HOME", "./var")).resolve()
+
+
+def _coerce(kind: Any, value: Any, where: str) -> Any:
+    """Turn a TOML value or an environment string into the field's declared type."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    origin = typing.get_origin(kind)
+    try:
+        if origin is list:
+            (item,) = typing.get_args(kind)
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            return [_coerce(item, v, where) for v in value]
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(value).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is float and isinstance(value, int | float | str) and not isinstance(value, bool):
+            return float(value)
+        if kind is int and not isinstance(value, bool | float):
+            return int(value)
+        if kind is str and isinstance(value, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise SettingsError(
+        f"setting {where}: {value!r} is not a valid {getattr(kind, '__name__', kind)}"
+    )
+
+
+def _section_types(section: str) -> dict[str, Any]:
+    cls = typing.get_type_hints(Settings)[section]
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def load(home: Path | None = None, env: typing.Mapping[str, str] = os.environ) -> Settings:
+    home = home or home_from_env(env)
+    settings = Settings(home=home)
+    path = settings.file
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise SettingsError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
+    for section in SECTIONS:
+        types_ = _section_types(section)
+        given = data.get(section, {})
+        bad = set(given) - set(types_)
+        if bad:
+            raise SettingsError(f"{path}: unknown setting(s) {section}.{', '.join(sorted(bad))}")
+        values = {k: _coerce(types_[k], v, f"{section}.{k}") for k, v in given.items()}
+        for key, kind in types_.items():
+            env_value = env.get(f"HOTLINE_{section.upper()}_{key.upper()}")
+            if env_value is not None:
+                values[key] = _coerce(kind, env_value, f"HOTLINE_{section.upper()}_{key.upper()}")
+        if values:
+            changes[section] = replace(getattr(settings, section), **values)
+    settings = replace(settings, **changes)
+    if settings.inbound.ring_agents_first > settings.answer.last_ring_starts:
+        raise SettingsError(
+            f"inbound.ring_agents_first = {settings.inbound.ring_agents_first} s answers after "
+            f"the third ring; at most {settings.answer.last_ring_starts} s"
+        )
+    return settings
+
+
+def default_file_text() -> str:
+    """The settings file `hotline init` writes: every setting with its default."""
+    defaults = Settings(home=Path("."))
+    doc = {
+        s: {f.name: getattr(getattr(defaults, s), f.name) for f in fields(getattr(defaults, s))}
+        for s in SECTIONS
+    }
+    header = (
+        "# hotline settings. Every rule figure defaults to ../shared/docs/service-rules.md.\n"
+        "# Any `section.key` can be overridden by the environment variable HOTLINE_SECTION_KEY.\n\n"
+    )
+    return header + tomli_w.dumps(doc)
