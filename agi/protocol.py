@@ -1,0 +1,269 @@
+"""AGI wire format, both directions, with no I/O: the environment block, command lines, responses.
+
+Transports feed decoded lines (terminator stripped) into ``AGIStreamParser`` and write the strings
+built by the command functions below followed by ``\\n``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from hotline.agi.errors import AGIProtocolError
+
+UNKNOWN = "unknown"
+MAX_ENV_LINES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class AGIEnvironment:
+    raw: dict[str, str]
+    network_script: str
+    route: str
+    params: dict[str, str]
+    args: list[str]
+    channel: str
+    uniqueid: str
+    callerid: str | None
+    calleridname: str | None
+    language: str
+    context: str
+    extension: str
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, str], script: str | None = None) -> AGIEnvironment:
+        """Build from ``agi_*`` pairs; ``script`` replaces ``agi_network_script`` (classic AGI)."""
+        values = dict(raw)
+        network_script = script if script is not None else values.get("agi_network_script", "")
+        parts = urlsplit(network_script)
+        args = sorted(
+            (int(key[8:]), value)
+            for key, value in values.items()
+            if key.startswith("agi_arg_") and key[8:].isdigit()
+        )
+        return cls(
+            raw=values,
+            network_script=network_script,
+            route=unquote(parts.path).strip("/"),
+            params=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            args=[value for _, value in args],
+            channel=values.get("agi_channel", ""),
+            uniqueid=values.get("agi_uniqueid", ""),
+            callerid=_known(values.get("agi_callerid")),
+            calleridname=_known(values.get("agi_calleridname")),
+            language=values.get("agi_language", ""),
+            context=values.get("agi_context", ""),
+            extension=values.get("agi_extension", ""),
+        )
+
+
+def _known(value: str | None) -> str | None:
+    return None if value in (None, "", UNKNOWN) else value
+
+
+def parse_env_line(line: str) -> tuple[str, str]:
+    """``agi_name: value`` -> ``(agi_name, value)``; the value may be empty."""
+    key, sep, value = line.partition(":")
+    if not sep or not key.startswith("agi_") or not key.replace("_", "").isalnum():
+        raise AGIProtocolError(f"not an AGI environment line: {line[:80]!r}")
+    return key, value.removeprefix(" ")
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AGIResponse:
+    code: int
+    result: str | None = None  # text after ``result=``; digits from GET DATA are text, not ints
+    data: str | None = None  # the ``(...)`` part of a 200, or the message of a 5xx
+    endpos: int | None = None
+    usage: str | None = None  # the usage lines of a multi-line 520
+
+    @property
+    def result_int(self) -> int | None:
+        try:
+            return int(self.result) if self.result else None
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        if self.code != 200:
+            return f"{self.code} {self.data}"
+        text = f"200 result={self.result}"
+        if self.data is not None:
+            text += f" ({self.data})"
+        if self.endpos is not None:
+            text += f" endpos={self.endpos}"
+        return text
+
+
+class HangupNotice:
+    """The unsolicited ``HANGUP`` line Asterisk sends when the channel goes away."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HANGUP"
+
+
+HANGUP = HangupNotice()
+
+_RESULT_200 = re.compile(r"200 result=(\S*)(?: \((.*)\))?(?: endpos=(-?\d+))?")
+_ERROR = re.compile(r"(5\d\d) (.*)")
+_USAGE_START = "520-"
+_USAGE_END = "520 "
+
+
+def parse_response_line(line: str) -> AGIResponse:
+    """One complete single-line response (200, 510, 511, single-line 520)."""
+    match = _RESULT_200.fullmatch(line)
+    if match:
+        result, data, endpos = match.groups()
+        return AGIResponse(200, result, data, int(endpos) if endpos is not None else None)
+    match = _ERROR.fullmatch(line)
+    if match:
+        return AGIResponse(int(match[1]), data=match[2])
+    raise AGIProtocolError(f"not an AGI response: {line[:80]!r}")
+
+
+Event = AGIEnvironment | AGIResponse | HangupNotice
+
+
+class AGIStreamParser:
+    """What Asterisk sends, a line at a time: the environment block, then responses and HANGUPs."""
+
+    __slots__ = ("_env", "_env_done", "_usage")
+
+    def __init__(self) -> None:
+        self._env: dict[str, str] | None = {}
+        self._env_done = False
+        self._usage: list[str] | None = None
+
+    @property
+    def in_environment(self) -> bool:
+        return not self._env_done
+
+    def feed(self, line: str) -> Event | None:
+        if not self._env_done:
+            return self._feed_env(line)
+        if self._usage is not None:
+            return self._feed_usage(line)
+        if line == "HANGUP":
+            return HANGUP
+        if line.startswith(_USAGE_START):
+            self._usage = [line[4:]]
+            return None
+        return parse_response_line(line)
+
+    def _feed_env(self, line: str) -> AGIEnvironment | None:
+        assert self._env is not None
+        if line:
+            if len(self._env) >= MAX_ENV_LINES:
+                raise AGIProtocolError(f"environment longer than {MAX_ENV_LINES} lines")
+            key, value = parse_env_line(line)
+            self._env[key] = value
+            return None
+        env, self._env, self._env_done = self._env, None, True
+        return AGIEnvironment.from_mapping(env)
+
+    def _feed_usage(self, line: str) -> AGIResponse | None:
+        assert self._usage is not None
+        if not line.startswith(_USAGE_END):
+            self._usage.append(line)
+            return None
+        head, *usage = self._usage
+        self._usage = None
+        return AGIResponse(520, data=head, usage="\n".join(usage))
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+_NEEDS_QUOTES = re.compile(r'[\s"\\]')
+
+
+def quoted(value: str) -> str:
+    """Always double-quoted (escape digits, VERBOSE text), escaped as Asterisk parses it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def bare(value: str) -> str:
+    """As is, unless empty or holding blanks, quotes or backslashes (``SET VARIABLE X "a b"``)."""
+    return quoted(value) if not value or _NEEDS_QUOTES.search(value) else value
+
+
+def answer() -> str:
+    return "ANSWER"
+
+
+def hangup() -> str:
+    return "HANGUP"
+
+
+def noop() -> str:
+    return "NOOP"
+
+
+def channel_status() -> str:
+    return "CHANNEL STATUS"
+
+
+def get_variable(name: str) -> str:
+    return f"GET VARIABLE {bare(name)}"
+
+
+def get_full_variable(expr: str) -> str:
+    return f"GET FULL VARIABLE {bare(expr)}"
+
+
+def set_variable(name: str, value: str) -> str:
+    return f"SET VARIABLE {bare(name)} {bare(value)}"
+
+
+def stream_file(name: str, escape_digits: str = "") -> str:
+    return f"STREAM FILE {bare(name)} {quoted(escape_digits)}"
+
+
+def get_data(prompt: str, timeout_ms: int, max_digits: int) -> str:
+    return f"GET DATA {bare(prompt)} {timeout_ms} {max_digits}"
+
+
+def wait_for_digit(timeout_ms: int) -> str:
+    return f"WAIT FOR DIGIT {timeout_ms}"
+
+
+def say_digits(digits: str, escape_digits: str = "") -> str:
+    return f"SAY DIGITS {bare(digits)} {quoted(escape_digits)}"
+
+
+def say_number(number: int, escape_digits: str = "") -> str:
+    return f"SAY NUMBER {number} {quoted(escape_digits)}"
+
+
+def record_file(
+    path: str,
+    fmt: str,
+    escape_digits: str,
+    timeout_ms: int,
+    beep: bool,
+    silence_s: int | None,
+) -> str:
+    # The sample offset (always 0) must precede BEEP and s=N: Asterisk reads them by position.
+    line = f"RECORD FILE {bare(path)} {bare(fmt)} {quoted(escape_digits)} {timeout_ms} 0"
+    if beep:
+        line += " BEEP"
+    if silence_s is not None:
+        line += f" s={silence_s}"
+    return line
+
+
+def exec_app(app: str, *args: str) -> str:
+    # EXEC takes one option string; the application splits it on commas itself.
+    line = f"EXEC {bare(app)}"
+    return f"{line} {bare(','.join(args))}" if args else line
+
+
+def verbose(message: str, level: int = 1) -> str:
+    return f"VERBOSE {quoted(message)} {level}"

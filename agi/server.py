@@ -1,0 +1,292 @@
+"""Twisted FastAGI server: Asterisk connects, sends its environment, our flow sends commands.
+
+Framing is ``AGIStreamParser``'s job; this module only moves lines between the socket and one
+call flow, one command at a time, and enforces the limits that keep bad peers cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import TCP4ServerEndpoint, serverFromString
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IReactorTCP,
+    IReactorTime,
+)
+from twisted.internet.protocol import ServerFactory
+from twisted.protocols.basic import LineOnlyReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from hotline.agi.channel import Channel
+from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp
+from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
+from hotline.agi.routes import RouteTable, UnknownRoute
+
+log = logging.getLogger(__name__)
+
+STATUS_VARIABLE = "HOTLINE_STATUS"
+BACKLOG = 1024  # Asterisk may open hundreds of AGI connections in one burst
+
+
+class AGIObserver:
+    """Hooks for metrics and live views; subclass and override what you need."""
+
+    def call_started(self, env: AGIEnvironment) -> None:
+        pass
+
+    def command_sent(self, env: AGIEnvironment, line: str) -> None:
+        pass
+
+    def response_received(self, env: AGIEnvironment, response: AGIResponse, seconds: float) -> None:
+        pass
+
+    def call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
+        """``error`` is None when the flow returned, ``ChannelHungUp`` on a hang-up."""
+
+
+class FastAGIFactory(ServerFactory):
+    def __init__(
+        self,
+        routes: RouteTable,
+        make_context: Callable[[AGIEnvironment], Any],
+        observer: AGIObserver | None = None,
+        *,
+        reactor: IReactorTime | None = None,
+        env_timeout: float = 10.0,
+        hangup_grace: float = 0.2,
+        close_timeout: float = 10.0,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor  # type: ignore[assignment]
+        self.routes = routes
+        self.make_context = make_context
+        self.observer = observer or AGIObserver()
+        self.reactor: IReactorTime = reactor  # type: ignore[assignment]
+        self.env_timeout = env_timeout  # connected but no complete environment yet
+        self.hangup_grace = hangup_grace  # how long a result=-1 waits for Asterisk's HANGUP line
+        self.close_timeout = close_timeout  # after our half-close, for Asterisk to close
+
+    def buildProtocol(self, addr: Any) -> FastAGIProtocol:
+        return FastAGIProtocol(self)
+
+
+class _FastAGIChannel(Channel):
+    def __init__(self, env: AGIEnvironment, connection: FastAGIProtocol) -> None:
+        super().__init__(env)
+        self._connection = connection
+
+    async def _command(self, line: str) -> AGIResponse:
+        return await self._connection.send_command(line)
+
+    async def _hangup_follows(self) -> bool:
+        return await self._connection.hangup_notice()
+
+
+@implementer(IHalfCloseableProtocol)
+class FastAGIProtocol(LineOnlyReceiver):
+    delimiter = b"\n"
+    MAX_LENGTH = 8192
+
+    def __init__(self, factory: FastAGIFactory) -> None:
+        self.factory = factory
+        self.env: AGIEnvironment | None = None
+        self._parser = AGIStreamParser()
+        self._pending: Deferred[AGIResponse] | None = None
+        self._sent_at = 0.0
+        self._hangup_seen = False
+        self._hangup_waiter: Deferred[bool] | None = None
+        self._closed = False
+        self._timer: IDelayedCall | None = None
+
+    # --- connection events ---
+
+    def connectionMade(self) -> None:
+        # One small command per round trip: Nagle would hold it back waiting for an ACK.
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        self._timer = self.factory.reactor.callLater(self.factory.env_timeout, self._env_timeout)
+
+    def lineReceived(self, line: bytes) -> None:
+        try:
+            event = self._parser.feed(line.decode("utf-8", "replace").removesuffix("\r"))
+        except AGIProtocolError as e:
+            self._abort(str(e))
+            return
+        if event is None:
+            return
+        if isinstance(event, AGIEnvironment):
+            self._start(event)
+        elif event is HANGUP:
+            self._on_hangup_notice()
+        else:
+            self._on_response(event)  # type: ignore[arg-type]
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._abort(f"line longer than {self.MAX_LENGTH} bytes")
+
+    def readConnectionLost(self) -> None:
+        # Asterisk closed its side: after our half-close that is the normal end, otherwise the
+        # call is gone (AGIEXITONHANGUP, Asterisk restart).
+        self._gone("Asterisk closed the connection")
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        pass  # our half-close went out; Asterisk answers with HANGUP and closes
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self._gone("connection lost")
+        self._cancel_timer()
+
+    def _gone(self, why: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._parser.in_environment:
+            log.warning("FastAGI %s: %s during the environment block", self._peer(), why)
+        self._on_hangup_notice()
+        self._fail_pending(ChannelHungUp(why))
+
+    def _abort(self, why: str) -> None:
+        log.warning("FastAGI %s: %s; closing the connection", self._peer(), why)
+        self._closed = True
+        self._fail_pending(AGIProtocolError(why))
+        self.transport.loseConnection()
+
+    def _env_timeout(self) -> None:
+        self._timer = None
+        self._abort(f"no AGI environment within {self.factory.env_timeout:g} s")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _peer(self) -> str:
+        peer = self.transport.getPeer() if self.transport else None
+        where = f"{peer.host}:{peer.port}" if hasattr(peer, "port") else str(peer)
+        return f"{where} {self.env.channel}" if self.env else where
+
+    # --- the call ---
+
+    def _start(self, env: AGIEnvironment) -> None:
+        self._cancel_timer()
+        if "agi_network_script" not in env.raw:
+            self._abort("environment without agi_network_script")
+            return
+        self.env = env
+        try:
+            flow = self.factory.routes.resolve(env)
+        except UnknownRoute:
+            self._abort(f"unknown route {env.route!r}")
+            return
+        Deferred.fromCoroutine(self._run_call(flow, env))
+
+    async def _run_call(self, flow: Any, env: AGIEnvironment) -> None:
+        observer = self.factory.observer
+        channel = _FastAGIChannel(env, self)
+        error: BaseException | None = None
+        observer.call_started(env)
+        try:
+            await flow(channel, self.factory.make_context(env))
+        except ChannelHungUp as e:
+            error = e
+        except Exception as e:
+            error = e
+            log.exception("FastAGI %s: flow %r failed", self._peer(), env.route)
+            await self._mark_failed(channel)
+        finally:
+            observer.call_ended(env, error)
+            self._finish()
+
+    async def _mark_failed(self, channel: Channel) -> None:
+        """Tell the dialplan, so its fallback takes the call, if the channel can still hear it."""
+        if self._closed or self._hangup_seen:
+            return
+        try:
+            await channel.set_variable(STATUS_VARIABLE, "FAILED")
+        except AGIError as e:
+            log.warning("FastAGI %s: could not set %s: %s", self._peer(), STATUS_VARIABLE, e)
+
+    def _finish(self) -> None:
+        if self._closed:
+            self.transport.loseConnection()
+            return
+        # Half-close like a script that exits: Asterisk sends HANGUP, then closes its side.
+        self.transport.loseWriteConnection()
+        self._timer = self.factory.reactor.callLater(
+            self.factory.close_timeout, self.transport.loseConnection
+        )
+
+    # --- commands and responses ---
+
+    def send_command(self, line: str) -> Deferred[AGIResponse]:
+        if self._closed:
+            raise ChannelHungUp("connection closed")
+        if self._pending is not None:
+            raise RuntimeError("an AGI command is already in progress on this channel")
+        assert self.env is not None
+        self.transport.write(line.encode() + b"\n")
+        self.factory.observer.command_sent(self.env, line)
+        self._sent_at = time.monotonic()
+        self._pending = Deferred()
+        return self._pending
+
+    def _on_response(self, response: AGIResponse) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            self._abort(f"response {response.describe()!r} without a command")
+            return
+        assert self.env is not None
+        self.factory.observer.response_received(
+            self.env, response, time.monotonic() - self._sent_at
+        )
+        pending.callback(response)
+
+    def _fail_pending(self, error: Exception) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.errback(Failure(error))
+
+    def _on_hangup_notice(self) -> None:
+        self._hangup_seen = True
+        waiter, self._hangup_waiter = self._hangup_waiter, None
+        if waiter is not None:
+            waiter.callback(True)
+
+    def hangup_notice(self) -> Deferred[bool]:
+        """True once Asterisk's HANGUP line arrives (or came already), False after the grace."""
+        if self._hangup_seen:
+            return succeed(True)
+        waiter: Deferred[bool] = Deferred()
+        self._hangup_waiter = waiter
+        return waiter.addTimeout(
+            self.factory.hangup_grace, self.factory.reactor, onTimeoutCancel=self._no_hangup
+        )
+
+    def _no_hangup(self, result: object, timeout: float) -> bool:
+        self._hangup_waiter = None
+        return False
+
+
+def listen_fastagi(
+    reactor: IReactorTCP, endpoint: str | tuple[str, int], factory: FastAGIFactory
+) -> Deferred[IListeningPort]:
+    """Listen on ``(host, port)``, ``"host:port"`` or a Twisted endpoint string (``tcp:...``)."""
+    if isinstance(endpoint, tuple):
+        host, port = endpoint
+        return TCP4ServerEndpoint(reactor, port, BACKLOG, host).listen(factory)
+    scheme = endpoint.split(":", 1)[0]
+    if scheme in ("tcp", "tcp6", "unix", "ssl", "systemd"):
+        return serverFromString(reactor, endpoint).listen(factory)
+    host, _, port = endpoint.rpartition(":")
+    return TCP4ServerEndpoint(reactor, int(port), BACKLOG, host or "127.0.0.1").listen(factory)

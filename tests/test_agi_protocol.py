@@ -1,0 +1,124 @@
+"""AGI framing: environment, responses, command lines (golden transcripts as the reference)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.agi import protocol
+from hotline.agi.errors import AGIProtocolError
+from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
+
+from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_raw
+
+
+def _asterisk_lines(name: str) -> list[str]:
+    raw = load_raw(golden_dir() / f"{name}.raw")
+    return [body.decode().removesuffix("\n") for d, body in raw if d == FROM_ASTERISK]
+
+
+def _feed_all(lines: list[str]) -> list[object]:
+    parser = AGIStreamParser()
+    return [event for line in lines if (event := parser.feed(line)) is not None]
+
+
+def test_environment_of_agi01() -> None:
+    env, *_ = _feed_all(_asterisk_lines("agi-01-inbound-full"))
+    assert isinstance(env, AGIEnvironment)
+    assert list(env.raw)[:3] == ["agi_network", "agi_network_script", "agi_request"]
+    assert len(env.raw) == 22
+    assert env.raw["agi_accountcode"] == ""
+    assert env.network_script == "inbound?site=demo"
+    assert (env.route, env.params, env.args) == ("inbound", {"site": "demo"}, [])
+    assert env.channel == "Local/8000@hotline-00000000;2"
+    assert env.uniqueid == "1795327992.1"
+    assert (env.callerid, env.calleridname) == ("5551234", "Demo Caller")
+    assert (env.language, env.context, env.extension) == ("en", "hotline", "8000")
+
+
+def test_environment_args_and_unknown_callerid() -> None:
+    env, *_ = _feed_all(_asterisk_lines("agi-02-ami-hangup-during-getdata"))
+    assert env.args == ["first arg", "second"]
+    assert env.route == "hangup-during-getdata"
+    other = AGIEnvironment.from_mapping(
+        {"agi_network_script": "outbound/followup?lead=7&x=", "agi_callerid": "unknown"}
+    )
+    assert (other.route, other.params) == ("outbound/followup", {"lead": "7", "x": ""})
+    assert other.callerid is None and other.calleridname is None
+
+
+def test_agi01_responses_in_order() -> None:
+    _, *events = _feed_all(_asterisk_lines("agi-01-inbound-full"))
+    responses = [e for e in events if isinstance(e, AGIResponse)]
+    raw = load_raw(golden_dir() / "agi-01-inbound-full.raw")
+    assert len(responses) == sum(1 for d, _ in raw if d == TO_ASTERISK)
+    assert responses[0] == AGIResponse(200, "0")
+    assert responses[1] == AGIResponse(200, "1", "Local/8000@hotline-00000000;2")
+    assert responses[5] == AGIResponse(200, "0", endpos=3404)
+    assert responses[6] == AGIResponse(200, "", "timeout")
+    assert responses[10] == AGIResponse(200, "0", "timeout", 0)
+    assert responses[18] == AGIResponse(200, "-1", endpos=0)
+    assert responses[19].result_int == -2
+    assert responses[21] == AGIResponse(510, data="Invalid or unknown command")
+    usage = responses[22]
+    assert usage.code == 520 and usage.data == "Invalid command syntax.  Proper usage follows:"
+    assert usage.usage is not None and usage.usage.splitlines()[-1] == "    <value>FAILED</value>"
+    assert usage.usage.startswith("Send the given file, allowing playback")
+    assert responses[24].code == 511
+    assert events.count(HANGUP) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("200 result=12", AGIResponse(200, "12")),
+        ("200 result=57 endpos=23680", AGIResponse(200, "57", endpos=23680)),
+        ("200 result=1 (done ok)", AGIResponse(200, "1", "done ok")),
+        ("200 result=-1 (hangup) endpos=4000", AGIResponse(200, "-1", "hangup", 4000)),
+        (
+            "520 Invalid command syntax.  Proper usage not available.",
+            AGIResponse(520, data=("Invalid command syntax.  Proper usage not available.")),
+        ),
+    ],
+)
+def test_single_line_responses(line: str, expected: AGIResponse) -> None:
+    parser = AGIStreamParser()
+    parser.feed("")
+    assert parser.feed(line) == expected
+    assert expected.describe() == line
+
+
+@pytest.mark.parametrize("line", ["hello", "200 result", "2000 result=1", "agi_x: y"])
+def test_garbage_response_raises(line: str) -> None:
+    parser = AGIStreamParser()
+    parser.feed("")
+    with pytest.raises(AGIProtocolError):
+        parser.feed(line)
+
+
+@pytest.mark.parametrize("line", ["garbage", "network: yes", "agi_bad key: x"])
+def test_garbage_environment_raises(line: str) -> None:
+    with pytest.raises(AGIProtocolError):
+        AGIStreamParser().feed(line)
+
+
+def test_command_lines_quote_like_the_transcripts() -> None:
+    assert protocol.stream_file("beep", "0123456789*#") == 'STREAM FILE beep "0123456789*#"'
+    assert protocol.say_digits("123") == 'SAY DIGITS 123 ""'
+    assert protocol.say_number(42) == 'SAY NUMBER 42 ""'
+    assert (
+        protocol.record_file("/tmp/rec-test", "wav", "#", 2000, beep=False, silence_s=1)
+        == 'RECORD FILE /tmp/rec-test wav "#" 2000 0 s=1'
+    )
+    assert protocol.record_file("/r/x", "wav", "#", 5000, True, None) == (
+        'RECORD FILE /r/x wav "#" 5000 0 BEEP'
+    )
+    assert protocol.verbose("hello") == 'VERBOSE "hello" 1'
+    assert protocol.set_variable("FOO", "bar") == "SET VARIABLE FOO bar"
+    assert (
+        protocol.set_variable("DIALER_RESULT", "done ok") == 'SET VARIABLE DIALER_RESULT "done ok"'
+    )
+    assert protocol.set_variable("X", 'a "q" \\') == 'SET VARIABLE X "a \\"q\\" \\\\"'
+    assert protocol.set_variable("X", "") == 'SET VARIABLE X ""'
+    assert protocol.get_full_variable("${CALLERID(num)}") == "GET FULL VARIABLE ${CALLERID(num)}"
+    assert protocol.exec_app("Playback", "beep") == "EXEC Playback beep"
+    assert protocol.exec_app("Dial", "Local/1@x", "30") == "EXEC Dial Local/1@x,30"
