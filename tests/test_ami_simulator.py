@@ -1,0 +1,207 @@
+"""Simulator behaviour beyond the transcripts: residents, agents, persistence, hooks."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
+from hotline.dialer.ami_simulator import (
+    AMISimulator,
+    RandomResidents,
+    ResidentModel,
+    ResidentPlan,
+    default_queues,
+)
+
+
+class Session:
+    """A raw AMI connection to the simulator over a StringTransport."""
+
+    def __init__(self, sim: AMISimulator) -> None:
+        self.proto = sim.factory().buildProtocol(None)
+        self.transport = StringTransport()
+        self.proto.makeConnection(self.transport)
+        self.parser = AMIParser()
+        self.received: list[AMIMessage] = []
+
+    def send(self, action: str, *headers: tuple[str, str], action_id: str = "x") -> None:
+        self.proto.dataReceived(format_action(action, headers, action_id=action_id))
+
+    def login(self, secret: str = "dialer-secret") -> None:
+        self.send("Login", ("Username", "dialer"), ("Secret", secret), action_id="login")
+
+    def read(self) -> list[AMIMessage]:
+        new = self.parser.feed(self.transport.value())
+        self.transport.clear()
+        self.received += new
+        return new
+
+    def events(self, name: str) -> list[AMIMessage]:
+        self.read()
+        return [m for m in self.received if m.kind == "event" and m.name == name]
+
+    def close(self) -> None:
+        self.proto.connectionLost()
+
+
+class Fixed(ResidentModel):
+    def __init__(self, plan: ResidentPlan) -> None:
+        self.fixed = plan
+
+    def plan(self, number: str, context: str) -> ResidentPlan | None:
+        return self.fixed
+
+
+def originate(s: Session, aid: str, number: str = "100", **variables: str) -> None:
+    headers = [
+        ("Channel", f"Local/{number}@residents"),
+        ("Context", "dialer-landing"),
+        ("Exten", "s"),
+        ("Priority", "1"),
+        ("Timeout", "15000"),
+        ("CallerID", '"Dialer" <5550100>'),
+    ]
+    headers += [("Variable", f"{k}={v}") for k, v in variables.items()]
+    s.send("Originate", *headers, ("Async", "true"), action_id=aid)
+
+
+def test_failed_login_waits_a_second_then_closes() -> None:
+    clock = Clock()
+    s = Session(AMISimulator(clock))
+    s.login("nope")
+    assert s.read() == []
+    clock.advance(0.99)
+    assert s.read() == []
+    clock.advance(0.02)
+    (m,) = s.read()
+    assert (m.name, m["Message"]) == ("Error", "Authentication failed")
+    assert s.transport.disconnecting
+
+
+def test_every_originate_gets_exactly_one_outcome() -> None:
+    clock = Clock()
+    residents = RandomResidents(rng=random.Random(7), ring_s=(0.5, 20.0))
+    sim = AMISimulator(clock, residents=residents)
+    s = Session(sim)
+    s.login()
+    for i in range(200):
+        originate(s, f"o-{i}", number=str(1000 + i))
+    for _ in range(120):
+        clock.advance(1)
+    outcomes = s.events("OriginateResponse")
+    assert sorted(m.action_id for m in outcomes) == sorted(f"o-{i}" for i in range(200))
+    reasons = Counter(m["Reason"] for m in outcomes)
+    assert set(reasons) <= {"1", "3", "4", "5"}
+    assert reasons["4"] > 60 and reasons["3"] > 0 and reasons["5"] > 0  # seeded mix
+    assert sim.channels == {} and sim.calls == {}
+    hangups = s.events("Hangup")
+    assert len(hangups) == 400  # both halves of every call
+    causes = Counter(m["Cause"] for m in hangups)
+    assert causes["21"] > 0 and causes["1"] > 0  # rejected and unallocated numbers
+
+
+def test_reject_and_unallocated_causes() -> None:
+    for outcome, cause in (("reject", "21"), ("unallocated", "1"), ("busy", "17")):
+        clock = Clock()
+        s = Session(AMISimulator(clock, residents=Fixed(ResidentPlan(outcome))))
+        s.login()
+        originate(s, "o")
+        clock.advance(1)
+        (hangup_two,) = [m for m in s.events("Hangup") if m["Channel"].endswith(";2")]
+        assert hangup_two["Cause"] == cause
+        (resp,) = s.events("OriginateResponse")
+        assert resp["Response"] == "Failure"
+        assert resp["Channel"] == "Local/100@residents"
+
+
+def test_channels_and_variables_outlive_the_session() -> None:
+    clock = Clock()
+    plan = ResidentPlan("answer", ring_s=2, think_s=5, talk_s=30)
+    sim = AMISimulator(clock, residents=Fixed(plan))
+    first = Session(sim)
+    first.login()
+    originate(first, "o-1", LEAD_ID="lead-7", CAMPAIGN_ID="camp42")
+    first.close()
+    clock.advance(3)  # answered while nobody was connected
+    second = Session(sim)
+    second.login()
+    second.send("CoreShowChannels", action_id="c")
+    second.read()
+    listed = [m for m in second.received if m.name == "CoreShowChannel"]
+    assert sorted(m["Channel"][-2:] for m in listed) == [";1", ";2"]
+    one = next(m for m in listed if m["Channel"].endswith(";1"))
+    assert (one["ChannelStateDesc"], one["Context"]) == ("Up", "dialer-landing")
+    second.send("Getvar", ("Channel", one["Channel"]), ("Variable", "LEAD_ID"), action_id="g")
+    (value,) = [m for m in second.read() if m.action_id == "g"]
+    assert value["Value"] == "lead-7"
+    clock.advance(60)
+    # The landing Wait(10) ends before the resident finishes talking.
+    assert [m["Channel"][-2:] for m in second.events("Hangup")] == [";1", ";2"]
+    assert sim.channels == {}
+
+
+def test_answered_call_is_handed_to_on_answered_and_waits_for_it() -> None:
+    clock = Clock()
+    handed: list[dict[str, Any]] = []
+    flow: defer.Deferred[None] = defer.Deferred()
+
+    def on_answered(info: dict[str, Any]) -> defer.Deferred[None]:
+        handed.append(info)
+        return flow
+
+    sim = AMISimulator(clock, residents=Fixed(ResidentPlan("answer")), on_answered=on_answered)
+    s = Session(sim)
+    s.login()
+    originate(s, "o-1", LEAD_ID="lead-9")
+    clock.advance(100)
+    (info,) = handed
+    assert info["variables"] == {"LEAD_ID": "lead-9"}
+    assert info["channel"].endswith(";1")
+    assert s.events("Hangup") == []  # still talking to the landing flow
+    flow.callback(None)
+    assert [m["Channel"][-2:] for m in s.events("Hangup")] == [";1", ";2"]
+
+
+def test_hangup_action_ends_a_ringing_call() -> None:
+    clock = Clock()
+    sim = AMISimulator(clock, residents=Fixed(ResidentPlan("noanswer")))
+    s = Session(sim)
+    s.login()
+    originate(s, "o-1")
+    clock.advance(1)
+    (chan,) = [c for c in sim.channels if c.endswith(";2")]
+    s.send("Hangup", ("Channel", chan), action_id="h")
+    assert [m["Message"] for m in s.read() if m.action_id == "h"] == ["Channel Hungup"]
+    assert sim.channels == {}
+    (resp,) = s.events("OriginateResponse")
+    assert resp["Reason"] == "1"
+
+
+def test_agents_take_queue_calls_and_wrap_up() -> None:
+    clock = Clock()
+    sim = AMISimulator(clock, queues=default_queues(clock))
+    s = Session(sim)
+    s.login()
+    for i in range(2):
+        s.send(
+            "Originate",
+            ("Channel", "Local/7000@queue-test"),
+            ("Application", "Wait"),
+            ("Data", "30"),
+            ("CallerID", f'"Caller {i}" <555700{i}>'),
+            ("Async", "true"),
+            action_id=f"q-{i}",
+        )
+    for _ in range(60):
+        clock.advance(1)
+    assert len(s.events("QueueCallerJoin")) == 2
+    assert len(s.events("AgentConnect")) == 2  # one agent, calls served one after another
+    assert len(s.events("AgentComplete")) == 2
+    (member,) = sim.queues["support"].members
+    assert member.calls_taken == 2 and not member.in_call
