@@ -202,6 +202,8 @@ class CallRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Idempotency key (Asterisk uniqueid, or the dialer's call id): a spooled record lands once.
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(3))  # in / out
     caller: Mapped[str | None] = mapped_column(String(40))
     callee: Mapped[str | None] = mapped_column(String(40))

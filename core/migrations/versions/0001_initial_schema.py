@@ -241,6 +241,7 @@ def upgrade() -> None:
     op.create_table(
         "call_records",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=True),
         sa.Column("direction", sa.String(length=3), nullable=False),
         sa.Column("caller", sa.String(length=40), nullable=True),
         sa.Column("callee", sa.String(length=40), nullable=True),
@@ -275,6 +276,7 @@ def upgrade() -> None:
             ["ticket_id"],
             ["tickets.id"],
         ),
+        sa.UniqueConstraint("key"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_call_records_uniqueid"), "call_records", ["uniqueid"], unique=False)

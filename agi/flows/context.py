@@ -1,0 +1,50 @@
+"""What a call flow is given besides the channel: the centre's records, rules, clock and settings.
+
+The service builds one per call. `run` carries blocking (database) work off the reactor: a thread
+pool under FastAGI, a plain call in classic AGI mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from hotline.core.intake import IntakeDesk
+from hotline.core.rules import Rules
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    def __call__(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Awaitable[T]: ...
+
+
+class FlowEvents(Protocol):
+    """Who wants to know what happens in calls: the demo's live view, the metrics."""
+
+    def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None: ...
+
+
+def no_events(call_id: str, event: str, data: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass
+class FlowContext:
+    desk: IntakeDesk
+    rules: Rules
+    run: Runner
+    clock: Callable[[], datetime]
+    recordings_dir: Path  # where Asterisk writes recordings (its monitor directory)
+    menu_tries: int = 3
+    digit_timeout_ms: int = 5000
+    record_max_seconds: int = 60
+    record_calls: bool = True
+    events: FlowEvents = no_events
+    params: dict[str, str] = field(default_factory=dict)

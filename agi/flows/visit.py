@@ -1,0 +1,211 @@
+"""One call as a flow sees it: the caller, the path through the menus, the report being taken.
+
+The building blocks every call flow shares: menus that replay on wrong or no input, recording a
+voice description, filing the report (stored, or spooled when the database is down), handing the
+caller to an agent queue, and writing the call record however the call ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hotline.agi.channel import Channel
+from hotline.agi.errors import ChannelHungUp
+from hotline.agi.prompts import prompt
+from hotline.core.intake import CallerUnit, CallSummary, PhoneReport
+
+from .context import FlowContext
+
+log = logging.getLogger(__name__)
+
+# Queues of the shipped dialplan (asterisk-conf/queues.conf).
+QUEUE_REPAIRS, QUEUE_COMPLAINTS, QUEUE_ENQUIRIES = "repairs", "complaints", "enquiries"
+QUEUE_DUTY, QUEUE_CASHIER = "duty", "cashier"
+
+
+@dataclass
+class Recording:
+    path: str  # without extension, as given to RECORD FILE
+    fmt: str
+    seconds: float
+
+
+def arrival_time(uniqueid: str, fallback: datetime) -> datetime:
+    """Asterisk's uniqueid starts with the epoch second the channel was created: the arrival."""
+    try:
+        return datetime.fromtimestamp(int(uniqueid.split(".")[0]), UTC)
+    except (ValueError, OverflowError, OSError):
+        return fallback
+
+
+class Visit:
+    def __init__(self, call: Channel, ctx: FlowContext, direction: str = "in") -> None:
+        self.call, self.ctx = call, ctx
+        env = call.env
+        self.id = env.uniqueid or env.channel or "unknown"
+        now = ctx.clock()
+        self.summary = CallSummary(
+            key=f"{direction}:{self.id}",
+            direction=direction,
+            arrived_at=arrival_time(self.id, now),
+            caller=env.callerid,
+            callee=env.extension,
+            channel=env.channel,
+            uniqueid=env.uniqueid,
+        )
+        self.lang = "zh"
+        self.callers: list[CallerUnit] = []  # every resident the caller ID belongs to
+        self.caller: CallerUnit | None = None
+        self.unit: str | None = None
+        self.report: PhoneReport | None = None
+        self.ticket_id: int | None = None
+        self.finished = False  # the caller got what they called for
+        self._recordings = 0
+
+    # bookkeeping --------------------------------------------------------------------------------
+    def step(self, name: str, **data: object) -> None:
+        self.summary.path.append(name)
+        self.ctx.events(self.id, "step", {"step": name, **data})
+
+    async def answer(self) -> None:
+        await self.call.answer()
+        s = self.summary
+        s.answered_at = self.ctx.clock()
+        s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
+        self.ctx.events(self.id, "answered", {"rings": s.rings_before_answer, "caller": s.caller})
+
+    async def set_language(self, lang: str) -> None:
+        self.lang = lang
+        await self.call.set_variable("CHANNEL(language)", lang)
+
+    # talking -----------------------------------------------------------------------------------
+    async def play(self, *names: str, interrupt: str = "") -> str:
+        """Play prompts in turn; a digit of `interrupt` stops them and is returned."""
+        for name in names:
+            digit = await self.call.stream_file(prompt(name), interrupt)
+            if digit:
+                return digit
+        return ""
+
+    async def menu(self, name: str, keys: str, tries: int | None = None) -> str | None:
+        """Play a menu and read one key; wrong or no input replays it. None after the last try."""
+        tries = tries or self.ctx.menu_tries
+        short = name.removeprefix("hotline/")
+        for attempt in range(1, tries + 1):
+            key = await self.call.get_data(prompt(name), self.ctx.digit_timeout_ms, 1)
+            if key and key in keys:
+                self.summary.keypad[short] = key
+                self.step(f"{short}:{key}")
+                return key
+            self.step(f"{short}:{'wrong' if key else 'none'}")
+            if attempt < tries:
+                await self.play("hotline/invalid-choice" if key else "hotline/no-input")
+        return None
+
+    async def keyed(self, name: str, max_digits: int) -> str:
+        """Play a prompt and read keys until `#`, the timeout or `max_digits`."""
+        return await self.call.get_data(prompt(name), self.ctx.digit_timeout_ms * 2, max_digits)
+
+    async def say_unit(self, unit: str) -> None:
+        """`3-1-201` as building 3, entrance 1, room 201 (zh: the digits before each word)."""
+        parts = ("hotline/unit-building", "hotline/unit-entrance", "hotline/unit-room")
+        for number, word in zip(unit.split("-"), parts, strict=True):
+            if self.lang == "zh":
+                await self.call.say_digits(number)
+                await self.play(word)
+            else:
+                await self.play(word)
+                await self.call.say_digits(number)
+
+    async def record(self, intro: str, kind: str) -> Recording:
+        """Record a voice description after `intro`; a hang-up keeps the partial recording."""
+        await self.play(intro)
+        self._recordings += 1
+        folder = self.ctx.recordings_dir / kind
+        path = str(folder / f"{self.id}-{self._recordings}")
+        result = await self.call.record_file(
+            path, "wav", "#", self.ctx.record_max_seconds * 1000, beep=True, silence_s=None
+        )
+        recording = Recording(path, "wav", result.endpos / 8000)
+        self.step("record", seconds=round(recording.seconds, 1))
+        if self.report is not None:
+            self.report.recording = f"{path}.wav"
+        if result.hung_up:
+            raise ChannelHungUp("caller hung up while recording")
+        return recording
+
+    # the report --------------------------------------------------------------------------------
+    def start_report(self, kind: str, category: str) -> PhoneReport:
+        self.report = PhoneReport(
+            key=self.summary.key,
+            kind=kind,
+            category=category,
+            received_at=self.summary.answered_at or self.summary.arrived_at,
+            unit=self.unit,
+            resident_id=self.caller.resident_id if self.caller else None,
+            caller_number=self.summary.caller,
+            incomplete=True,
+        )
+        self.summary.report_key = self.report.key
+        return self.report
+
+    async def file_report(self, *, complete: bool) -> int | None:
+        """Store the report as it stands (again after each change); None when it was spooled."""
+        assert self.report is not None, "start_report first"
+        self.report.incomplete = not complete
+        self.ticket_id = await self.ctx.run(self.ctx.desk.file_report, self.report)
+        self.ctx.events(
+            self.id,
+            "ticket",
+            {
+                "ticket": self.ticket_id,
+                "kind": self.report.kind,
+                "category": self.report.category,
+                "unit": self.report.unit,
+                "complete": complete,
+            },
+        )
+        return self.ticket_id
+
+    # endings -----------------------------------------------------------------------------------
+    async def to_agent(self, queue: str) -> None:
+        """Hand the caller to a queue: the dialplan queues the call when the flow returns."""
+        self.step(f"queue:{queue}")
+        await self.play("hotline/transferring")
+        call, s = self.call, self.summary
+        await call.set_variable("HOTLINE_QUEUE", queue)
+        if self.ticket_id is not None:
+            await call.set_variable("HOTLINE_TICKET", str(self.ticket_id))
+        if self.unit:
+            await call.set_variable("HOTLINE_UNIT", self.unit)
+        name = " ".join(p for p in (self.unit, self.caller.name if self.caller else None) if p)
+        if name:
+            await call.set_variable("HOTLINE_CALLERNAME", name)
+        if self.ctx.record_calls:
+            s.recording = str(self.ctx.recordings_dir / "calls" / f"{self.id}.wav")
+            await call.set_variable("HOTLINE_RECORDING", s.recording)
+        s.queue = queue
+        self.finished = True
+
+    async def close(self, error: BaseException | None) -> None:
+        """Write down how the call ended; an unfinished report is kept, marked incomplete."""
+        s = self.summary
+        s.ended_at = self.ctx.clock()
+        if isinstance(error, ChannelHungUp):
+            s.disposition = "completed" if self.finished else "caller_hangup"
+        elif error is not None:
+            s.disposition = "failed"
+        else:
+            s.disposition = "to_agent" if s.queue else "completed"
+        if not self.finished and s.answered_at is not None:
+            if self.report is None:
+                # Hung up (or failed) before choosing what they called for: a lost call the
+                # centre calls back.
+                self.start_report("enquiry", "other")
+                assert self.report is not None
+                self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
+            await self.file_report(complete=False)
+        await self.ctx.run(self.ctx.desk.close_call, s)
+        self.ctx.events(self.id, "ended", {"disposition": s.disposition, "path": list(s.path)})

@@ -1,0 +1,204 @@
+"""The intake desk: what a phone call flow asks of the centre's records, and how it is kept.
+
+Blocking (database) work; call flows run these methods off the reactor. When the database is down,
+reports and call records go to the spool and are replayed, exactly once, when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from .db import Database, DatabaseUnavailable
+from .models import ArrearsAccount, CallRecord, Ticket, Unit
+from .residents import find_unit, residents_by_phone
+from .rules import Rules
+from .spool import Entry, Spool
+from .tickets import Intake, open_ticket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallerUnit:
+    resident_id: int
+    name: str
+    unit: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Arrears:
+    amount: Decimal
+    months: int
+
+
+@dataclass
+class PhoneReport:
+    """A report as the call flow captured it; `key` makes storing it idempotent."""
+
+    key: str
+    kind: str
+    category: str
+    received_at: datetime
+    unit: str | None = None
+    resident_id: int | None = None
+    caller_number: str | None = None
+    text: str | None = None
+    recording: str | None = None
+    about_staff: bool = False
+    incomplete: bool = False
+
+    def intake(self) -> Intake:
+        return Intake(
+            kind=self.kind,
+            category=self.category,
+            received_at=self.received_at,
+            unit=self.unit,
+            resident_id=self.resident_id,
+            caller_number=self.caller_number,
+            text=self.text,
+            recording=self.recording,
+            about_staff=self.about_staff,
+            incomplete=self.incomplete,
+            intake_key=self.key,
+            channel="phone",
+        )
+
+
+@dataclass
+class CallSummary:
+    key: str
+    direction: str
+    arrived_at: datetime
+    caller: str | None = None
+    callee: str | None = None
+    channel: str | None = None
+    uniqueid: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    rings_before_answer: int | None = None
+    disposition: str | None = None
+    path: list[str] = field(default_factory=list)
+    keypad: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    recording: str | None = None
+    report_key: str | None = None  # the PhoneReport this call made, if any
+
+
+def _datetimes(data: Entry, *names: str) -> Entry:
+    return {k: (datetime.fromisoformat(v) if k in names and v else v) for k, v in data.items()}
+
+
+class IntakeDesk:
+    def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
+        self.db, self.rules, self.spool = db, rules, spool
+
+    # lookups ---------------------------------------------------------------------------------
+    def identify(self, number: str | None) -> list[CallerUnit]:
+        if not number:
+            return []
+        with self.db.session() as s:
+            return [
+                CallerUnit(r.id, r.name, r.unit.code, r.lang) for r in residents_by_phone(s, number)
+            ]
+
+    def unit_known(self, code: str) -> bool:
+        with self.db.session() as s:
+            return find_unit(s, code) is not None
+
+    def arrears(self, unit: str) -> Arrears | None:
+        with self.db.session() as s:
+            account = s.scalar(
+                select(ArrearsAccount)
+                .join(Unit)
+                .where(Unit.code == unit, ArrearsAccount.paid_at.is_(None))
+            )
+            if account is None:
+                return None
+            return Arrears(account.amount - account.paid_amount, account.months)
+
+    # writes: stored, or spooled when the database is down -------------------------------------
+    def file_report(self, report: PhoneReport) -> int | None:
+        """The ticket number, or None when the report was spooled for later."""
+        try:
+            return self._store_report(report)
+        except DatabaseUnavailable:
+            self.spool.append("report", asdict(report))
+            return None
+
+    def close_call(self, summary: CallSummary) -> None:
+        try:
+            self._store_call(summary)
+        except DatabaseUnavailable:
+            self.spool.append("call", asdict(summary))
+
+    def replay_spool(self) -> int:
+        """Land what was spooled; stops quietly while the database is still down."""
+        try:
+            replayed = self.spool.replay(self._store_entry)
+        except DatabaseUnavailable:
+            return 0
+        if replayed:
+            log.info("replayed %d spooled intake record(s)", replayed)
+        return replayed
+
+    def _store_entry(self, kind: str, data: Entry) -> None:
+        if kind == "report":
+            self._store_report(PhoneReport(**_datetimes(data, "received_at")))
+        else:
+            times = ("arrived_at", "answered_at", "ended_at")
+            self._store_call(CallSummary(**_datetimes(data, *times)))
+
+    def _store_report(self, report: PhoneReport) -> int:
+        """Open the ticket, or bring it up to date: a flow files its report again as it grows
+        (recorded again, confirmed). Once complete a report stays complete."""
+        with self.db.session() as s:
+            ticket = s.scalar(select(Ticket).where(Ticket.intake_key == report.key))
+            if ticket is not None:
+                ticket.recording = report.recording or ticket.recording
+                ticket.text = report.text or ticket.text
+                ticket.about_staff = report.about_staff
+                ticket.incomplete = ticket.incomplete and report.incomplete
+                return ticket.id
+            if report.unit and find_unit(s, report.unit) is None:
+                # A unit keyed in while the database was down, and not on file: keep the report,
+                # with the unit in its text, for staff to sort out.
+                report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
+                report.unit = None
+            return open_ticket(s, self.rules, report.intake()).id
+
+    def _store_call(self, c: CallSummary) -> None:
+        with self.db.session() as s:
+            if s.scalar(select(CallRecord.id).where(CallRecord.key == c.key)) is not None:
+                return
+            ticket_id = (
+                s.scalar(select(Ticket.id).where(Ticket.intake_key == c.report_key))
+                if c.report_key
+                else None
+            )
+            s.add(
+                CallRecord(
+                    key=c.key,
+                    direction=c.direction,
+                    caller=c.caller,
+                    callee=c.callee,
+                    channel=c.channel,
+                    uniqueid=c.uniqueid,
+                    arrived_at=c.arrived_at,
+                    answered_at=c.answered_at,
+                    ended_at=c.ended_at,
+                    rings_before_answer=c.rings_before_answer,
+                    disposition=c.disposition,
+                    path=">".join(c.path),
+                    keypad=c.keypad or None,
+                    queue=c.queue,
+                    recording=c.recording,
+                    ticket_id=ticket_id,
+                )
+            )

@@ -1,0 +1,287 @@
+"""The inbound call flow, bullet by bullet, through the PBX simulator and the real service."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hotline.agi.simulator import HangUp, Keys, Silence, SimCaller, Speak
+from hotline.app import App
+from hotline.core.db import Database
+from hotline.core.models import ArrearsAccount, CallRecord, Ticket, Unit
+
+from factories import seed_residents
+from flow_harness import AFTER_HOURS, OFFICE_HOURS, make_app, place_calls
+
+GREETING = [Silence()]  # the language hint passes without a key
+KEEP_UNIT = [Silence()]  # "if this is right press 1": no key keeps the caller-ID unit
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> App:
+    seed_residents(db, tmp_path)
+    return make_app(tmp_path / "home", db.url)
+
+
+def tickets(app: App) -> list[Ticket]:
+    with app.db.session() as s:
+        return list(s.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def calls(app: App) -> list[CallRecord]:
+    with app.db.session() as s:
+        return list(s.scalars(select(CallRecord).order_by(CallRecord.id)))
+
+
+def test_known_caller_reports_a_repair_in_their_language(app: App) -> None:
+    caller = SimCaller(
+        "5551234", "Li Na", [*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(6.0), Keys("1")]
+    )
+    out = place_calls(app, [caller])
+    commands = out.commands()
+    assert commands[0] == "ANSWER"
+    assert "SET VARIABLE CHANNEL(language) en" in commands
+    # The unit read back: building 3, entrance 1, room 202 (en: the word, then the digits).
+    assert commands.index('SAY DIGITS 3 ""') < commands.index('SAY DIGITS 202 ""')
+    assert any(c.startswith("RECORD FILE ") and ' wav "#" 60000 ' in c for c in commands)
+    (ticket,) = tickets(app)
+    assert (ticket.kind, ticket.category, ticket.state, ticket.channel) == (
+        "repair",
+        "plumbing",
+        "new",
+        "phone",
+    )
+    assert not ticket.incomplete and not ticket.emergency
+    assert f'SAY DIGITS {ticket.id} ""' in commands  # the ticket number read back
+    assert ticket.recording is not None and Path(ticket.recording).stat().st_size > 6 * 8000 * 2
+    assert "HOTLINE_QUEUE" not in out.result.variables
+    assert any("report-confirmed" in c for c in commands)
+    (record,) = calls(app)
+    assert record.direction == "in" and record.caller == "5551234"
+    assert record.answered_at is not None and record.ended_at is not None
+    assert record.rings_before_answer is not None and record.rings_before_answer <= 3
+    assert record.answered_at - record.arrived_at < timedelta(seconds=10)
+    assert record.disposition == "completed" and record.ticket_id == ticket.id
+    assert record.path.split(">") == [
+        "unit-confirm:none",
+        "unit:caller-id",
+        "main-menu:1",
+        "repair-category-menu:4",
+        "record",
+        "confirm-or-rerecord:1",
+    ]
+
+
+def test_caller_with_several_units_chooses_by_keypad(app: App) -> None:
+    caller = SimCaller(
+        "13800138000", "张伟", [*GREETING, Keys("2"), Keys("2"), Speak(3.0), Keys("1")]
+    )
+    out = place_calls(app, [caller])
+    assert "SET VARIABLE CHANNEL(language) zh" in out.commands()
+    (ticket,) = tickets(app)
+    assert ticket.kind == "complaint"
+    with app.db.session() as s:
+        assert s.get(Unit, ticket.unit_id).code == "5-2-1101"
+
+
+def test_unknown_caller_keys_in_the_unit(app: App) -> None:
+    caller = SimCaller(
+        "13911112222",
+        None,
+        [*GREETING, Keys("3*1*201#"), Keys("1"), Keys("5"), Speak(2.0), Keys("1")],
+    )
+    place_calls(app, [caller])
+    (ticket,) = tickets(app)
+    with app.db.session() as s:
+        assert s.get(Unit, ticket.unit_id).code == "3-1-201"
+    assert ticket.category == "door_lock" and ticket.caller_number == "13911112222"
+
+
+def test_withheld_caller_with_no_valid_unit_after_three_tries_goes_to_an_agent(app: App) -> None:
+    caller = SimCaller(None, None, [*GREETING, Keys("9*9*999#"), Keys("12#"), Silence()])
+    out = place_calls(app, [caller])
+    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    assert sum(c.startswith("GET DATA hotline/enter-unit") for c in out.commands()) == 3
+    assert any("unit-not-found" in c for c in out.commands())
+    (record,) = calls(app)
+    assert record.disposition == "to_agent" and record.queue == "enquiries"
+
+
+def test_nine_switches_the_language(app: App) -> None:
+    caller = SimCaller("13911112222", None, [Keys("9"), Keys("3*1*201#"), Keys("0")])
+    out = place_calls(app, [caller])
+    languages = [c for c in out.commands() if c.startswith("SET VARIABLE CHANNEL(language)")]
+    assert languages == ["SET VARIABLE CHANNEL(language) zh", "SET VARIABLE CHANNEL(language) en"]
+
+
+def test_wrong_or_no_menu_input_is_replayed_three_times_then_an_agent(app: App) -> None:
+    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("7"), Silence(), Keys("8")])
+    out = place_calls(app, [caller])
+    commands = out.commands()
+    assert sum(c.startswith("GET DATA hotline/main-menu") for c in commands) == 3
+    assert any("invalid-choice" in c for c in commands) and any("no-input" in c for c in commands)
+    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+
+
+def test_to_an_agent_the_softphone_gets_unit_and_name(app: App) -> None:
+    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("0")])
+    out = place_calls(app, [caller])
+    v = out.result.variables
+    assert v["HOTLINE_QUEUE"] == "enquiries"
+    assert v["HOTLINE_UNIT"] == "3-1-202"
+    assert v["HOTLINE_CALLERNAME"] == "3-1-202 Li Na"
+    assert v["HOTLINE_RECORDING"].endswith(".wav")
+
+
+def test_after_hours_an_emergency_goes_to_the_on_duty_queue(app: App) -> None:
+    caller = SimCaller(
+        "5551234", None, [*GREETING, *KEEP_UNIT, Keys("1"), Keys("1"), Speak(4.0), Keys("1")]
+    )
+    out = place_calls(app, [caller], clock=lambda: AFTER_HOURS)
+    (ticket,) = tickets(app)
+    assert ticket.emergency and ticket.category == "leak" and not ticket.incomplete
+    v = out.result.variables
+    assert (v["HOTLINE_QUEUE"], v["HOTLINE_TICKET"]) == ("duty", str(ticket.id))
+    assert any("after-hours" in c for c in out.commands())
+    assert any("emergency-ack" in c for c in out.commands())
+
+
+def test_in_office_hours_an_emergency_goes_to_the_repairs_desk(app: App) -> None:
+    caller = SimCaller(
+        "5551234", None, [*GREETING, *KEEP_UNIT, Keys("1"), Keys("2"), Speak(4.0), Keys("1")]
+    )
+    out = place_calls(app, [caller], clock=lambda: OFFICE_HOURS)
+    assert out.result.variables["HOTLINE_QUEUE"] == "repairs"
+    assert not any("after-hours" in c for c in out.commands())
+
+
+def test_after_hours_other_reports_are_taken_for_a_call_back(app: App) -> None:
+    caller = SimCaller(
+        "5551234", None, [*GREETING, *KEEP_UNIT, Keys("1"), Keys("6"), Speak(4.0), Keys("1")]
+    )
+    out = place_calls(app, [caller], clock=lambda: AFTER_HOURS)
+    assert "HOTLINE_QUEUE" not in out.result.variables
+    assert any("after-hours" in c for c in out.commands())
+    assert any("report-confirmed" in c for c in out.commands())
+    assert tickets(app)[0].category == "public_area"
+
+
+def test_two_records_again_and_the_second_recording_is_kept(app: App) -> None:
+    caller = SimCaller(
+        "5551234",
+        None,
+        [*GREETING, *KEEP_UNIT, Keys("1"), Keys("7"), Speak(2.0), Keys("2"), Speak(5.0), Keys("1")],
+    )
+    out = place_calls(app, [caller])
+    (ticket,) = tickets(app)
+    _first, second = out.result.recordings
+    assert ticket.recording == second.path and second.seconds == 5.0
+    assert not ticket.incomplete
+
+
+def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
+    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("2"), Speak(8.0), Keys("1")])
+    out = place_calls(app, [caller])
+    (ticket,) = tickets(app)
+    assert ticket.kind == "complaint" and ticket.about_staff
+    assert ticket.escalation_due_at == ticket.received_at + timedelta(hours=1)
+    assert any("complaint-registered" in c for c in out.commands())
+
+
+def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -> None:
+    with app.db.session() as s:
+        unit = s.scalar(select(Unit).where(Unit.code == "3-1-202"))
+        s.add(
+            ArrearsAccount(
+                unit_id=unit.id,
+                amount=1280.5,
+                months=3,
+                imported_at=OFFICE_HOURS,
+                collection_month=OFFICE_HOURS.date().replace(day=1),
+            )
+        )
+    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("3"), Keys("1")])
+    out = place_calls(app, [caller])
+    commands = out.commands()
+    spoken = [c for c in commands if c.startswith("SAY ")]
+    assert 'SAY NUMBER 1280 ""' in spoken and 'SAY DIGITS 5 ""' in spoken
+    assert spoken[-1] == 'SAY NUMBER 3 ""'  # months
+    assert out.result.variables["HOTLINE_QUEUE"] == "cashier"
+    assert tickets(app) == []  # a fee enquiry answered is no report
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kind", "has_recording"),
+    [
+        ([*GREETING, *KEEP_UNIT, HangUp()], "enquiry", False),
+        ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0, hang_up=True)], "repair", True),
+        ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0), HangUp()], "repair", True),
+        ([*GREETING, *KEEP_UNIT, Keys("2"), Speak(3.0), HangUp()], "complaint", True),
+    ],
+)
+def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
+    app: App, inputs: list, kind: str, has_recording: bool
+) -> None:
+    out = place_calls(app, [SimCaller("5551234", None, inputs)])
+    (ticket,) = tickets(app)
+    assert ticket.incomplete and ticket.kind == kind
+    assert (ticket.recording is not None) == has_recording
+    if has_recording:
+        assert Path(ticket.recording).exists()
+        assert out.result.recordings[0].seconds == 3.0
+    (record,) = calls(app)
+    assert record.disposition == "caller_hangup" and record.ticket_id == ticket.id
+
+
+def test_a_failing_flow_tells_the_dialplan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(number: str | None) -> list:
+        raise RuntimeError("bug in the lookup")
+
+    out = place_calls(
+        app,
+        [SimCaller("5551234", None, [])],
+        before=lambda service: monkeypatch.setattr(service.desk, "identify", broken),
+    )
+    assert out.result.variables["HOTLINE_STATUS"] == "FAILED"
+    (record,) = calls(app)
+    assert record.disposition == "failed"
+
+
+def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: Path) -> None:
+    seed_residents(db, tmp_path)
+    down = make_app(tmp_path / "home", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    caller = SimCaller(
+        "13911112222",
+        None,
+        [*GREETING, Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(3.0), Keys("1")],
+    )
+    out = place_calls(down, [caller])
+    assert any("report-confirmed" in c for c in out.commands())
+    assert not any(c.startswith("SAY DIGITS") for c in out.commands())  # no number to read yet
+    spool = down.settings.spool_path
+    # The report as first filed, again once confirmed, then the call record.
+    assert [json.loads(line)["kind"] for line in spool.read_text().splitlines()] == [
+        "report",
+        "report",
+        "call",
+    ]
+
+    up = make_app(tmp_path / "home", db.url)
+    from hotline.core.intake import IntakeDesk
+    from hotline.core.spool import Spool
+
+    desk = IntakeDesk(up.db, up.rules, Spool(spool))
+    assert desk.replay_spool() == 3
+    assert desk.replay_spool() == 0
+    (ticket,) = tickets(up)
+    assert (ticket.category, ticket.caller_number, ticket.incomplete) == (
+        "plumbing",
+        "13911112222",
+        False,
+    )
+    (record,) = calls(up)
+    assert record.ticket_id == ticket.id
