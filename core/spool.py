@@ -33,8 +33,10 @@ class Spool:
             with self.path.open("a+b") as f:
                 # After a crash mid-write the last line has no end: start a fresh one.
                 end = f.seek(0, os.SEEK_END)
-                if end and f.seek(end - 1) is not None and f.read(1) != b"\n":
-                    f.write(b"\n")
+                if end:
+                    f.seek(end - 1)
+                    if f.read(1) != b"\n":
+                        f.write(b"\n")
                 f.write(line.encode() + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
