@@ -199,7 +199,8 @@ class Visit:
             s.disposition = "failed"
         else:
             s.disposition = "to_agent" if s.queue else "completed"
-        if not self.finished and s.answered_at is not None:
+        unfinished = self.report is None or self.report.incomplete
+        if not self.finished and unfinished and s.answered_at is not None:
             if self.report is None:
                 # Hung up (or failed) before choosing what they called for: a lost call the
                 # centre calls back.

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 from hotline.core.vocabulary import DomainError
 
@@ -47,7 +47,10 @@ def _width(text: str) -> int:
     return sum(2 if ord(ch) >= 0x1100 and not 0x2000 <= ord(ch) < 0x2E80 else 1 for ch in text)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None
+) -> None:
+    out = out or sys.stdout
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
@@ -56,9 +59,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
             v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)
         ).rstrip()
 
-    print(line(headers))
-    print(line(["-" * w for w in widths]))
+    print(line(headers), file=out)
+    print(line(["-" * w for w in widths]), file=out)
     for row in cells:
-        print(line(row))
+        print(line(row), file=out)
     if not rows:
-        print("(none)")
+        print("(none)", file=out)

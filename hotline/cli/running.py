@@ -1,0 +1,99 @@
+"""The commands that run things: the service, classic AGI, the demo, the prompt build."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from hotline.agi.classic import run_classic
+from hotline.agi.flows import load_flows
+from hotline.agi.flows.context import FlowContext
+from hotline.agi.protocol import AGIEnvironment
+from hotline.app import App
+from hotline.core.intake import IntakeDesk
+from hotline.core.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+def serve(app: App, args: argparse.Namespace) -> None:
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    from hotline.service import Service
+
+    logging.getLogger().setLevel(logging.INFO)
+    app.require_db()
+    service = Service(app, reactor)
+
+    def failed(failure: object) -> None:
+        log.error("the service could not start: %s", getattr(failure, "value", failure))
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(service.start()).addErrback(failed))
+    reactor.run()
+
+
+async def _direct(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    return fn(*args, **kwargs)
+
+
+def agi(app: App, args: argparse.Namespace) -> None:
+    """Classic AGI: stdin/stdout belong to Asterisk, so logs go to stderr only."""
+    s = app.settings
+    desk = IntakeDesk(app.db, app.rules, Spool(s.spool_path))
+
+    def make_context(env: AGIEnvironment) -> FlowContext:
+        return FlowContext(
+            desk=desk,
+            rules=app.rules,
+            run=_direct,
+            clock=app.now,
+            recordings_dir=s.recordings_dir,
+            menu_tries=s.inbound.menu_tries,
+            digit_timeout_ms=s.inbound.digit_timeout_ms,
+            record_max_seconds=s.inbound.record_max_seconds,
+            record_calls=s.recordings.record_inbound,
+            params=env.params,
+        )
+
+    desk.replay_spool()
+    raise SystemExit(run_classic(args.route, load_flows(), make_context, sys.stdin, sys.stdout))
+
+
+def demo(app: App, args: argparse.Namespace) -> None:
+    from hotline.demo import run_demo
+
+    home = Path(args.home) if args.home else app.settings.home / "demo"
+    raise SystemExit(run_demo(home.resolve(), args.speed, args.keep))
+
+
+def prompts_build(app: App, args: argparse.Namespace) -> None:
+    from hotline.agi.prompts import build
+
+    out = Path(args.out)
+    written = build(out, langs=args.lang or ("zh", "en"))
+    print(f"wrote {len(written)} prompt file(s) under {out}")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("serve", help="run the FastAGI server (and dialer) in one reactor").set_defaults(
+        func=serve
+    )
+    p = sub.add_parser("agi", help="classic AGI: run a call flow over stdin/stdout")
+    p.add_argument("route", help="e.g. inbound, or inbound?site=demo")
+    p.set_defaults(func=agi)
+    p = sub.add_parser("demo", help="the service and the PBX simulator on SQLite, shown live")
+    p.add_argument("--speed", type=float, default=10.0, help="simulated time runs this much faster")
+    p.add_argument("--home", help="demo home (default: $HOTLINE_HOME/demo, made afresh)")
+    p.add_argument("--keep", action="store_true", help="keep the demo home's earlier data")
+    p.set_defaults(func=demo)
+    prompts = sub.add_parser("prompts", help="the recorded prompts").add_subparsers(required=True)
+    p = prompts.add_parser("build", help="generate sounds/<lang>/hotline/*.wav (espeak-ng, sox)")
+    p.add_argument(
+        "--out", default="sounds", help="Asterisk's sounds directory, e.g. /var/lib/asterisk/sounds"
+    )
+    p.add_argument("--lang", action="append", choices=("zh", "en"))
+    p.set_defaults(func=prompts_build)

@@ -1,0 +1,164 @@
+"""`hotline demo`: the service and the PBX simulator on SQLite, calls flowing, shown live."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+
+from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
+from hotline.app import App
+from hotline.cli.output import iso, print_table
+from hotline.core.arrears import import_arrears
+from hotline.core.models import CallRecord, Ticket
+from hotline.core.report import build_report
+from hotline.core.residents import import_residents
+from hotline.service import Service
+from hotline.settings import load
+
+from . import demo_data
+
+
+class LiveView:
+    """One line per thing that happens in a call, as it happens."""
+
+    def __init__(self, out: TextIO, clock: Callable[[], Any]) -> None:
+        self.out, self.clock = out, clock
+        self.numbers: dict[str, int] = {}
+        self.color = out.isatty()
+
+    def _tag(self, call_id: str) -> str:
+        n = self.numbers.setdefault(call_id, len(self.numbers) + 1)
+        tag = f"call {n:>2}"
+        return f"\033[3{n % 6 + 1}m{tag}\033[0m" if self.color else tag
+
+    def say(self, call_id: str, text: str) -> None:
+        stamp = self.clock().strftime("%H:%M:%S")
+        print(f"{stamp}  {self._tag(call_id)}  {text}", file=self.out, flush=True)
+
+    def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None:
+        if event == "answered":
+            who = data.get("caller") or "withheld"
+            self.say(call_id, f"from {who}, answered after {data['rings']} ring(s)")
+        elif event == "step":
+            self.say(call_id, "  " + data["step"].replace(":", " → "))
+        elif event == "ticket":
+            state = "taken" if data["complete"] else "kept (incomplete)"
+            number = f"#{data['ticket']}" if data["ticket"] else "(spooled)"
+            self.say(
+                call_id,
+                f"  ticket {number} {data['kind']}/{data['category']} "
+                f"for {data['unit'] or 'unknown unit'} {state}",
+            )
+        elif event == "ended":
+            self.say(call_id, f"ended: {data['disposition']}")
+
+
+def prepare_home(home: Path, keep: bool) -> App:
+    if home.exists() and not keep:
+        shutil.rmtree(home)
+    app = App(load(home, env={}))
+    app.init()
+    data = home / "demo-data"
+    data.mkdir(exist_ok=True)
+    (data / "residents.csv").write_text(demo_data.RESIDENTS_CSV, encoding="utf-8")
+    (data / "arrears.csv").write_text(demo_data.ARREARS_CSV, encoding="utf-8")
+    with app.db.session() as s:
+        import_residents(s, data / "residents.csv")
+        import_arrears(s, app.rules, data / "arrears.csv", app.now())
+    return app
+
+
+async def run_inbound(
+    reactor: Any, service: Service, view: LiveView, speed: float, out: TextIO
+) -> None:
+    port = service.ports[0].getHost().port
+    options = PBXOptions(time_scale=1 / speed)
+    calls = []
+    for i, scenario in enumerate(demo_data.INBOUND):
+        print(f"          scenario {i + 1}: {scenario.title}", file=out, flush=True)
+        caller = SimCaller(scenario.number, scenario.name, list(scenario.inputs))
+        calls.append(simulate_call(reactor, "127.0.0.1", port, caller, "inbound", options=options))
+        await deferLater(reactor, 1.5 / speed * 4, lambda: None)
+    await DeferredList(calls, consumeErrors=True)
+
+
+def show_results(app: App, out: TextIO) -> None:
+    tz = app.rules.tz
+    with app.db.session() as s:
+        tickets = list(s.scalars(select(Ticket).order_by(Ticket.id)))
+        rows = [
+            (
+                t.id,
+                t.kind,
+                t.category,
+                t.unit.code if t.unit else "-",
+                t.state,
+                " ".join(
+                    f
+                    for f, on in (
+                        ("emergency", t.emergency),
+                        ("incomplete", t.incomplete),
+                        ("about-staff", t.about_staff),
+                    )
+                    if on
+                ),
+                iso(t.escalation_due_at, tz) or "",
+            )
+            for t in tickets
+        ]
+        calls = list(s.scalars(select(CallRecord).order_by(CallRecord.id)))
+        call_rows = [
+            (
+                c.id,
+                c.caller or "withheld",
+                c.rings_before_answer,
+                c.disposition,
+                c.queue or "",
+                c.ticket_id or "",
+            )
+            for c in calls
+        ]
+        report = build_report(s, app.rules, min(c.arrived_at for c in calls), app.now())
+    print("\nTickets made:", file=out)
+    print_table(["id", "kind", "category", "unit", "state", "flags", "escalate by"], rows, out)
+    print("\nCall records:", file=out)
+    print_table(["id", "caller", "rings", "disposition", "queue", "ticket"], call_rows, out)
+    share = report.answered_within_rings
+    print(f"\nAnswered within three rings: {share.part}/{share.whole}", file=out)
+
+
+def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> int:
+    from twisted.internet import reactor
+
+    app = prepare_home(home, keep)
+    view = LiveView(out, lambda: app.now().astimezone(app.rules.tz))
+    service = Service(app, reactor, events=view)
+    print(f"hotline demo: home {home}, SQLite, simulated PBX at {speed:g}x speed\n", file=out)
+    outcome: list[BaseException | None] = []
+
+    async def main() -> None:
+        await service.start("127.0.0.1:0")
+        try:
+            await run_inbound(reactor, service, view, speed, out)
+        finally:
+            await service.stop()
+
+    def done(result: object) -> None:
+        outcome.append(result.value if isinstance(result, Failure) else None)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(main()).addBoth(done))
+    reactor.run()
+    if outcome and outcome[0] is not None:
+        print(f"demo failed: {outcome[0]}", file=sys.stderr)
+        return 1
+    show_results(app, out)
+    return 0
