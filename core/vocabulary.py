@@ -60,6 +60,52 @@ class ReminderStage(StrEnum):
 REMINDER_LADDER: tuple[ReminderStage, ...] = tuple(ReminderStage)
 
 
+class CampaignKind(StrEnum):
+    FOLLOWUP = "followup"
+    ARREARS = "arrears"
+    NOTICE = "notice"
+    VISITOR = "visitor"
+    APPOINTMENT = "appointment"
+
+
+class DialMode(StrEnum):
+    PREVIEW = "preview"  # the agent sees the lead and starts the call
+    PROGRESSIVE = "progressive"  # one call per free agent
+    PREDICTIVE = "predictive"
+    AGENTLESS = "agentless"  # the call flow handles the call alone
+
+
+class CampaignState(StrEnum):
+    NEW = "new"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class LeadState(StrEnum):
+    READY = "ready"
+    WAITING = "waiting"  # a visitor call's later resident: called only if the one before is not
+    CALLING = "calling"
+    DONE = "done"
+    STOPPED = "stopped"  # gave up: attempts spent, no valid number, or not needed any more
+
+
+OPEN_LEAD_STATES = (LeadState.READY, LeadState.WAITING, LeadState.CALLING)
+
+
+class Disposition(StrEnum):
+    """How one outbound call attempt ended."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    REJECTED = "rejected"
+    CONGESTION = "congestion"
+    UNALLOCATED = "unallocated"  # unallocated or invalid number
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # answered, but no agent took the call in time
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from factories import seed_residents
-from flow_harness import make_app
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Ticket
+
+from factories import seed_residents
+from flow_harness import make_app
 
 ENV = [
     "agi_network: yes",
