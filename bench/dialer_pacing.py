@@ -1,0 +1,419 @@
+"""Discrete-event simulation of the outbound dialer: pacing policies compared per shift.
+
+Standard scenario: agents N in {3, 5, 10, 20, 50}, answer probability p in {0.3, 0.6};
+answered calls ring uniform 4-16 s, unanswered ones are released at 25 s; talk time is
+lognormal (mean 120 s, CV 0.8), wrap-up 15 s with a known end; an answered call waits up to
+2 s for an agent, else it is abandoned; each seed is one shift of 8 hours. Every policy drives
+a pacer from ``hotline.dialer.pacing`` through the same events the live dialer sends, on a
+1-second tick. Leads are a seeded stream (answered or not, ring time, talk time), so every
+policy dials the same leads in the same order (common random numbers).
+
+    python bench/dialer_pacing.py                 # full grid, table
+    python bench/dialer_pacing.py --json          # one JSON object per scenario and policy
+    python bench/dialer_pacing.py --hours 1 --seeds 2 --agents 5 20   # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import multiprocessing
+import random
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from hotline.dialer.pacing import (
+    Pacer,
+    PacingConfig,
+    PredictivePacer,
+    PreviewPacer,
+    ProgressivePacer,
+    RatioPacer,
+)
+
+RING_MIN, RING_MAX, RELEASE = 4.0, 16.0, 25.0
+TALK_MEAN, TALK_CV, WRAP = 120.0, 0.8, 15.0
+CONNECT_LIMIT, PREVIEW_TIME, TICK = 2.0, 10.0, 1.0
+ABANDON_LIMIT = 0.03
+RATIOS = [round(1.0 + 0.1 * i, 1) for i in range(31)]  # fixed ratio search grid
+
+
+@dataclass(frozen=True)
+class Scenario:
+    agents: int
+    p: float
+    hours: float
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Totals of one simulated shift."""
+
+    busy: float  # talk + wrap-up seconds inside the shift
+    staffed: float  # agent-seconds
+    answered: int
+    abandoned: int
+    connects: int
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned / self.answered if self.answered else 0.0
+
+
+class Leads:
+    """The seeded lead stream: the i-th call dialled has the same fate under every policy."""
+
+    def __init__(self, seed: int, p: float) -> None:
+        self._rng = random.Random(seed)
+        self._p = p
+        sigma2 = math.log(1.0 + TALK_CV**2)
+        self._mu, self._sigma = math.log(TALK_MEAN) - sigma2 / 2.0, math.sqrt(sigma2)
+
+    def next(self) -> tuple[float | None, float]:
+        """(ring time before answer, or None if never answered; talk time)."""
+        rng = self._rng
+        answered = rng.random() < self._p
+        ring = rng.uniform(RING_MIN, RING_MAX)
+        talk = rng.lognormvariate(self._mu, self._sigma)
+        return (ring if answered else None), talk
+
+
+def run_shift(scenario: Scenario, seed: int, pacer: Pacer, preview: bool = False) -> Shift:
+    """Simulate one shift. With ``preview`` each agent previews a lead for 10 s, then dials
+    it; the answered call is the agent's own (never abandoned)."""
+    end = scenario.hours * 3600.0
+    leads = Leads(seed, scenario.p)
+    events: list[tuple[float, int, str, str]] = []
+    seq = 0
+
+    def at(t: float, kind: str, subject: str) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(events, (t, seq, kind, subject))
+
+    talk_of: dict[str, float] = {}
+    owner: dict[str, str] = {}  # preview call -> agent
+    call_of: dict[str, str] = {}  # agent -> call in progress
+    free: dict[str, None] = {}  # free agents, longest idle first
+    waiting: dict[str, None] = {}  # answered calls waiting for an agent, FIFO
+    busy, answered, abandoned, connects, calls = 0.0, 0, 0, 0, 0
+
+    def dial(t: float, agent: str | None) -> None:
+        nonlocal calls
+        calls += 1
+        call = f"c{calls}"
+        ring, talk_of[call] = leads.next()
+        pacer.call_started(call, t)
+        if agent is not None:
+            owner[call] = agent
+        if ring is None:
+            at(t + RELEASE, "no_answer", call)
+        else:
+            at(t + ring, "answer", call)
+
+    def connect(t: float, call: str, agent: str) -> None:
+        nonlocal busy, connects, answered
+        answered += 1
+        connects += 1
+        pacer.call_connected(call, agent, t)
+        talk = talk_of.pop(call)
+        call_of[agent] = call
+        busy += min(end, t + talk + WRAP) - t
+        at(t + talk, "talk_end", agent)
+
+    for i in range(scenario.agents):
+        agent = f"a{i}"
+        pacer.agent_free(agent, 0.0)
+        if preview:
+            at(PREVIEW_TIME, "preview", agent)
+        else:
+            free[agent] = None
+    at(0.0, "tick", "")
+
+    while events:
+        t, _, kind, subject = heapq.heappop(events)
+        if t >= end:
+            break
+        if kind == "tick":
+            for _ in range(pacer.calls_to_start(t)):
+                dial(t, None)
+            at(t + TICK, "tick", "")
+        elif kind == "answer":
+            pacer.call_answered(subject, t)
+            agent = owner.pop(subject, None)
+            if agent is None and free:
+                agent = next(iter(free))
+                del free[agent]
+            if agent is not None:
+                connect(t, subject, agent)
+            else:
+                waiting[subject] = None
+                at(t + CONNECT_LIMIT, "expire", subject)
+        elif kind == "no_answer":
+            pacer.call_not_answered(subject, t)
+            talk_of.pop(subject)
+            agent = owner.pop(subject, None)
+            if agent is not None:
+                at(t + PREVIEW_TIME, "preview", agent)
+        elif kind == "expire":
+            if subject in waiting:
+                del waiting[subject]
+                talk_of.pop(subject)
+                answered += 1
+                abandoned += 1
+                pacer.call_abandoned(subject, t)
+        elif kind == "talk_end":
+            pacer.call_ended(call_of.pop(subject), t)
+            pacer.agent_wrapup(subject, t, t + WRAP)
+            at(t + WRAP, "wrap_end", subject)
+        elif kind == "wrap_end":
+            pacer.agent_free(subject, t)
+            if preview:
+                at(t + PREVIEW_TIME, "preview", subject)
+            elif waiting:
+                call = next(iter(waiting))
+                del waiting[call]
+                connect(t, call, subject)
+            else:
+                free[subject] = None
+        elif kind == "preview":
+            dial(t, subject)
+    return Shift(busy, scenario.agents * end, answered, abandoned, connects)
+
+
+class VicidialAdaptPacer(RatioPacer):
+    """VICIdial's adaptive predictive dial level (AST_VDadapt.pl), as modelled here.
+
+    The dial formula is VICIdial's RATIO one (see ``RatioPacer``): level x active agents
+    minus calls in progress. Every second it samples ready (free) agents, calls waiting for
+    an agent and total agents; every 15 s it averages the last 15 samples into the
+    differential ``(ready - waiting) / agents`` and sets
+
+        level = level x (1 + differential x intensity factor)
+
+    where the factor is ``1 + intensity/100`` when raising and ``|intensity/100 - 1|`` when
+    lowering; then capped at the adaptive maximum level (3.0) and floored at 1.0. Drop rules
+    after that: more than 20 calls in the last minute with over 50 % of the minute's answers
+    dropped halves the level; once more than 50 calls were placed in the shift and the shift's
+    drop percentage of answers is over the target, ADAPT_HARD_LIMIT sets the level to 1.0 and
+    ADAPT_TAPERED multiplies it by the share of the taper left — hours left in the shift / 10
+    (VICIdial's HHMM difference / 1000), capped at 1 — so it is lenient early and strict late.
+    The drop target is the 3 % limit, a shift is VICIdial's "today".
+    """
+
+    def __init__(
+        self,
+        config: PacingConfig,
+        shift_end: float,
+        method: str = "ADAPT_TAPERED",
+        intensity: int = 0,
+        max_level: float = 3.0,
+    ) -> None:
+        super().__init__(config, level=1.0)
+        self.method, self.intensity, self.max_level = method, intensity, max_level
+        self._shift_end = shift_end
+        self._samples: deque[tuple[int, int, int]] = deque(maxlen=15)
+        self._next_sample = 0.0
+        self._next_adapt = 15.0
+        self._placed: deque[float] = deque()  # start times, last minute
+        self._answers: deque[tuple[float, bool]] = deque()  # last minute
+        self._placed_total = self._answered_total = self._dropped_total = 0
+
+    def call_started(self, call_id: str, at: float) -> None:
+        super().call_started(call_id, at)
+        self._placed.append(at)
+        self._placed_total += 1
+
+    def call_connected(self, call_id: str, agent_id: str, at: float) -> None:
+        super().call_connected(call_id, agent_id, at)
+        self._answers.append((at, False))
+        self._answered_total += 1
+
+    def call_abandoned(self, call_id: str, at: float) -> None:
+        super().call_abandoned(call_id, at)
+        self._answers.append((at, True))
+        self._answered_total += 1
+        self._dropped_total += 1
+
+    def calls_to_start(self, at: float) -> int:
+        if at >= self._next_sample:
+            self._samples.append((self.free, self.waiting, self.staffed))
+            self._next_sample = at + 1.0
+        if at >= self._next_adapt:
+            self._adapt(at)
+            self._next_adapt = at + 15.0
+        return super().calls_to_start(at)
+
+    def _adapt(self, at: float) -> None:
+        n = len(self._samples)
+        ready = sum(s[0] for s in self._samples) / n
+        waiting = sum(s[1] for s in self._samples) / n
+        agents = sum(s[2] for s in self._samples) / n
+        differential = (ready - waiting) / agents if agents else 0.0
+        scale = self.intensity / 100.0
+        factor = abs(scale - 1.0) if differential < 0 else scale + 1.0
+        level = min(self.level * (1.0 + differential * factor), self.max_level)
+        level = max(level, 1.0)
+        while self._placed and self._placed[0] < at - 60.0:
+            self._placed.popleft()
+        while self._answers and self._answers[0][0] < at - 60.0:
+            self._answers.popleft()
+        minute_drops = sum(dropped for _, dropped in self._answers)
+        if len(self._placed) > 20 and minute_drops > 0.5 * len(self._answers):
+            level /= 2.0
+        shift_pct = self._dropped_total / self._answered_total if self._answered_total else 0.0
+        if self._placed_total > 50 and shift_pct > ABANDON_LIMIT:
+            if self.method == "ADAPT_HARD_LIMIT":
+                level = 1.0
+            else:
+                level *= min(1.0, max(0.0, (self._shift_end - at) / 3600.0 / 10.0))
+        self.level = max(level, 1.0)
+
+
+# -- policies: name -> list of candidate (label, pacer factory, preview?)
+Factory = Callable[[Scenario], Pacer]
+CONFIG = PacingConfig(abandon_limit=ABANDON_LIMIT, connect_limit=CONNECT_LIMIT, max_ring=RELEASE)
+
+
+def _candidates(policy: str) -> list[tuple[str, Factory, bool]]:
+    if policy == "predictive":
+        return [("", lambda s: PredictivePacer(CONFIG), False)]
+    if policy == "progressive":
+        return [("", lambda s: ProgressivePacer(CONFIG), False)]
+    if policy == "preview":
+        return [("", lambda s: PreviewPacer(CONFIG), True)]
+    if policy == "vicidial":
+        return [
+            (f"{method} intensity {intensity:+d}", _vicidial(method, intensity), False)
+            for method in ("ADAPT_HARD_LIMIT", "ADAPT_TAPERED")
+            for intensity in (-20, 0, 20)
+        ]
+    raise ValueError(policy)
+
+
+def _vicidial(method: str, intensity: int) -> Factory:
+    return lambda s: VicidialAdaptPacer(CONFIG, s.hours * 3600.0, method, intensity)
+
+
+def _ratio(level: float) -> Factory:
+    return lambda s: RatioPacer(CONFIG, level)
+
+
+def _run(scenario: Scenario, seeds: list[int], factory: Factory, preview: bool) -> list[Shift]:
+    return [run_shift(scenario, seed, factory(scenario), preview) for seed in seeds]
+
+
+def _compliant(shifts: list[Shift]) -> bool:
+    return all(s.abandon_rate <= ABANDON_LIMIT for s in shifts)
+
+
+def _occupancy(shifts: list[Shift]) -> float:
+    return sum(s.busy for s in shifts) / sum(s.staffed for s in shifts)
+
+
+def evaluate(task: tuple[Scenario, str, list[int]]) -> dict[str, object]:
+    """Run one policy on one scenario over all seeds; baselines pick their best setting."""
+    scenario, policy, seeds = task
+    if policy == "ratio":
+        # Occupancy and abandons both grow with the level: bisect for the highest level whose
+        # every shift stays within the limit.
+        low, high, best = 0, len(RATIOS) - 1, None
+        while low <= high:
+            mid = (low + high) // 2
+            shifts = _run(scenario, seeds, _ratio(RATIOS[mid]), False)
+            if _compliant(shifts):
+                best, low = (f"level {RATIOS[mid]:.1f}", shifts), mid + 1
+            else:
+                high = mid - 1
+        if best is None:
+            best = (f"level {RATIOS[0]:.1f}", _run(scenario, seeds, _ratio(RATIOS[0]), False))
+        label, shifts = best
+    else:
+        results = [
+            (label, _run(scenario, seeds, factory, preview))
+            for label, factory, preview in _candidates(policy)
+        ]
+        compliant = [r for r in results if _compliant(r[1])] or results
+        label, shifts = max(compliant, key=lambda r: _occupancy(r[1]))
+    answered = sum(s.answered for s in shifts)
+    staffed_hours = sum(s.staffed for s in shifts) / 3600.0
+    return {
+        "agents": scenario.agents,
+        "p": scenario.p,
+        "policy": policy,
+        "setting": label,
+        "occupancy": round(_occupancy(shifts), 4),
+        "abandon_rate": round(sum(s.abandoned for s in shifts) / answered, 4) if answered else 0,
+        "abandon_rate_max": round(max(s.abandon_rate for s in shifts), 4),
+        "connects_per_agent_hour": round(sum(s.connects for s in shifts) / staffed_hours, 2),
+        "compliant": _compliant(shifts),  # every shift within the abandon limit
+        "shifts": len(shifts),
+        "hours": scenario.hours,
+    }
+
+
+POLICIES = ["predictive", "progressive", "preview", "ratio", "vicidial"]
+COST = {"predictive": 3, "progressive": 1, "preview": 1, "ratio": 5, "vicidial": 6}
+
+
+def _tasks(args: argparse.Namespace) -> Iterator[tuple[Scenario, str, list[int]]]:
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    grid = [
+        (Scenario(n, p, args.hours), policy)
+        for n in args.agents
+        for p in args.p
+        for policy in args.policies
+    ]
+    grid.sort(key=lambda item: -item[0].agents * COST[item[1]])  # longest first
+    for scenario, policy in grid:
+        yield scenario, policy, seeds
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    head = f"{'agents':>6} {'p':>4}  {'policy':<12} {'occupancy':>9} {'abandon':>8} "
+    head += f"{'worst':>6} {'conn/agent-h':>12}  setting"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['agents']:>6} {r['p']:>4}  {r['policy']:<12} {r['occupancy']:>9.1%} "
+            f"{r['abandon_rate']:>8.2%} {r['abandon_rate_max']:>6.2%} "
+            f"{r['connects_per_agent_hour']:>12.2f}  {'' if r['compliant'] else 'OVER LIMIT '}"
+            f"{r['setting']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, nargs="+", default=[3, 5, 10, 20, 50])
+    parser.add_argument("--p", type=float, nargs="+", default=[0.3, 0.6])
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=POLICIES)
+    parser.add_argument("--hours", type=float, default=8.0, help="length of one shift")
+    parser.add_argument("--seeds", type=int, default=5, help="shifts per scenario")
+    parser.add_argument("--seed", type=int, default=1, help="first seed")
+    parser.add_argument("--jobs", type=int, default=multiprocessing.cpu_count())
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = parser.parse_args(argv)
+
+    tasks = list(_tasks(args))
+    if args.jobs > 1:
+        with multiprocessing.Pool(args.jobs) as pool:
+            rows = pool.map(evaluate, tasks, chunksize=1)
+    else:
+        rows = [evaluate(task) for task in tasks]
+    order = {policy: i for i, policy in enumerate(POLICIES)}
+    rows.sort(key=lambda r: (r["p"], r["agents"], order[r["policy"]]))
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+    else:
+        print(_table(rows))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,566 @@
+"""Dialer pacing: how many outbound calls to start now.
+
+Pure objects: no I/O and no clock of their own. The live dialer and the benchmark feed the
+same events (with the time ``at`` in seconds) and ask :meth:`Pacer.calls_to_start` on a tick.
+
+Modes: ``preview`` (agents start calls themselves), ``progressive`` (one call per free
+agent), ``ratio`` (a fixed dial level), ``predictive`` (forecast of answers against agents
+soon free, held under an abandon budget) and ``agentless`` (a fixed number of lines).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PacingConfig:
+    """Settings shared by every pacing mode; times in seconds."""
+
+    abandon_limit: float = 0.03  # regulatory ceiling: abandoned / answered
+    abandon_target: float = 0.025  # what the predictive feedback aims at, below the limit
+    abandon_guard_band: float = 0.004  # predictive tradeoff falls to nothing over this band
+    abandon_window_calls: int = 10000  # rolling window: last N answered calls ...
+    abandon_window_seconds: float = 8 * 3600.0  # ... no older than T seconds (a shift)
+    connect_limit: float = 2.0  # an answered call waits this long for an agent, then is abandoned
+    max_ring: float = 25.0  # unanswered calls are released after this
+    max_dial_level: float = 4.0  # ringing calls per staffed agent, hard cap
+    dial_ratio: float = 1.5  # ratio mode: level x active agents
+    agentless_lines: int = 10  # agentless mode: concurrent calls
+    warmup_answered: int = 30  # predictive behaves progressively until this many answers ...
+    warmup_outcomes: int = 100  # ... and this many answered-or-not outcomes are known
+    model_memory: int = 2000  # observations kept by the online models
+    forecast_step: float = 0.5  # forecast grid, seconds
+    tradeoff_initial: float = 0.004  # predictive: abandons accepted per idle agent-second saved
+    tradeoff_min: float = 1e-4
+    tradeoff_max: float = 0.1
+    feedback_gain: float = 0.08  # log-tradeoff step per answered call outcome
+    dialing_rate_span: float = 60.0  # predictive: recent call starts per second, over this
+    guard_prior_calls: int = 50  # pseudo-answers at target added to the rolling window rate
+
+
+class AgentState(StrEnum):
+    FREE = "free"
+    TALKING = "talking"
+    WRAPUP = "wrapup"
+
+
+class Pacer(Protocol):
+    """Events in, a number of calls to start out. ``at`` is seconds on any monotonic clock."""
+
+    def call_started(self, call_id: str, at: float) -> None: ...
+    def call_answered(self, call_id: str, at: float) -> None: ...
+    def call_not_answered(self, call_id: str, at: float) -> None: ...
+    def call_connected(self, call_id: str, agent_id: str, at: float) -> None: ...
+    def call_abandoned(self, call_id: str, at: float) -> None: ...
+    def call_ended(self, call_id: str, at: float) -> None: ...
+    def agent_free(self, agent_id: str, at: float) -> None: ...
+    def agent_talking(self, agent_id: str, at: float) -> None: ...
+    def agent_wrapup(self, agent_id: str, at: float, until: float | None = None) -> None: ...
+    def agent_gone(self, agent_id: str, at: float) -> None: ...
+    def calls_to_start(self, at: float) -> int: ...
+
+    @property
+    def dial_level(self) -> float: ...
+    @property
+    def abandon_rate(self) -> float: ...
+    @property
+    def ringing(self) -> int: ...
+    def agents_by_state(self) -> dict[str, int]: ...
+
+
+class AbandonWindow:
+    """Rolling abandon rate over the last answered calls (by count and by age)."""
+
+    def __init__(self, max_calls: int, max_age: float) -> None:
+        self._max_calls = max_calls
+        self._max_age = max_age
+        self._outcomes: deque[tuple[float, bool]] = deque()
+        self.abandoned = 0
+
+    def record(self, at: float, abandoned: bool) -> None:
+        self._outcomes.append((at, abandoned))
+        self.abandoned += abandoned
+        self._trim(at)
+
+    def _trim(self, at: float) -> None:
+        outcomes = self._outcomes
+        while outcomes and (len(outcomes) > self._max_calls or outcomes[0][0] < at - self._max_age):
+            self.abandoned -= outcomes.popleft()[1]
+
+    @property
+    def answered(self) -> int:
+        return len(self._outcomes)
+
+    def rate(self, at: float | None = None) -> float:
+        if at is not None:
+            self._trim(at)
+        return self.abandoned / len(self._outcomes) if self._outcomes else 0.0
+
+
+class _Tracker:
+    """Agent and call state every pacer needs, with O(1) counters."""
+
+    def __init__(self, config: PacingConfig) -> None:
+        self.config = config
+        self._agents: dict[str, tuple[AgentState, float, float | None]] = {}
+        self._counts = dict.fromkeys(AgentState, 0)
+        self._ringing: dict[str, float] = {}  # call id -> started at
+        self._waiting: set[str] = set()  # answered, not yet connected or abandoned
+        self._live: set[str] = set()  # answered and connected (or playing, agentless)
+        self.window = AbandonWindow(config.abandon_window_calls, config.abandon_window_seconds)
+
+    # -- calls
+    def call_started(self, call_id: str, at: float) -> None:
+        self._ringing[call_id] = at
+
+    def call_answered(self, call_id: str, at: float) -> None:
+        if self._ringing.pop(call_id, None) is not None:
+            self._waiting.add(call_id)
+
+    def call_not_answered(self, call_id: str, at: float) -> None:
+        self._ringing.pop(call_id, None)
+
+    def call_connected(self, call_id: str, agent_id: str, at: float) -> None:
+        self._ringing.pop(call_id, None)
+        self._waiting.discard(call_id)
+        self._live.add(call_id)
+        self.window.record(at, False)
+        self.agent_talking(agent_id, at)
+
+    def call_abandoned(self, call_id: str, at: float) -> None:
+        self._ringing.pop(call_id, None)
+        self._waiting.discard(call_id)
+        self.window.record(at, True)
+
+    def call_ended(self, call_id: str, at: float) -> None:
+        self._ringing.pop(call_id, None)
+        self._waiting.discard(call_id)
+        self._live.discard(call_id)
+
+    # -- agents
+    def _set_agent(
+        self, agent_id: str, state: AgentState | None, at: float, until: float | None = None
+    ) -> None:
+        previous = self._agents.pop(agent_id, None)
+        if previous is not None:
+            self._counts[previous[0]] -= 1
+            self._agent_left(previous, at)
+        if state is not None:
+            self._agents[agent_id] = (state, at, until)
+            self._counts[state] += 1
+
+    def _agent_left(self, previous: tuple[AgentState, float, float | None], at: float) -> None:
+        """Hook: an agent left ``previous`` state at ``at`` (for learning durations)."""
+
+    def agent_free(self, agent_id: str, at: float) -> None:
+        self._set_agent(agent_id, AgentState.FREE, at)
+
+    def agent_talking(self, agent_id: str, at: float) -> None:
+        current = self._agents.get(agent_id)
+        if current is None or current[0] is not AgentState.TALKING:
+            self._set_agent(agent_id, AgentState.TALKING, at)
+
+    def agent_wrapup(self, agent_id: str, at: float, until: float | None = None) -> None:
+        self._set_agent(agent_id, AgentState.WRAPUP, at, until)
+
+    def agent_gone(self, agent_id: str, at: float) -> None:
+        self._set_agent(agent_id, None, at)
+
+    # -- figures
+    @property
+    def ringing(self) -> int:
+        return len(self._ringing)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def staffed(self) -> int:
+        return len(self._agents)
+
+    @property
+    def free(self) -> int:
+        return self._counts[AgentState.FREE]
+
+    @property
+    def dial_level(self) -> float:
+        """Calls ringing per staffed agent."""
+        return self.ringing / self.staffed if self.staffed else 0.0
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.window.rate()
+
+    def agents_by_state(self) -> dict[str, int]:
+        return {state.value: count for state, count in self._counts.items()}
+
+    def _progressive(self) -> int:
+        return max(0, self.free - self.ringing - self.waiting)
+
+
+class PreviewPacer(_Tracker):
+    """Agents preview a lead and start each call themselves: the pacer starts nothing."""
+
+    def calls_to_start(self, at: float) -> int:
+        return 0
+
+
+class ProgressivePacer(_Tracker):
+    """One call per free agent: never more calls ringing than free agents."""
+
+    def calls_to_start(self, at: float) -> int:
+        return self._progressive()
+
+
+class RatioPacer(_Tracker):
+    """Fixed dial level, VICIdial's RATIO formula: level x active agents - calls in progress.
+
+    Active agents are free or talking (an agent in wrap-up is dispositioning, as if paused);
+    calls in progress are ringing, waiting for an agent or talking. Level 1.0 is progressive;
+    above it, calls ring ahead of agents still talking.
+    """
+
+    def __init__(self, config: PacingConfig, level: float | None = None) -> None:
+        super().__init__(config)
+        self.level = config.dial_ratio if level is None else level
+
+    def calls_to_start(self, at: float) -> int:
+        talking = self._counts[AgentState.TALKING]
+        goal = int(self.level * (self.free + talking))
+        return max(0, goal - self.ringing - self.waiting - talking)
+
+
+class AgentlessPacer(_Tracker):
+    """A fixed number of concurrent lines (messages, surveys); no agents involved."""
+
+    def calls_to_start(self, at: float) -> int:
+        in_progress = self.ringing + self.waiting + len(self._live)
+        return max(0, self.config.agentless_lines - in_progress)
+
+
+class _Histogram:
+    """Durations in fixed bins over a sliding memory, with a cached survival function."""
+
+    def __init__(self, bin_width: float, limit: float, memory: int) -> None:
+        self._width = bin_width
+        self._counts = [0] * (math.ceil(limit / bin_width) + 1)
+        self._samples: deque[tuple[int, float]] = deque()
+        self._memory = memory
+        self._survival: list[float] | None = None
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        value = max(value, 0.0)
+        index = min(int(value / self._width), len(self._counts) - 1)
+        self._counts[index] += 1
+        self._samples.append((index, value))
+        self.total += value
+        if len(self._samples) > self._memory:
+            old, old_value = self._samples.popleft()
+            self._counts[old] -= 1
+            self.total -= old_value
+        self._survival = None
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    @property
+    def mean(self) -> float:
+        return self.total / len(self._samples) if self._samples else 0.0
+
+    @property
+    def upper(self) -> float:
+        """Upper edge of the highest non-empty bin: nothing longer has been seen."""
+        for index in range(len(self._counts) - 1, -1, -1):
+            if self._counts[index]:
+                return (index + 1) * self._width
+        return 0.0
+
+    def survival(self, t: float) -> float:
+        """P(duration > t), linear within a bin."""
+        if self._survival is None:
+            n = len(self._samples) or 1
+            above, table = n, []
+            for count in self._counts:
+                table.append(above / n)
+                above -= count
+            table.append(0.0)
+            self._survival = table
+        position = max(t, 0.0) / self._width
+        index = int(position)
+        if index >= len(self._counts):
+            return 0.0
+        low, high = self._survival[index], self._survival[index + 1]
+        return low + (high - low) * (position - index)
+
+
+class PredictivePacer(_Tracker):
+    """Forecasts answers against agents available over the next ring horizon.
+
+    Learnt online (never told): the answer probability p, the ring-to-answer distribution and
+    its horizon (a call that has rung past the longest answer seen will not be answered), talk
+    and wrap-up durations, and the recent dialing rate. At each decision, for every step k
+    ahead (0.5 s) it forecasts the mean and variance of
+
+        margin(k) = agents available by k + connect limit - answers by k
+
+    Agents: free now, wrap-ups whose end is known (or expected), talking agents whose call
+    may end in time to finish wrap-up (talk-time survival given the time talked so far).
+    Answers: calls waiting for an agent; per ringing call of age a, p·(S(a)-S(a+k)) /
+    (p·S(a) + 1-p); and calls the dialer will start on the next ticks (at its recent rate),
+    whose short rings overtake long-ringing calls.
+
+    One more call is then worth its expected idle agent-seconds saved over the horizon
+    (sum over k of P(answered by k)·P(margin(k) >= 1)) per abandon it risks (p times the
+    chance, over its answer time, that margin < 1, normal approximation). Calls are added
+    while worth x tradeoff >= 1. The tradeoff is the feedback term: an integrator on each
+    answered call's outcome drives the abandon rate to the target, and a guard on the rolling
+    window rate cuts it to nothing as that rate reaches the limit. The floor is always
+    progressive; before enough observations the pacer is progressive.
+    """
+
+    def __init__(self, config: PacingConfig) -> None:
+        super().__init__(config)
+        self._outcomes: deque[bool] = deque()
+        self._answers = 0
+        self._ring = _Histogram(0.5, config.max_ring, config.model_memory)
+        self._talk = _Histogram(5.0, 3600.0, config.model_memory)
+        self._wrap = _Histogram(1.0, 600.0, config.model_memory)
+        self._log_tradeoff = math.log(config.tradeoff_initial)
+        self._tables_at = -1  # observation count when the forecast tables were built
+        self._observations = 0
+        self._ring_table: list[list[float]] = []
+        self._new_call: tuple[list[float], list[float]] = ([], [])
+        self._talk_rows: dict[int, list[float]] = {}
+        self._later_calls: list[float] = []
+        self._steps = 0
+        self._wrap_mean = 0.0
+        self._starts: deque[float] = deque()  # recent call starts, for the dialing rate
+
+    # -- learning
+    def _record_outcome(self, answered: bool) -> None:
+        self._outcomes.append(answered)
+        self._answers += answered
+        if len(self._outcomes) > self.config.model_memory:
+            self._answers -= self._outcomes.popleft()
+        self._observations += 1
+
+    def call_started(self, call_id: str, at: float) -> None:
+        super().call_started(call_id, at)
+        self._starts.append(at)
+
+    def call_answered(self, call_id: str, at: float) -> None:
+        started = self._ringing.get(call_id)
+        if started is not None:
+            self._ring.add(at - started)
+            self._record_outcome(True)
+        super().call_answered(call_id, at)
+
+    def call_not_answered(self, call_id: str, at: float) -> None:
+        if call_id in self._ringing:
+            self._record_outcome(False)
+        super().call_not_answered(call_id, at)
+
+    def call_connected(self, call_id: str, agent_id: str, at: float) -> None:
+        super().call_connected(call_id, agent_id, at)
+        self._feedback(False)
+
+    def call_abandoned(self, call_id: str, at: float) -> None:
+        super().call_abandoned(call_id, at)
+        self._feedback(True)
+
+    def _feedback(self, abandoned: bool) -> None:
+        # Stochastic approximation: the mean step is zero exactly when rate == target.
+        cfg = self.config
+        self._log_tradeoff += cfg.feedback_gain * (cfg.abandon_target - abandoned)
+        self._log_tradeoff = min(
+            max(self._log_tradeoff, math.log(cfg.tradeoff_min)), math.log(cfg.tradeoff_max)
+        )
+
+    def _agent_left(self, previous: tuple[AgentState, float, float | None], at: float) -> None:
+        state, since, _ = previous
+        if state is AgentState.TALKING:
+            self._talk.add(at - since)
+            self._observations += 1
+        elif state is AgentState.WRAPUP:
+            self._wrap.add(at - since)
+
+    def agent_free(self, agent_id: str, at: float) -> None:
+        previous = self._agents.get(agent_id)
+        if previous is not None and previous[0] is AgentState.TALKING:
+            self._wrap.add(0.0)  # no wrap-up after this call
+        super().agent_free(agent_id, at)
+
+    # -- figures
+    @property
+    def answer_probability(self) -> float:
+        return (self._answers + 1) / (len(self._outcomes) + 2)
+
+    @property
+    def answer_horizon(self) -> float:
+        """Longest ring-to-answer time seen: calls ringing longer are counted as lost."""
+        return self._ring.upper
+
+    @property
+    def tradeoff(self) -> float:
+        """Abandons currently accepted per idle agent-second a new call is expected to save."""
+        return math.exp(self._log_tradeoff)
+
+    @property
+    def warmed_up(self) -> bool:
+        cfg = self.config
+        return len(self._ring) >= cfg.warmup_answered and len(self._outcomes) >= cfg.warmup_outcomes
+
+    def answer_chance(self, age: float, within: float) -> float:
+        """P(a call that has rung ``age`` seconds is answered in the next ``within``)."""
+        p, s = self.answer_probability, self._ring.survival
+        alive = p * s(age)
+        return alive * (1.0 - s(age + within) / s(age)) / (alive + 1.0 - p) if alive else 0.0
+
+    # -- forecast
+    def _build_tables(self) -> None:
+        step = self.config.forecast_step
+        self._steps = math.ceil(self.answer_horizon / step) + 1
+        ages = self._steps
+        steps = range(self._steps + 1)
+        self._ring_table = [
+            [self.answer_chance((b + 0.5) * step, k * step) for k in steps] for b in range(ages)
+        ]
+        s = self._ring.survival
+        weights = [0.0] + [s((k - 1) * step) - s(k * step) for k in range(1, self._steps + 1)]
+        new = [self.answer_chance(0.0, k * step) for k in steps]
+        self._new_call = (weights, new)
+        # Answers by step k from one call a second started over the next k-1 steps.
+        self._later_calls = [step * sum(new[1:k]) for k in steps]
+        self._talk_rows.clear()
+        self._wrap_mean = self._wrap.mean
+        self._tables_at = self._observations
+
+    def _talk_row(self, elapsed: float) -> list[float]:
+        """P(talking agent free by step k), given talk so far, cached per talk-time bin."""
+        step = self.config.forecast_step
+        key = int(elapsed / 5.0)
+        row = self._talk_rows.get(key)
+        if row is None:
+            base = key * 5.0 + 2.5
+            alive = self._talk.survival(base)
+            row = []
+            for k in range(self._steps + int(self.config.connect_limit / step) + 1):
+                room = k * step - self._wrap_mean
+                ends = alive - self._talk.survival(base + room) if room > 0 and alive else 0.0
+                row.append(ends / alive if alive else 0.0)
+            self._talk_rows[key] = row
+        return row
+
+    def _forecast(self, at: float) -> tuple[list[float], list[float]]:
+        """Mean and variance, per step k, of agents available by k + connect limit minus
+        answers by k, before any new call."""
+        step = self.config.forecast_step
+        lag = int(self.config.connect_limit / step)
+        width = self._steps + 1
+        supply = [float(self.free)] * (width + lag)
+        supply_var = [0.0] * (width + lag)
+        for state, since, until in self._agents.values():
+            if state is AgentState.WRAPUP:
+                end = until if until is not None else since + self._wrap_mean
+                for k in range(max(0, math.ceil((end - at) / step)), width + lag):
+                    supply[k] += 1.0
+            elif state is AgentState.TALKING and len(self._talk) >= self.config.warmup_answered:
+                for k, q in enumerate(self._talk_row(at - since)):
+                    if q:
+                        supply[k] += q
+                        supply_var[k] += q * (1.0 - q)
+        mean = [supply[k + lag] - self.waiting for k in range(width)]
+        var = [supply_var[k + lag] for k in range(width)]
+        # Calls started on the next ticks with short rings answer before long-ringing ones:
+        # the recent dialing rate stands in for them.
+        starts, span = self._starts, self.config.dialing_rate_span
+        while starts and starts[0] < at - span:
+            starts.popleft()
+        rate = len(starts) / span
+        for k, q in enumerate(self._later_calls):
+            mean[k] -= rate * q
+            var[k] += rate * q
+        table, last = self._ring_table, len(self._ring_table) - 1
+        for started in self._ringing.values():
+            bucket = int((at - started) / step)
+            if bucket > last:
+                continue  # rung past the answer horizon: lost
+            for k, q in enumerate(table[bucket]):
+                mean[k] -= q
+                var[k] += q * (1.0 - q)
+        return mean, var
+
+    def _next_call_worth(self, mean: list[float], var: list[float], extra: int) -> float:
+        """Idle agent-seconds one more call saves per abandon it adds, ``extra`` new calls
+        being already decided."""
+        weights, new = self._new_call
+        step = self.config.forecast_step
+        risk = gain = 0.0
+        for k in range(1, self._steps + 1):
+            q = new[k]
+            short = _below_one(mean[k] - extra * q, var[k] + extra * q * (1.0 - q))
+            risk += weights[k] * short
+            gain += q * (1.0 - short) * step
+        abandons = new[-1] * risk
+        return gain / abandons if abandons > 0.0 else math.inf
+
+    def calls_to_start(self, at: float) -> int:
+        if not self.staffed:
+            return 0
+        floor = self._progressive()
+        cfg = self.config
+        cap = max(0, int(cfg.max_dial_level * self.staffed) - self.ringing - self.waiting)
+        if not self.warmed_up:
+            return min(floor, cap)
+        # Guard on the rolling rate, with a few pseudo-calls at target so that one early
+        # abandon out of ten answers does not stall the dialer.
+        rate = self.window.rate(at)
+        prior = self.config.guard_prior_calls
+        rate = (rate * self.window.answered + cfg.abandon_target * prior) / (
+            self.window.answered + prior
+        )
+        guard = (cfg.abandon_limit - rate) / cfg.abandon_guard_band
+        if guard <= 0.0:
+            return min(floor, cap)
+        if self._observations - self._tables_at >= 20 or not self._ring_table:
+            self._build_tables()
+        tradeoff = self.tradeoff * min(guard, 1.0)
+        mean, var = self._forecast(at)
+        extra = 0
+        while extra < cap and self._next_call_worth(mean, var, extra) * tradeoff >= 1.0:
+            extra += 1
+        return min(max(floor, extra), cap)
+
+
+def _below_one(mean: float, var: float) -> float:
+    """P(X < 1) for an integer-valued X ~ N(mean, var), continuity corrected."""
+    if var <= 1e-12:
+        return 1.0 if mean < 0.5 else 0.0
+    return 0.5 * math.erfc((mean - 0.5) / math.sqrt(2.0 * var))
+
+
+PACERS = {
+    "preview": PreviewPacer,
+    "progressive": ProgressivePacer,
+    "ratio": RatioPacer,
+    "predictive": PredictivePacer,
+    "agentless": AgentlessPacer,
+}
+
+
+def make_pacer(mode: str, config: PacingConfig | None = None) -> Pacer:
+    """Build the pacer for a dialing ``mode`` (see ``PACERS``)."""
+    try:
+        factory = PACERS[mode]
+    except KeyError:
+        raise ValueError(
+            f"unknown dialing mode {mode!r}; expected one of {sorted(PACERS)}"
+        ) from None
+    return factory(config or PacingConfig())
