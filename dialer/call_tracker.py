@@ -1,0 +1,194 @@
+"""Follows each originated call through AMI events to its outcome, whatever order they come in.
+
+A call is known by the ActionID of its Originate (our call id) and, once Asterisk has made its
+channels, by their Linkedid: the channel variables the Originate set (CALL_ID, LEAD_ID) show up in
+VarSet events right after Newchannel, and OriginateResponse carries the first channel's Uniqueid
+(which is the Linkedid) when the call got that far.
+OriginateResponse may arrive before or after the Hangup events (ami-04, ami-07), so a call is
+finished only when its Reason is known and none of its channels is still up.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from hotline.core.vocabulary import Disposition
+
+from .ami_protocol import AMIMessage
+from .dispositions import REASON_ANSWERED, disposition
+
+UNKNOWN = "<unknown>"
+# Hang-ups of channels not (yet) known to be ours are kept this long, in case an
+# OriginateResponse names them later; other calls' (inbound) fall out.
+EARLY_HANGUPS_KEPT = 2000
+
+
+@dataclass
+class Attempt:
+    call_id: str
+    lead_id: int
+    campaign_id: int
+    number: str
+    expect_agent: bool  # predictive/progressive: the call should reach an agent
+    queued_at: datetime
+    dialled_at: datetime | None = None
+    linkedid: str | None = None
+    channel: str | None = None
+    uniqueid: str | None = None
+    reason: int | None = None
+    refused: bool = False  # the Originate itself was refused (Response: Error)
+    causes: list[int] = field(default_factory=list)
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None
+    agent: str | None = None
+    ended_at: datetime | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # set on the channel by Originate
+    info: dict[str, Any] = field(default_factory=dict)  # what the dialer needs back
+
+    def outcome(self) -> Disposition:
+        return disposition(
+            None if self.refused else self.reason,
+            self.causes,
+            answered=self.answered_at is not None,
+            expected_agent=self.expect_agent,
+            connected=self.connected_at is not None,
+        )
+
+
+class TrackerListener(Protocol):
+    def answered(self, attempt: Attempt) -> None: ...
+    def connected(self, attempt: Attempt) -> None: ...
+    def finished(self, attempt: Attempt, outcome: Disposition) -> None: ...
+
+
+class CallTracker:
+    def __init__(self, clock: Callable[[], datetime], listener: TrackerListener) -> None:
+        self.clock, self.listener = clock, listener
+        self.calls: dict[str, Attempt] = {}
+        self._by_linkedid: dict[str, Attempt] = {}
+        self._by_variable: dict[tuple[str, str], Attempt] = {}
+        self._live: dict[str, int] = {}  # channels up per Linkedid
+        self._seen: set[str] = set()  # Linkedids that had channels
+        self._early_hangups: OrderedDict[str, list[int]] = OrderedDict()  # before we knew it
+
+    def dialled(self, attempt: Attempt) -> None:
+        attempt.dialled_at = attempt.dialled_at or self.clock()
+        self.calls[attempt.call_id] = attempt
+        for pair in attempt.variables.items():
+            self._by_variable[pair] = attempt
+
+    def refused(self, call_id: str) -> None:
+        """The Originate action answered `Response: Error`: no OriginateResponse will follow."""
+        attempt = self.calls.get(call_id)
+        if attempt is not None:
+            attempt.refused = True
+            self._finish(attempt)
+
+    def in_flight(self) -> list[Attempt]:
+        return list(self.calls.values())
+
+    def on_event(self, msg: AMIMessage) -> None:
+        handler = self._HANDLERS.get(msg.name)
+        if handler is not None:
+            handler(self, msg)
+
+    def settle(self, attempt: Attempt, live_linkedids: set[str]) -> None:
+        """After an AMI outage: a call whose channels are gone ended while we were away."""
+        if attempt.linkedid is not None and attempt.linkedid in live_linkedids:
+            return
+        if attempt.reason is None and not attempt.answered_at:
+            attempt.info["lost_during_outage"] = True
+        if attempt.linkedid is not None:
+            self._live[attempt.linkedid] = 0
+        attempt.reason = attempt.reason if attempt.reason is not None else -1
+        self._finish(attempt)
+
+    # event handlers -------------------------------------------------------------------------------
+    def _newchannel(self, msg: AMIMessage) -> None:
+        linkedid = msg.get("Linkedid")
+        if linkedid:
+            self._live[linkedid] = self._live.get(linkedid, 0) + 1
+            self._seen.add(linkedid)
+
+    def _varset(self, msg: AMIMessage) -> None:
+        attempt = self._by_variable.get((msg.get("Variable") or "", msg.get("Value") or ""))
+        linkedid = msg.get("Linkedid")
+        if attempt is not None and linkedid and attempt.linkedid is None:
+            self._link(attempt, linkedid)
+
+    def _originate_response(self, msg: AMIMessage) -> None:
+        attempt = self.calls.get(msg.action_id or "")
+        if attempt is None:
+            return
+        attempt.reason = int(msg.get("Reason") or 0)
+        uniqueid = msg.get("Uniqueid")
+        if uniqueid and uniqueid != UNKNOWN:
+            attempt.uniqueid, attempt.channel = uniqueid, msg.get("Channel")
+            if attempt.linkedid is None:
+                self._link(attempt, uniqueid)
+        if attempt.reason == REASON_ANSWERED and attempt.answered_at is None:
+            attempt.answered_at = self.clock()
+            self.listener.answered(attempt)
+        self._finish_if_over(attempt)
+
+    def _agent_connect(self, msg: AMIMessage) -> None:
+        attempt = self._by_linkedid.get(msg.get("Linkedid") or "")
+        if attempt is not None and attempt.connected_at is None:
+            attempt.connected_at = self.clock()
+            attempt.agent = msg.get("MemberName") or msg.get("Interface")
+            self.listener.connected(attempt)
+
+    def _hangup(self, msg: AMIMessage) -> None:
+        linkedid = msg.get("Linkedid") or ""
+        cause = int(msg.get("Cause") or 0)
+        self._live[linkedid] = max(self._live.get(linkedid, 1) - 1, 0)
+        attempt = self._by_linkedid.get(linkedid)
+        if attempt is None:
+            if not self._live.get(linkedid):
+                self._live.pop(linkedid, None)
+                self._seen.discard(linkedid)
+            self._early_hangups.setdefault(linkedid, []).append(cause)
+            self._early_hangups.move_to_end(linkedid)
+            while len(self._early_hangups) > EARLY_HANGUPS_KEPT:
+                self._early_hangups.popitem(last=False)
+            return
+        attempt.causes.append(cause)
+        self._finish_if_over(attempt)
+
+    _HANDLERS: ClassVar[dict[str, Callable[[CallTracker, AMIMessage], None]]] = {
+        "Newchannel": _newchannel,
+        "VarSet": _varset,
+        "OriginateResponse": _originate_response,
+        "AgentConnect": _agent_connect,
+        "Hangup": _hangup,
+    }
+
+    # bookkeeping ----------------------------------------------------------------------------------
+    def _link(self, attempt: Attempt, linkedid: str) -> None:
+        attempt.linkedid = linkedid
+        self._by_linkedid[linkedid] = attempt
+        attempt.causes.extend(self._early_hangups.pop(linkedid, []))
+
+    def _finish_if_over(self, attempt: Attempt) -> None:
+        if attempt.reason is None:
+            return
+        linkedid = attempt.linkedid
+        if linkedid is not None and linkedid in self._seen and self._live.get(linkedid, 0) > 0:
+            return
+        self._finish(attempt)
+
+    def _finish(self, attempt: Attempt) -> None:
+        if self.calls.pop(attempt.call_id, None) is None:
+            return
+        for pair in attempt.variables.items():
+            self._by_variable.pop(pair, None)
+        if attempt.linkedid is not None:
+            self._by_linkedid.pop(attempt.linkedid, None)
+            self._live.pop(attempt.linkedid, None)
+            self._seen.discard(attempt.linkedid)
+        attempt.ended_at = self.clock()
+        self.listener.finished(attempt, attempt.outcome())
