@@ -161,10 +161,14 @@ class FollowUp(Base):
     """回访: due by the rules, made by the role they name, answered by the resident."""
 
     __tablename__ = "followups"
+    # Covers the report's aggregate, so a period is read from the index alone.
+    __table_args__ = (
+        Index("ix_followups_due_report", "due_at", "kind", "done_at", "satisfaction"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
-    due_at: Mapped[datetime] = mapped_column(index=True)
+    due_at: Mapped[datetime]
     assignee_role: Mapped[str] = mapped_column(String(12))
     kind: Mapped[str] = mapped_column(String(12))  # the followed-up ticket's kind, for the report
     done_at: Mapped[datetime | None]
@@ -197,7 +201,8 @@ class ArrearsAccount(Base):
 class CallRecord(Base):
     __tablename__ = "call_records"
     __table_args__ = (
-        Index("ix_calls_direction_arrived", "direction", "arrived_at"),
+        # rings_before_answer makes it cover the report's count, read from the index alone.
+        Index("ix_calls_direction_arrived", "direction", "arrived_at", "rings_before_answer"),
         Index("ix_calls_campaign", "campaign_id"),
     )
 
@@ -226,6 +231,7 @@ class CallRecord(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     next_step: Mapped[str | None] = mapped_column(String(80))
+    next_step_at: Mapped[datetime | None]  # when the next step is due (a retry's time)
 
 
 class Campaign(Base):
@@ -240,6 +246,8 @@ class Campaign(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Residents left out at the last lead generation: do-not-call or no valid number.
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Lead(Base):
@@ -259,14 +267,21 @@ class Lead(Base):
     next_attempt_at: Mapped[datetime | None]
     last_disposition: Mapped[str | None] = mapped_column(String(20))
     claimed_by: Mapped[str | None] = mapped_column(String(60))
+    # The id the dialer originates the current attempt under, so a restarted dialer can tell
+    # which claimed leads are still on the PBX.
+    call_id: Mapped[str | None] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id"))
     arrears_id: Mapped[int | None] = mapped_column(ForeignKey("arrears_accounts.id"))
     payload: Mapped[dict[str, Any] | None]
+    result: Mapped[dict[str, Any] | None]  # what the resident answered in the call flow
+    flag: Mapped[str | None] = mapped_column(String(20))  # needs a person, e.g. "disputed"
+    resident: Mapped[Resident | None] = relationship()
 
 
 class Recording(Base):
     __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_state", "state"),)  # the conversion backlog
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("call_records.id"), index=True)
@@ -277,7 +292,10 @@ class Recording(Base):
     duration: Mapped[float | None]
     size: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, archived, failed
+    # pending -> converting -> archived | failed
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    # When a worker took it: a `converting` row whose claim is old was left by a killed process.
+    claimed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     retain_until: Mapped[date] = mapped_column(Date)

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("skipped", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -204,10 +205,13 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(), nullable=True),
         sa.Column("last_disposition", sa.String(length=20), nullable=True),
         sa.Column("claimed_by", sa.String(length=60), nullable=True),
+        sa.Column("call_id", sa.String(length=64), nullable=True),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.Column("followup_id", sa.Integer(), nullable=True),
         sa.Column("arrears_id", sa.Integer(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("flag", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["arrears_id"],
             ["arrears_accounts.id"],
@@ -264,6 +268,7 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("lead_id", sa.Integer(), nullable=True),
         sa.Column("next_step", sa.String(length=80), nullable=True),
+        sa.Column("next_step_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],
@@ -296,6 +301,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("restricted", sa.Boolean(), nullable=False),
         sa.Column("retain_until", sa.Date(), nullable=False),
@@ -313,9 +319,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_recordings_call_id"), "recordings", ["call_id"], unique=False)
     op.create_index(op.f("ix_recordings_ticket_id"), "recordings", ["ticket_id"], unique=False)
+    op.create_index("ix_recordings_state", "recordings", ["state"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_recordings_state", table_name="recordings")
     op.drop_index(op.f("ix_recordings_ticket_id"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_call_id"), table_name="recordings")
     op.drop_table("recordings")

@@ -1,0 +1,38 @@
+"""When residents may be phoned by a campaign: a daily window in site time (09:00–20:00)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, tzinfo
+
+from .vocabulary import DomainError
+
+
+def _hhmm(text: str) -> time:
+    try:
+        hours, minutes = text.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise DomainError(f"bad time of day {text!r}: expected HH:MM") from None
+
+
+def in_calling_window(moment: datetime, tz: tzinfo, start: time, end: time) -> bool:
+    """Start inclusive, end exclusive, both read on the site's clock."""
+    return start <= moment.astimezone(tz).time() < end
+
+
+@dataclass(frozen=True)
+class CallingWindow:
+    tz: tzinfo
+    start: time = time(9)
+    end: time = time(20)
+
+    @classmethod
+    def parse(cls, tz: tzinfo, start: str, end: str) -> CallingWindow:
+        window = cls(tz, _hhmm(start), _hhmm(end))
+        if window.start >= window.end:
+            raise DomainError(f"calling window {start}–{end} is empty")
+        return window
+
+    def contains(self, moment: datetime) -> bool:
+        return in_calling_window(moment, self.tz, self.start, self.end)

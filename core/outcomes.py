@@ -1,0 +1,208 @@
+"""The outcome of each outbound call attempt: a call record, and what happens to its lead next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from .leads import CALLBACK_PRIORITY, first_valid_number
+from .models import CallRecord, Campaign, Lead, Phone, Resident
+from .retry import NextStep, RetryPolicy, StepKind, plan_retry
+from .rules import Rules
+from .vocabulary import (
+    CampaignKind,
+    CampaignState,
+    Disposition,
+    DomainError,
+    LeadState,
+    parse_choice,
+)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    call_id: str  # the claim's call id: recording the same outcome twice changes nothing
+    disposition: str
+    queued_at: datetime
+    ended_at: datetime
+    hangup_cause: int | None = None
+    dialled_at: datetime | None = None
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None  # reached an agent
+    agent: str | None = None
+    keypad: dict[str, Any] = field(default_factory=dict)
+    recording: str | None = None
+    number: str | None = None
+    channel: str | None = None
+    uniqueid: str | None = None
+
+
+def record_attempt(
+    session: Session,
+    rules: Rules,
+    retry: RetryPolicy,
+    lead_id: int,
+    outcome: AttemptOutcome,
+    at: datetime,
+) -> NextStep:
+    known = session.scalar(select(CallRecord).where(CallRecord.key == outcome.call_id))
+    if known is not None:
+        return NextStep.parse(known.next_step or "", known.next_step_at)
+    disposition = parse_choice(Disposition, outcome.disposition, "disposition")
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise DomainError(f"no lead {lead_id}")
+    campaign = session.get(Campaign, lead.campaign_id)
+    assert campaign is not None  # a foreign key
+    if lead.state == LeadState.CALLING and lead.call_id not in (None, outcome.call_id):
+        step = NextStep(StepKind.IGNORED, None, f"lead now on call {lead.call_id}")
+    elif lead.state in (LeadState.DONE, LeadState.STOPPED):
+        step = NextStep(StepKind.IGNORED, None, f"lead already {lead.state}")
+    else:
+        lead.last_disposition = disposition.value
+        lead.claimed_by = None
+        step = _next_step(session, rules, retry, campaign, lead, disposition, outcome, at)
+    session.add(
+        CallRecord(
+            key=outcome.call_id,
+            direction="out",
+            callee=outcome.number or lead.number,
+            channel=outcome.channel,
+            uniqueid=outcome.uniqueid,
+            arrived_at=outcome.queued_at,
+            dialled_at=outcome.dialled_at,
+            answered_at=outcome.answered_at,
+            connected_at=outcome.connected_at,
+            ended_at=outcome.ended_at,
+            disposition=disposition.value,
+            hangup_cause=outcome.hangup_cause,
+            # The call flow kept its path and keys on the lead while the call was up.
+            keypad=outcome.keypad or (lead.result or {}).get("keypad"),
+            path=">".join((lead.result or {}).get("path", [])) or None,
+            recording=outcome.recording,
+            agent=outcome.agent,
+            ticket_id=lead.ticket_id,
+            campaign_id=campaign.id,
+            lead_id=lead.id,
+            next_step=step.text,
+            next_step_at=step.at,
+        )
+    )
+    session.flush()
+    return step
+
+
+def _next_step(
+    session: Session,
+    rules: Rules,
+    retry: RetryPolicy,
+    campaign: Campaign,
+    lead: Lead,
+    disposition: Disposition,
+    outcome: AttemptOutcome,
+    at: datetime,
+) -> NextStep:
+    if disposition is Disposition.ANSWERED:
+        lead.state = LeadState.DONE.value
+        if campaign.kind == CampaignKind.VISITOR:
+            close_chain(session, campaign.id)
+        return NextStep(StepKind.DONE)
+    if disposition is Disposition.ABANDONED:
+        lead.state = LeadState.DONE.value
+        callback = _callback(lead, at)
+        session.add(callback)
+        session.flush()
+        return NextStep(StepKind.CALLBACK, at, f"lead {callback.id}")
+    if disposition is Disposition.UNALLOCATED:
+        return _flag_number(session, campaign, lead, outcome, at)
+    if campaign.kind == CampaignKind.VISITOR:
+        # The visitor waits at the gate: no retry later, the unit's next resident now.
+        return _stop(session, campaign, lead, "no one answered", at)
+    step = plan_retry(retry, disposition, lead.attempts, lead.attempts_today, at, rules.tz)
+    if step.kind is StepKind.STOPPED:
+        return _stop(session, campaign, lead, step.detail or "", at)
+    if campaign.state == CampaignState.STOPPED:
+        return _stop(session, campaign, lead, "campaign stopped", at)
+    lead.state = LeadState.READY.value
+    lead.next_attempt_at = step.at
+    return step
+
+
+def _callback(lead: Lead, at: datetime) -> Lead:
+    return Lead(
+        campaign_id=lead.campaign_id,
+        resident_id=lead.resident_id,
+        unit_id=lead.unit_id,
+        number=lead.number,
+        priority=CALLBACK_PRIORITY,
+        state=LeadState.READY.value,
+        attempts=0,
+        attempts_today=0,
+        next_attempt_at=at,
+        ticket_id=lead.ticket_id,
+        followup_id=lead.followup_id,
+        arrears_id=lead.arrears_id,
+        payload={**(lead.payload or {}), "callback_of": lead.id},
+    )
+
+
+def _flag_number(
+    session: Session, campaign: Campaign, lead: Lead, outcome: AttemptOutcome, at: datetime
+) -> NextStep:
+    """An unallocated number is flagged wherever it is listed, and never dialled again."""
+    number = outcome.number or lead.number
+    cause = f" (cause {outcome.hangup_cause})" if outcome.hangup_cause is not None else ""
+    session.execute(
+        update(Phone)
+        .where(Phone.number == number, Phone.invalid_reason.is_(None))
+        .values(invalid_reason=f"unallocated{cause}")
+        .execution_options(synchronize_session="fetch")
+    )
+    resident = session.get(Resident, lead.resident_id, options=[selectinload(Resident.phones)])
+    following = first_valid_number(resident) if resident else None
+    if following is None:
+        return _stop(session, campaign, lead, f"no valid number after {number}", at)
+    lead.number = following
+    lead.state = LeadState.READY.value
+    lead.next_attempt_at = at
+    return NextStep(StepKind.NEXT_NUMBER, at, following)
+
+
+def _stop(session: Session, campaign: Campaign, lead: Lead, why: str, at: datetime) -> NextStep:
+    lead.state = LeadState.STOPPED.value
+    if campaign.kind == CampaignKind.VISITOR and campaign.state != CampaignState.STOPPED:
+        following = session.scalar(
+            select(Lead)
+            .where(Lead.campaign_id == campaign.id, Lead.state == LeadState.WAITING)
+            .order_by(Lead.id)
+            .limit(1)
+        )
+        if following is not None:
+            following.state = LeadState.READY.value
+            following.next_attempt_at = at
+            return NextStep(StepKind.NEXT_RESIDENT, at, f"lead {following.id}")
+    return NextStep(StepKind.STOPPED, None, why)
+
+
+def close_chain(session: Session, campaign_id: int) -> None:
+    """A visitor call was answered: the unit's other residents are not called."""
+    session.execute(
+        update(Lead)
+        .where(Lead.campaign_id == campaign_id, Lead.state == LeadState.WAITING)
+        .values(state=LeadState.STOPPED.value)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def list_calls(
+    session: Session, campaign_id: int | None = None, limit: int = 500
+) -> list[CallRecord]:
+    """Newest first; one campaign's attempts when `campaign_id` is given."""
+    query = select(CallRecord).order_by(CallRecord.id.desc()).limit(limit)
+    if campaign_id is not None:
+        query = query.where(CallRecord.campaign_id == campaign_id)
+    return list(session.scalars(query))
