@@ -144,14 +144,20 @@ def build_report(session: Session, rules: Rules, start: datetime, end: datetime)
         )
     ).one()
 
-    repeats = session.execute(
-        select(Ticket.kind, Unit.code, Ticket.category, func.count())
-        .join(Unit, Unit.id == Ticket.unit_id)
+    # Grouped on ix_tickets_repeats alone (its column order, so no sort or hash of all the
+    # period's tickets); only the groups that repeat are joined to their unit's code.
+    counted = (
+        select(Ticket.kind, Ticket.unit_id, Ticket.category, func.count().label("count"))
         .where(Ticket.received_at >= start, Ticket.received_at < end)
         .where(Ticket.kind.in_(("complaint", "repair")))
-        .group_by(Ticket.kind, Unit.code, Ticket.category)
+        .group_by(Ticket.kind, Ticket.unit_id, Ticket.category)
         .having(func.count() >= case((Ticket.kind == "complaint", 2), else_=3))
-        .order_by(func.count().desc(), Unit.code)
+        .subquery()
+    )
+    repeats = session.execute(
+        select(counted.c.kind, Unit.code, counted.c.category, counted.c.count)
+        .join(Unit, Unit.id == counted.c.unit_id)
+        .order_by(counted.c.count.desc(), Unit.code)
     ).all()
 
     answered = sum(r[4] for r in followups)

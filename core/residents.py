@@ -79,12 +79,7 @@ def _store(session: Session, rows: list[ResidentRow]) -> int:
     if new_units:
         session.execute(insert(Unit), [{"code": c} for c in new_units])
         unit_ids = dict(session.execute(select(Unit.code, Unit.id)).all())
-    existing = {
-        (unit_id, name): rid
-        for rid, unit_id, name in session.execute(
-            select(Resident.id, Resident.unit_id, Resident.name)
-        )
-    }
+    existing = _resident_ids(session)
     fresh = [r for r in rows if (unit_ids[r.unit], r.name) not in existing]
     known = [r for r in rows if (unit_ids[r.unit], r.name) in existing]
     if known:
@@ -99,8 +94,10 @@ def _store(session: Session, rows: list[ResidentRow]) -> int:
         session.execute(delete(Phone).where(Phone.resident_id.in_(ids)))
         _insert_phones(session, zip(ids, known, strict=True))
     if fresh:
-        new_ids = session.scalars(
-            insert(Resident).returning(Resident.id, sort_by_parameter_order=True),
+        # A plain executemany, ids read back by (unit, name): RETURNING in parameter order
+        # makes SQLAlchemy send one INSERT per row on SQLite, which has no insert sentinel.
+        session.execute(
+            insert(Resident),
             [
                 {
                     "unit_id": unit_ids[r.unit],
@@ -110,9 +107,17 @@ def _store(session: Session, rows: list[ResidentRow]) -> int:
                 }
                 for r in fresh
             ],
-        ).all()
+        )
+        by_key = _resident_ids(session)
+        new_ids = [by_key[(unit_ids[r.unit], r.name)] for r in fresh]
         _insert_phones(session, zip(new_ids, fresh, strict=True))
     return len(new_units)
+
+
+def _resident_ids(session: Session) -> dict[tuple[int, str], int]:
+    """Every resident's id by its natural key (unit id, name)."""
+    query = select(Resident.id, Resident.unit_id, Resident.name)
+    return {(unit_id, name): rid for rid, unit_id, name in session.execute(query)}
 
 
 def _insert_phones(session: Session, pairs: Iterable[tuple[int, ResidentRow]]) -> None:
