@@ -13,7 +13,7 @@ from hotline.core.db import DatabaseUnavailable
 from hotline.core.vocabulary import DomainError
 from hotline.settings import SettingsError
 
-from . import campaigns, records, running
+from . import campaigns, recordings, records, running
 from .output import print_json
 
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
     records.register(sub, common)
     campaigns.register(sub, common)
+    recordings.register(sub, common)
     running.register(sub)
     return parser
 

@@ -1,0 +1,160 @@
+"""`hotline recordings`: the index, exports, retention purge and the conversion worker."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from hotline.app import App
+from hotline.core.models import Recording
+from hotline.recordings import index
+from hotline.recordings.export import export
+from hotline.recordings.retention import purge
+from hotline.recordings.worker import ConversionWorker, scan
+
+from .output import iso, parse_at, print_json, print_table
+
+
+def serialise(r: Recording, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "call_id": r.call_id,
+        "ticket_id": r.ticket_id,
+        "path": r.path,
+        "format": r.format,
+        "duration": r.duration,
+        "size": r.size,
+        "sha256": r.sha256,
+        "state": r.state,
+        "error": r.error,
+        "restricted": r.restricted,
+        "retain_until": r.retain_until.isoformat(),
+        "created_at": iso(r.created_at, tz),
+    }
+
+
+def recordings_list(app: App, args: argparse.Namespace) -> None:
+    tz = app.rules.tz
+    with app.require_db().session() as s:
+        found = [
+            serialise(r, tz)
+            for r in index.list_recordings(
+                s,
+                include_restricted=args.include_restricted,
+                ticket_id=args.ticket,
+                call_id=args.call,
+                state=args.state,
+            )
+        ]
+    if args.json:
+        print_json(found)
+        return
+    print_table(
+        ["id", "kind", "call", "ticket", "state", "format", "seconds", "retain until", "flags"],
+        [
+            (
+                r["id"],
+                r["kind"],
+                r["call_id"],
+                r["ticket_id"],
+                r["state"],
+                r["format"],
+                None if r["duration"] is None else f"{r['duration']:.1f}",
+                r["retain_until"],
+                "restricted" if r["restricted"] else "",
+            )
+            for r in found
+        ],
+    )
+
+
+def recordings_show(app: App, args: argparse.Namespace) -> None:
+    with app.require_db().session() as s:
+        rec = index.get_recording(s, args.id, allow_restricted=args.allow_restricted)
+        data = serialise(rec, app.rules.tz) | {"verified": index.verify(rec)}
+    if args.json:
+        print_json(data)
+    else:
+        print_table(["field", "value"], list(data.items()))
+
+
+def recordings_export(app: App, args: argparse.Namespace) -> None:
+    with app.require_db().session() as s:
+        target = export(
+            s,
+            args.id,
+            Path(args.dest),
+            allow_restricted=args.allow_restricted,
+            by=getpass.getuser(),
+        )
+    if args.json:
+        print_json({"id": args.id, "exported_to": str(target)})
+    else:
+        print(f"recording {args.id} exported to {target}")
+
+
+def recordings_purge(app: App, args: argparse.Namespace) -> None:
+    at = parse_at(args.at, app.rules.tz, app.now()).astimezone(app.rules.tz)
+    with app.require_db().session() as s:
+        done = purge(s, at, dry_run=args.dry_run)
+    if args.json:
+        print_json({"dry_run": args.dry_run, "recordings": [vars(p) for p in done]})
+        return
+    print_table(
+        ["id", "path", "retain until", "deleted", "error"],
+        [(p.id, p.path, p.retain_until, "yes" if p.deleted else "no", p.error) for p in done],
+    )
+
+
+def recordings_convert(app: App, args: argparse.Namespace) -> None:
+    settings = app.settings
+    with app.require_db().session() as s:
+        found = scan(
+            s,
+            settings.recordings_dir,
+            at=app.now().astimezone(app.rules.tz),
+            retention_years=settings.followup.retention_years,
+        )
+    archived, failed = ConversionWorker(app.db, settings.recordings).run_once(args.limit)
+    if args.json:
+        print_json({"registered": len(found), "archived": archived, "failed": failed})
+    else:
+        print(f"registered {len(found)}, archived {archived}, failed {failed}")
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    rec = sub.add_parser(
+        "recordings", help="call recordings: index, export, retention"
+    ).add_subparsers(required=True)
+    p = rec.add_parser("list", parents=[common], help="indexed recordings, oldest first")
+    p.add_argument("--ticket", type=int)
+    p.add_argument("--call", type=int)
+    p.add_argument("--state", choices=("pending", "converting", "archived", "failed"))
+    p.add_argument(
+        "--include-restricted", action="store_true", help="include confidential (complaint) ones"
+    )
+    p.set_defaults(func=recordings_list)
+    p = rec.add_parser("show", parents=[common], help="one recording, its checksum verified")
+    p.add_argument("id", type=int)
+    p.add_argument("--allow-restricted", action="store_true")
+    p.set_defaults(func=recordings_show)
+    p = rec.add_parser("export", parents=[common], help="copy a recording out (audit-logged)")
+    p.add_argument("id", type=int)
+    p.add_argument("dest", help="file or folder")
+    p.add_argument("--allow-restricted", action="store_true")
+    p.set_defaults(func=recordings_export)
+    p = rec.add_parser("purge", parents=[common], help="delete what is past retention")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    p.add_argument("--at", help="as if on this moment (ISO 8601)")
+    p.set_defaults(func=recordings_purge)
+    p = rec.add_parser(
+        "convert", parents=[common], help="index new WAVs and convert the backlog once"
+    )
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=recordings_convert)

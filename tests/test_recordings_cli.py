@@ -1,0 +1,105 @@
+"""`hotline recordings ...` end to end, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hotline.cli import main
+from hotline.core.db import Database
+from hotline.core.models import Ticket
+from hotline.recordings.index import add_years
+
+from wavs import write_wav
+
+
+@pytest.fixture
+def cli(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOTLINE_DB_URL", db.url)
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIRECTORY", str(tmp_path / "rec"))
+
+    def run(*argv: str) -> tuple[int, object]:
+        code = main([*argv, "--json"])
+        out, err = capsys.readouterr()
+        if code:
+            return code, err.strip().removeprefix("hotline: error: ")
+        return 0, json.loads(out)
+
+    return run
+
+
+def settled(path: Path) -> Path:
+    old = (datetime.now(UTC) - timedelta(minutes=5)).timestamp()
+    os.utime(path, (old, old))
+    return path
+
+
+def test_convert_list_show_export_purge(
+    cli, db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    rec = tmp_path / "rec"
+    description = rec / "descriptions" / "1700000000.1-1.wav"
+    now = datetime.now(UTC)
+    with db.session() as s:
+        s.add(
+            Ticket(
+                kind="complaint",
+                category="noise",
+                recording=str(description),
+                received_at=now,
+                updated_at=now,
+            )
+        )
+    settled(write_wav(rec / "calls" / "1700000000.1.wav", 2))
+    settled(write_wav(description, 1))
+    assert cli("recordings", "convert") == (0, {"registered": 2, "archived": 2, "failed": 0})
+
+    code, listed = cli("recordings", "list")
+    assert code == 0 and [(r["kind"], r["format"], r["restricted"]) for r in listed] == [
+        ("call", "opus", False)
+    ]
+    call = listed[0]
+    assert call["path"] == str(rec / "calls" / "1700000000.1.opus")
+    site_day = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert call["retain_until"] == add_years(site_day, 2).isoformat()
+    code, everything = cli("recordings", "list", "--include-restricted")
+    secret = everything[1]
+    assert secret["restricted"] and secret["ticket_id"] is not None
+
+    code, shown = cli("recordings", "show", str(call["id"]))
+    assert code == 0 and shown["verified"] and shown["sha256"] == call["sha256"]
+    code, message = cli("recordings", "show", str(secret["id"]))
+    assert code == 1 and "restricted" in message
+    assert cli("recordings", "show", str(secret["id"]), "--allow-restricted")[1]["verified"]
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with caplog.at_level(logging.INFO, logger="hotline.recordings.audit"):
+        assert cli("recordings", "export", str(secret["id"]), str(out))[0] == 1
+        code, exported = cli(
+            "recordings", "export", str(secret["id"]), str(out), "--allow-restricted"
+        )
+    assert exported["exported_to"] == str(out / "1700000000.1-1.opus")
+    audit = [r.getMessage() for r in caplog.records if r.name == "hotline.recordings.audit"]
+    assert len(audit) == 2 and "refused" in audit[0]
+    assert audit[1].startswith(f"export recording {secret['id']} kind=description restricted=True")
+
+    later = (now + timedelta(days=3 * 366)).isoformat()
+    code, planned = cli("recordings", "purge", "--dry-run", "--at", later)
+    assert planned["dry_run"] and [r["id"] for r in planned["recordings"]] == [
+        call["id"],
+        secret["id"],
+    ]
+    assert not any(r["deleted"] for r in planned["recordings"])
+    assert len(cli("recordings", "list", "--include-restricted")[1]) == 2
+    code, purged = cli("recordings", "purge", "--at", later)
+    assert all(r["deleted"] for r in purged["recordings"])
+    assert cli("recordings", "list", "--include-restricted") == (0, [])
+    assert not any((rec / "calls").iterdir())
