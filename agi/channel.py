@@ -101,6 +101,11 @@ class Channel(ABC):
     async def say_number(self, number: int, escape_digits: str = "") -> str:
         return await self._digit_command(protocol.say_number(number, escape_digits))
 
+    async def say_datetime(
+        self, epoch: int, escape_digits: str = "", fmt: str = "", timezone: str = ""
+    ) -> str:
+        return await self._digit_command(protocol.say_datetime(epoch, escape_digits, fmt, timezone))
+
     async def record_file(
         self,
         path: str,

@@ -242,6 +242,16 @@ def say_number(number: int, escape_digits: str = "") -> str:
     return f"SAY NUMBER {number} {quoted(escape_digits)}"
 
 
+def say_datetime(epoch: int, escape_digits: str = "", fmt: str = "", timezone: str = "") -> str:
+    """`SAY DATETIME <time> <escape> [format] [timezone]`, format as in Asterisk's say.conf."""
+    line = f"SAY DATETIME {epoch} {quoted(escape_digits)}"
+    if fmt or timezone:
+        line += f" {quoted(fmt)}"
+    if timezone:
+        line += f" {bare(timezone)}"
+    return line
+
+
 def record_file(
     path: str,
     fmt: str,

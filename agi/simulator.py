@@ -184,6 +184,7 @@ _COMMANDS: dict[tuple[str, ...], _Command] = {
     ("HANGUP",): _Command("hangup", True, 1, 2),
     ("NOOP",): _Command("noop", True, 1),
     ("RECORD", "FILE"): _Command("record_file", False, 6),
+    ("SAY", "DATETIME"): _Command("say_datetime", False, 4, 6),
     ("SAY", "DIGITS"): _Command("say_digits", False, 4, 4),
     ("SAY", "NUMBER"): _Command("say_number", False, 4, 5),
     ("SET", "VARIABLE"): _Command("set_variable", True, 4, 4),
@@ -574,6 +575,12 @@ class PBXProtocol(LineOnlyReceiver):
     async def _say_digits(self, args: list[str]) -> list[str]:
         seconds = self.options.say_digit_seconds * len(args[2])
         result, _ = await self._play(seconds, args[3])
+        return [f"200 result={result}"]
+
+    async def _say_datetime(self, args: list[str]) -> list[str]:
+        if not args[2].isdigit():
+            raise _Usage
+        result, _ = await self._play(self.options.say_digit_seconds * 6, args[3])
         return [f"200 result={result}"]
 
     async def _say_number(self, args: list[str]) -> list[str]:

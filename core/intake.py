@@ -7,6 +7,7 @@ reports and call records go to the spool and are replayed, exactly once, when it
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -98,6 +99,9 @@ def _datetimes(data: Entry, *names: str) -> Entry:
 class IntakeDesk:
     def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
         self.db, self.rules, self.spool = db, rules, spool
+        # Told when something is spooled or replayed (the metrics).
+        self.on_spooled: Callable[[], None] = lambda: None
+        self.on_replayed: Callable[[int], None] = lambda n: None
 
     # lookups ---------------------------------------------------------------------------------
     def identify(self, number: str | None) -> list[CallerUnit]:
@@ -130,6 +134,7 @@ class IntakeDesk:
             return self._store_report(report)
         except DatabaseUnavailable:
             self.spool.append("report", asdict(report))
+            self.on_spooled()
             return None
 
     def close_call(self, summary: CallSummary) -> None:
@@ -137,6 +142,7 @@ class IntakeDesk:
             self._store_call(summary)
         except DatabaseUnavailable:
             self.spool.append("call", asdict(summary))
+            self.on_spooled()
 
     def replay_spool(self) -> int:
         """Land what was spooled; stops quietly while the database is still down."""
@@ -146,6 +152,7 @@ class IntakeDesk:
             return 0
         if replayed:
             log.info("replayed %d spooled intake record(s)", replayed)
+            self.on_replayed(replayed)
         return replayed
 
     def _store_entry(self, kind: str, data: Entry) -> None:

@@ -18,7 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from twisted.internet import defer
@@ -345,6 +345,7 @@ class AMISimulator:
         landing: dict[tuple[str, str], list[tuple[str, str]]] | None = None,
         on_answered: Callable[[dict[str, Any]], defer.Deferred[Any] | None] | None = None,
         queues: Iterable[Queue] = (),
+        landing_queues: dict[str, tuple[str, float]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
@@ -354,6 +355,9 @@ class AMISimulator:
         self.landing = dict(DEFAULT_LANDING if landing is None else landing)
         self.on_answered = on_answered
         self.queues = {q.name: q for q in queues}
+        # Landing contexts whose dialplan is Queue(name,,,,timeout), as the shipped
+        # [dialer-agent]: an answered call there waits for an agent, else is abandoned.
+        self.landing_queues = dict(landing_queues or {})
         self.rng = rng or random.Random()
         self.sessions: list[AMISession] = []
         self.channels: dict[str, Channel] = {}
@@ -489,7 +493,7 @@ class AMISimulator:
     def landing_exists(self, req: OriginateRequest) -> bool:
         if req.application is not None:
             return True
-        return (req.context, req.exten) in self.landing
+        return (req.context, req.exten) in self.landing or req.context in self.landing_queues
 
     def originate(self, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         """Run one Originate.  ``respond(ok)`` sends the synchronous action response:
@@ -720,8 +724,13 @@ class OutboundCall:
         self.device("INUSE")
         self.device("INUSE")
         hook = self.land()
+        landing_queue = sim.landing_queues.get(one.context)
         if isinstance(hook, defer.Deferred):
             hook.addBoth(self.landing_done)
+        elif landing_queue is not None:
+            queue, timeout = landing_queue
+            plan = replace(plan, outcome="queue", queue=queue, queue_timeout_s=timeout)
+            QueueCall(self, plan, priority + 1).join()
         elif plan.outcome == "queue":
             QueueCall(self, plan, priority + 1).join()
         else:
@@ -739,6 +748,8 @@ class OutboundCall:
             one.application, one.app_data = req.application, req.data or ""
         else:
             one.context, one.exten, one.priority = req.context or "", req.exten or "", 1
+        if one.context in sim.landing_queues:
+            return None  # the queue decides how long the call lasts
         if sim.on_answered is not None:
             return sim.on_answered(
                 {

@@ -22,6 +22,8 @@ from .ami_protocol import AMIMessage
 from .dispositions import REASON_ANSWERED, disposition
 
 UNKNOWN = "<unknown>"
+# The Originate's variables that name one attempt (CAMPAIGN_ID and the like are shared).
+CORRELATING = ("CALL_ID", "LEAD_ID")
 # Hang-ups of channels not (yet) known to be ours are kept this long, in case an
 # OriginateResponse names them later; other calls' (inbound) fall out.
 EARLY_HANGUPS_KEPT = 2000
@@ -44,7 +46,8 @@ class Attempt:
     causes: list[int] = field(default_factory=list)
     answered_at: datetime | None = None
     connected_at: datetime | None = None
-    agent: str | None = None
+    agent: str | None = None  # the member's name, for people
+    agent_interface: str | None = None  # the member's interface, as the queue's events name it
     ended_at: datetime | None = None
     variables: dict[str, str] = field(default_factory=dict)  # set on the channel by Originate
     info: dict[str, Any] = field(default_factory=dict)  # what the dialer needs back
@@ -78,8 +81,9 @@ class CallTracker:
     def dialled(self, attempt: Attempt) -> None:
         attempt.dialled_at = attempt.dialled_at or self.clock()
         self.calls[attempt.call_id] = attempt
-        for pair in attempt.variables.items():
-            self._by_variable[pair] = attempt
+        for name in CORRELATING:
+            if name in attempt.variables:
+                self._by_variable[name, attempt.variables[name]] = attempt
 
     def refused(self, call_id: str) -> None:
         """The Originate action answered `Response: Error`: no OriginateResponse will follow."""
@@ -139,7 +143,8 @@ class CallTracker:
         attempt = self._by_linkedid.get(msg.get("Linkedid") or "")
         if attempt is not None and attempt.connected_at is None:
             attempt.connected_at = self.clock()
-            attempt.agent = msg.get("MemberName") or msg.get("Interface")
+            attempt.agent_interface = msg.get("Interface")
+            attempt.agent = msg.get("MemberName") or attempt.agent_interface
             self.listener.connected(attempt)
 
     def _hangup(self, msg: AMIMessage) -> None:
@@ -184,8 +189,9 @@ class CallTracker:
     def _finish(self, attempt: Attempt) -> None:
         if self.calls.pop(attempt.call_id, None) is None:
             return
-        for pair in attempt.variables.items():
-            self._by_variable.pop(pair, None)
+        for name in CORRELATING:
+            if name in attempt.variables:
+                self._by_variable.pop((name, attempt.variables[name]), None)
         if attempt.linkedid is not None:
             self._by_linkedid.pop(attempt.linkedid, None)
             self._live.pop(attempt.linkedid, None)

@@ -17,13 +17,15 @@ from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.cli.output import iso, print_table
 from hotline.core.arrears import import_arrears
+from hotline.core.campaigns import campaign_status
 from hotline.core.models import CallRecord, Ticket
+from hotline.core.outcomes import list_calls
 from hotline.core.report import build_report
 from hotline.core.residents import import_residents
 from hotline.service import Service
 from hotline.settings import load
 
-from . import demo_data
+from . import demo_data, demo_outbound
 
 
 class LiveView:
@@ -44,9 +46,21 @@ class LiveView:
         print(f"{stamp}  {self._tag(call_id)}  {text}", file=self.out, flush=True)
 
     def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None:
-        if event == "answered":
+        if event == "answered" and data.get("rings") is not None:
             who = data.get("caller") or "withheld"
             self.say(call_id, f"from {who}, answered after {data['rings']} ring(s)")
+        elif event == "answered":
+            self.say(call_id, f"{data.get('number') or data.get('caller') or ''} answered")
+        elif event == "dialling":
+            self.say(
+                call_id,
+                f"dialling {data['number']} ({data['resident']}, {data['unit']}) "
+                f"for {data['kind']} campaign {data['campaign']}, {data['mode']}",
+            )
+        elif event == "connected":
+            self.say(call_id, f"  connected to {data['agent']}")
+        elif event == "outcome":
+            self.say(call_id, f"outcome: {data['disposition']}; next: {data['next']}")
         elif event == "step":
             self.say(call_id, "  " + data["step"].replace(":", " → "))
         elif event == "ticket":
@@ -64,7 +78,7 @@ class LiveView:
 def prepare_home(home: Path, keep: bool) -> App:
     if home.exists() and not keep:
         shutil.rmtree(home)
-    app = App(load(home, env={}))
+    app = App(load(home, env=demo_outbound.SETTINGS))
     app.init()
     data = home / "demo-data"
     data.mkdir(exist_ok=True)
@@ -135,6 +149,40 @@ def show_results(app: App, out: TextIO) -> None:
     print(f"\nAnswered within three rings: {share.part}/{share.whole}", file=out)
 
 
+def show_campaigns(app: App, campaigns: list[int], out: TextIO) -> None:
+    tz = app.rules.tz
+    with app.db.session() as s:
+        for campaign_id in campaigns:
+            status = campaign_status(s, campaign_id)
+            print(
+                f"\nCampaign {campaign_id} ({status['kind']}, {status['mode']}): {status['state']}",
+                file=out,
+            )
+            print("  leads: " + ", ".join(f"{k} {v}" for k, v in status["leads"].items()), file=out)
+            print(
+                "  calls: " + ", ".join(f"{k} {v}" for k, v in status["attempts"].items()),
+                file=out,
+            )
+            calls = list_calls(s, campaign_id)
+            print_table(
+                ["call", "lead", "number", "disposition", "cause", "agent", "next step", "ended"],
+                [
+                    (
+                        c.id,
+                        c.lead_id,
+                        c.callee,
+                        c.disposition,
+                        c.hangup_cause or "",
+                        c.agent or "",
+                        c.next_step or "",
+                        iso(c.ended_at, tz),
+                    )
+                    for c in calls
+                ],
+                out,
+            )
+
+
 def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> int:
     from twisted.internet import reactor
 
@@ -143,11 +191,13 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
     service = Service(app, reactor, events=view)
     print(f"hotline demo: home {home}, SQLite, simulated PBX at {speed:g}x speed\n", file=out)
     outcome: list[BaseException | None] = []
+    campaigns: list[int] = []
 
     async def main() -> None:
         await service.start("127.0.0.1:0")
         try:
             await run_inbound(reactor, service, view, speed, out)
+            campaigns.extend(await demo_outbound.run_outbound(reactor, service, app, speed, out))
         finally:
             await service.stop()
 
@@ -161,4 +211,5 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
         print(f"demo failed: {outcome[0]}", file=sys.stderr)
         return 1
     show_results(app, out)
+    show_campaigns(app, campaigns, out)
     return 0

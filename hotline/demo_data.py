@@ -82,3 +82,25 @@ INBOUND: list[Scenario] = [
         [*GREETING, *KEEP_UNIT, Keys("2"), Speak(12.0), Keys("1"), HangUp()],
     ),
 ]
+
+# Outbound: what each simulated resident does when the dialer's call reaches them.
+FOLLOWUP_ANSWERS: dict[str, list[Input]] = {
+    # satisfied: 5, the work was done properly, a short comment
+    "13700002222": [Keys("5"), Keys("1"), Speak(3.0)],
+    # unsatisfied: 2, not done properly, a complaint in their own words: reopened as a complaint
+    "13900001111": [Keys("2"), Keys("2"), Speak(6.0)],
+}
+ARREARS_ANSWERS: list[list[Input]] = [[Keys("1")], [Keys("3")], [Keys("2")], [Silence()]]
+AGENTS = ("PJSIP/agent101", "PJSIP/agent102", "PJSIP/agent103")
+ARREARS_ESTATE = 36  # residents of building 9 behind with their fees, for the predictive run
+
+
+def arrears_estate_csv() -> tuple[str, str]:
+    """Building 9's residents and what each owes: enough calls for the pacer to work with."""
+    residents = ["unit,name,phone"]
+    arrears = ["unit,amount,months"]
+    for n in range(ARREARS_ESTATE):
+        unit = f"9-{n % 3 + 1}-{(n // 3 + 1) * 100 + n % 3 + 1}"
+        residents.append(f"{unit},住户{n + 1},1591000{n:04d}")
+        arrears.append(f"{unit},{300 + 17 * n}.00,{n % 4 + 1}")
+    return "\n".join(residents) + "\n", "\n".join(arrears) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,18 +15,65 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from hotline.agi.flows import load_flows
-from hotline.agi.flows.context import FlowContext, FlowEvents, no_events
+from hotline.agi.flows.context import FlowContext, FlowEvents, Runner, no_events
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
 from hotline.core.intake import IntakeDesk
+from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
+from hotline.dialer.ami_client import AMIClient, AMIConfig
+from hotline.dialer.engine import Dialer, DialerConfig
+from hotline.dialer.pacing import PacingConfig
+from hotline.metrics import Metrics
+from hotline.metrics_service import (
+    AttachedMetrics,
+    ObserverChain,
+    attach_metrics,
+    fan_out,
+    report_dialer,
+    watch_ami,
+)
+from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SPOOL_REPLAY_SECONDS = 5.0
-RECORDING_FOLDERS = ("descriptions", "calls", "comments")
+RECORDINGS_SECONDS = 30.0  # how often new recordings are indexed and converted
+RECORDINGS_BATCH = 20
+
+
+def flow_context(
+    app: App,
+    env: AGIEnvironment,
+    desk: IntakeDesk,
+    outbound: OutboundDesk,
+    run: Runner,
+    clock: Callable[[], datetime],
+    events: FlowEvents = no_events,
+) -> FlowContext:
+    """What one call's flow is given, from the settings (FastAGI and classic AGI alike)."""
+    s = app.settings
+    record = (
+        s.recordings.record_outbound
+        if env.route.startswith("outbound/")
+        else (s.recordings.record_inbound)
+    )
+    return FlowContext(
+        desk=desk,
+        rules=app.rules,
+        run=run,
+        clock=clock,
+        recordings_dir=s.recordings_dir,
+        menu_tries=s.inbound.menu_tries,
+        digit_timeout_ms=s.inbound.digit_timeout_ms,
+        record_max_seconds=s.inbound.record_max_seconds,
+        record_calls=record,
+        events=events,
+        params=env.params,
+        outbound=outbound,
+    )
 
 
 class Service:
@@ -37,11 +85,22 @@ class Service:
         events: FlowEvents = no_events,
         observer: AGIObserver | None = None,
         clock: Callable[[], datetime] | None = None,
+        metrics: Metrics | None = None,
         db_threads: int = 8,
     ) -> None:
-        self.app, self.reactor, self.events = app, reactor, events
+        self.app, self.reactor = app, reactor
         self.clock = clock or app.now
+        self.metrics = metrics
+        self.dialer_events = events
+        if metrics is not None:
+            self.dialer_events = fan_out(events, metrics.on_dialer_event)
+            events = fan_out(events, metrics.on_flow_event)
+            observer = ObserverChain(observer, metrics.observer) if observer else metrics.observer
+        self.events = events
         self.desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path))
+        self.outbound = OutboundDesk(app.db, app.rules)
+        if metrics is not None:
+            self.desk.on_spooled, self.desk.on_replayed = metrics.spooled, metrics.replayed
         # Blocking database work runs here, never on the reactor thread.
         self.pool = ThreadPool(minthreads=1, maxthreads=db_threads, name="hotline-db")
         self.routes = load_flows()
@@ -54,35 +113,99 @@ class Service:
         )
         self._replay = LoopingCall(self._replay_spool)
         self._replay.clock = reactor
+        # Conversion has threads of its own, so it never holds the flows' database threads.
+        self.recording_pool = ThreadPool(1, app.settings.recordings.workers, "hotline-recordings")
+        self.converter = ConversionWorker(app.db, app.settings.recordings, clock=self.clock)
+        self._recordings = LoopingCall(self._archive_recordings)
+        self._recordings.clock = reactor
         self.ports: list[IListeningPort] = []
+        self.ami: AMIClient | None = None
+        self.dialer: Dialer | None = None
+        self.attached_metrics: AttachedMetrics | None = None
 
     def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
 
     def make_context(self, env: AGIEnvironment) -> FlowContext:
-        s = self.app.settings
-        return FlowContext(
-            desk=self.desk,
-            rules=self.app.rules,
-            run=self.run_blocking,
-            clock=self.clock,
-            recordings_dir=s.recordings_dir,
-            menu_tries=s.inbound.menu_tries,
-            digit_timeout_ms=s.inbound.digit_timeout_ms,
-            record_max_seconds=s.inbound.record_max_seconds,
-            record_calls=s.recordings.record_inbound,
-            events=self.events,
-            params=env.params,
+        return flow_context(
+            self.app, env, self.desk, self.outbound, self.run_blocking, self.clock, self.events
         )
+
+    def _archive_blocking(self) -> tuple[int, int]:
+        s = self.app.settings
+        with self.app.db.session() as session:
+            scan(
+                session,
+                s.recordings_dir,
+                at=self.clock(),
+                retention_years=s.followup.retention_years,
+            )
+        return self.converter.run_once(RECORDINGS_BATCH)
+
+    def _archive_recordings(self) -> Deferred[None]:
+        """Index what Asterisk recorded and convert it to the archive format, off the reactor."""
+
+        def done(result: tuple[int, int]) -> None:
+            _archived, failed = result
+            if failed and self.metrics is not None:
+                self.metrics.conversion_failed(failed)
+
+        d = deferToThreadPool(self.reactor, self.recording_pool, self._archive_blocking)
+        return d.addCallbacks(done, lambda f: log.warning("recordings: %s", f.getErrorMessage()))
 
     def _replay_spool(self) -> Deferred[int] | None:
         if not self.desk.spool.path.exists():
             return None
         return self.run_blocking(self.desk.replay_spool)
 
-    async def start(self, fastagi_listen: str | None = None) -> None:
+    def start_dialer(self, ami_port: int | None = None) -> None:
+        """The AMI client and the dialer, in this reactor. Off while no AMI secret is set."""
+        a, d = self.app.settings.ami, self.app.settings.dialer
+        if not a.secret:
+            log.warning("ami.secret is not set: AMI client and dialer are off")
+            return
+        config = AMIConfig(a.host, ami_port or a.port, a.username, a.secret, a.ping_interval)
+        self.ami = AMIClient(config, reactor=self.reactor)
+        pacing = PacingConfig(
+            abandon_limit=d.abandon_limit,
+            connect_limit=d.connect_limit_seconds,
+            max_ring=d.ring_timeout_seconds,
+            agentless_lines=d.agentless_lines,
+        )
+        self.dialer = Dialer(
+            DialerConfig(
+                worker=d.worker or socket.gethostname(),
+                channel_template=d.channel_template,
+                ring_timeout_seconds=d.ring_timeout_seconds,
+                poll_seconds=d.poll_seconds,
+                agent_queue=d.agent_queue,
+                caller_id=d.caller_id or None,
+                pacing=pacing,
+            ),
+            self.ami,
+            self.app.db,
+            self.app.rules,
+            d.retry,
+            d.calling_window(self.app.rules.tz),
+            self.run_blocking,
+            self.clock,
+            self.reactor,
+            events=self.dialer_events,
+        )
+        if self.metrics is not None:
+            metrics = self.metrics
+            watch_ami(self.ami, metrics)
+            self.dialer.on_state = lambda dialer: report_dialer(metrics, dialer)
+        self.dialer.start()
+        self.ami.start().addErrback(
+            lambda f: log.error("AMI login to %s:%s failed: %s", a.host, config.port, f.value)
+        )
+
+    async def start(
+        self, fastagi_listen: str | None = None, metrics_listen: str | None = None
+    ) -> None:
         # RECORD FILE does not create folders: Asterisk writes into these (its monitor directory).
-        for folder in RECORDING_FOLDERS:
+        for folder in FOLDERS:
             (self.app.settings.recordings_dir / folder).mkdir(parents=True, exist_ok=True)
         self.pool.start()
         self._pool_trigger = self.reactor.addSystemEventTrigger(
@@ -94,12 +217,26 @@ class Service:
         address = port.getHost()
         log.info("FastAGI listening on %s:%s", address.host, address.port)
         self._replay.start(SPOOL_REPLAY_SECONDS, now=True)
+        self._recordings.start(RECORDINGS_SECONDS, now=False)
+        if self.metrics is not None:
+            self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
 
     async def stop(self) -> None:
-        if self._replay.running:
-            self._replay.stop()
+        for loop in (self._replay, self._recordings):
+            if loop.running:
+                loop.stop()
+        if self.attached_metrics is not None:
+            self.attached_metrics.stop()
+        if self.dialer is not None:
+            self.dialer.stop()
+        if self.ami is not None:
+            await self.ami.stop()
         for port in self.ports:
             await port.stopListening()
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
+        self._stop_pools()
+
+    def _stop_pools(self) -> None:
         self.pool.stop()
+        self.recording_pool.stop()

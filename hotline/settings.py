@@ -11,11 +11,13 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields, replace
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from hotline.core.calling_window import CallingWindow
 from hotline.core.policy import (
     AnswerPolicy,
     ArrearsPolicy,
@@ -24,6 +26,7 @@ from hotline.core.policy import (
     ServicePolicy,
     SitePolicy,
 )
+from hotline.core.retry import RetryPolicy
 
 
 class SettingsError(ValueError):
@@ -69,12 +72,39 @@ class DialerSettings:
     connect_limit_seconds: float = 2.0
     ring_timeout_seconds: float = 25.0
     agentless_lines: int = 10
+    worker: str = ""  # this dialer's name in shared claims; empty: the host name
+    caller_id: str = ""  # presented to residents, e.g. "物业客服中心 <02161230000>"
+    agent_queue: str = "outbound"
     poll_seconds: float = 1.0
+    # Retry policy per disposition (issue 4 §2); the caps count every attempt.
+    retry_no_answer_minutes: float = 120.0
+    retry_busy_minutes: float = 15.0
+    retry_rejected_minutes: float = 240.0
+    retry_congestion_minutes: float = 15.0  # congestion and failed calls
+    retry_max_per_day: int = 3
+    retry_max_attempts: int = 6
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(
+            no_answer_minutes=self.retry_no_answer_minutes,
+            busy_minutes=self.retry_busy_minutes,
+            rejected_minutes=self.retry_rejected_minutes,
+            congestion_minutes=self.retry_congestion_minutes,
+            max_per_day=self.retry_max_per_day,
+            max_attempts=self.retry_max_attempts,
+        )
+
+    def calling_window(self, tz: tzinfo) -> CallingWindow:
+        return CallingWindow.parse(tz, self.window_start, self.window_end)
 
 
 @dataclass(frozen=True)
 class MetricsSettings:
     listen: str = "127.0.0.1:9108"
+    # Alert when more than this share of inbound calls is answered after the third ring
+    # (exported as hotline_late_answer_alert_ratio; monitoring/prometheus-rules.yml reads it).
+    late_answer_alert_ratio: float = 0.05
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,8 +10,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.threads import deferToThreadPool
+
 from hotline.agi.simulator import PBXOptions, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
+from hotline.metrics import Metrics
 from hotline.service import Service
 from hotline.settings import load
 
@@ -21,6 +26,20 @@ OFFICE_HOURS = datetime(2026, 11, 23, 10, 0, tzinfo=SH)  # a Monday morning
 AFTER_HOURS = datetime(2026, 11, 23, 22, 0, tzinfo=SH)
 
 
+def _http_get(url: str) -> tuple[str, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.headers["Content-Type"], response.read().decode()
+
+
+async def scrape_metrics(reactor: Any, port: IListeningPort) -> str:
+    """GET /metrics over HTTP from another thread, as Prometheus would from outside."""
+    address = port.getHost()
+    url = f"http://{address.host}:{address.port}/metrics"
+    content_type, text = await deferToThreadPool(reactor, reactor.getThreadPool(), _http_get, url)
+    assert content_type.startswith("text/plain; version=0.0.4"), content_type
+    return text
+
+
 def make_app(home: Path, db_url: str, **env: str) -> App:
     return App(load(home, env={"HOTLINE_DB_URL": db_url, **env}))
 
@@ -29,6 +48,7 @@ def make_app(home: Path, db_url: str, **env: str) -> App:
 class Outcome:
     results: list[SimCallResult]
     events: list[tuple[str, str, dict[str, Any]]]
+    metrics_text: str | None = None  # /metrics scraped over HTTP after the calls, if asked
 
     @property
     def result(self) -> SimCallResult:
@@ -46,15 +66,21 @@ def place_calls(
     route: str = "inbound",
     options: PBXOptions | None = None,
     before: Callable[[Service], None] | None = None,
+    metrics: Metrics | None = None,
+    variables: dict[str, str] | None = None,
 ) -> Outcome:
     events: list[tuple[str, str, dict[str, Any]]] = []
+    scraped: list[str] = []
 
     async def body(reactor: Any) -> list[SimCallResult]:
-        service = Service(app, reactor, events=lambda *e: events.append(e), clock=clock)
+        service = Service(
+            app, reactor, events=lambda *e: events.append(e), clock=clock, metrics=metrics
+        )
         if before:
             before(service)
-        await service.start("127.0.0.1:0")
+        await service.start("127.0.0.1:0", "127.0.0.1:0")
         port = service.ports[0].getHost().port
+        attached = service.attached_metrics
         try:
             results = []
             for caller in callers:
@@ -66,10 +92,14 @@ def place_calls(
                         caller,
                         route,
                         options=options or PBXOptions(wall_clock=lambda: clock().timestamp()),
+                        variables=variables,
                     )
                 )
+            if attached is not None:
+                scraped.append(await scrape_metrics(reactor, attached.port))
             return results
         finally:
             await service.stop()
 
-    return Outcome(run_on_reactor(body), events)
+    results = run_on_reactor(body)
+    return Outcome(results, events, scraped[0] if scraped else None)

@@ -17,14 +17,16 @@ from typing import Any
 
 import pytest
 
+from hotline.agi.flows import load_flows
 from hotline.agi.prompts import PROMPT_NAMES
+from hotline.core.vocabulary import CampaignKind
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "asterisk-conf"
 
-CAMPAIGN_KINDS = ("followup", "arrears", "notice", "visitor", "appointment")
-# FastAGI routes the dialplan must reach; the lead will compare with hotline.agi.routes.
-EXPECTED_ROUTES = ["inbound", *(f"outbound/{kind}" for kind in CAMPAIGN_KINDS)]
+CAMPAIGN_KINDS = tuple(CampaignKind)
+# The dialplan reaches every route the service registers, and no other.
+EXPECTED_ROUTES = load_flows().names()
 QUEUES = {"repairs", "complaints", "enquiries", "duty", "cashier", "outbound"}
 AMI_READ_NEEDED = {"call", "agent", "dialplan"}
 AMI_WRITE_NEEDED = {"originate", "call", "reporting", "agent"}

@@ -6,7 +6,14 @@ from importlib import import_module
 
 from hotline.agi.routes import RouteTable, routes
 
-FLOW_MODULES = ("inbound",)
+FLOW_MODULES = (
+    "inbound",
+    "outbound_followup",
+    "outbound_arrears",
+    "outbound_notice",
+    "outbound_visitor",
+    "outbound_appointment",
+)
 
 
 def load_flows() -> RouteTable:

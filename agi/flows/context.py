@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from hotline.core.intake import IntakeDesk
+from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.rules import Rules
 
 P = ParamSpec("P")
@@ -47,4 +48,5 @@ class FlowContext:
     record_max_seconds: int = 60
     record_calls: bool = True
     events: FlowEvents = no_events
+    outbound: OutboundDesk | None = None  # campaign calls' leads and answers
     params: dict[str, str] = field(default_factory=dict)

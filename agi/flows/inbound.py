@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 from hotline.agi.channel import Channel
 from hotline.agi.routes import routes
@@ -172,7 +171,7 @@ async def take_repair(visit: Visit) -> None:
     emergency = visit.ctx.rules.is_emergency(Kind.REPAIR, report.category)
     for _ in range(MAX_RECORDINGS):
         await visit.record("hotline/record-after-beep", "descriptions")
-        await read_back_ticket_number(visit, await visit.file_report(complete=False))
+        await visit.read_back_ticket(await visit.file_report(complete=False))
         choice = await visit.menu("hotline/confirm-or-rerecord", "12")
         if choice != "2":
             break
@@ -197,17 +196,11 @@ async def take_complaint(visit: Visit) -> None:
     visit.report.about_staff = about_staff == "1"
     # Filing starts the one-hour escalation clock (the ticket's escalation_due_at).
     ticket = await visit.file_report(complete=True)
-    await read_back_ticket_number(visit, ticket)
+    await visit.read_back_ticket(ticket)
     await visit.play("hotline/complaint-registered")
     visit.finished = True
     if about_staff is None:
         await visit.to_agent(staff_queue(visit, QUEUE_COMPLAINTS))
-
-
-async def read_back_ticket_number(visit: Visit, ticket: int | None) -> None:
-    if ticket is not None:  # None: spooled while the database is down, numbered on replay
-        await visit.play("hotline/ticket-number-is")
-        await visit.call.say_digits(str(ticket))
 
 
 async def tell_fees(visit: Visit) -> None:
@@ -221,20 +214,7 @@ async def tell_fees(visit: Visit) -> None:
         await visit.play("hotline/fees-no-arrears")
         visit.finished = True
         return
-    await say_amount(visit, owed.amount, owed.months)
+    await visit.say_amount(owed.amount, owed.months)
     visit.finished = True
     if not after_hours(visit) and await visit.menu("hotline/fees-press-cashier", "1", 1) == "1":
         await visit.to_agent(QUEUE_CASHIER)
-
-
-async def say_amount(visit: Visit, amount: Decimal, months: int) -> None:
-    """ "The amount due is 1280 yuan [point 50] for 3 months", numbers spoken by SAY."""
-    yuan, cents = divmod(amount.quantize(Decimal("0.01")) * 100, 100)
-    await visit.play("hotline/fees-amount-due")
-    await visit.call.say_number(int(yuan))
-    if cents:
-        await visit.play("hotline/fees-point")
-        await visit.call.say_digits(f"{int(cents):02d}".rstrip("0"))
-    await visit.play("hotline/fees-yuan", "hotline/fees-for")
-    await visit.call.say_number(months)
-    await visit.play("hotline/fees-months")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
@@ -118,6 +119,23 @@ class Visit:
             else:
                 await self.play(word)
                 await self.call.say_digits(number)
+
+    async def read_back_ticket(self, ticket: int | None) -> None:
+        if ticket is not None:  # None: spooled while the database is down, numbered on replay
+            await self.play("hotline/ticket-number-is")
+            await self.call.say_digits(str(ticket))
+
+    async def say_amount(self, amount: Decimal, months: int) -> None:
+        """ "The amount due is 1280 yuan [point 5] for 3 months", the numbers spoken by SAY."""
+        yuan, cents = divmod(amount.quantize(Decimal("0.01")) * 100, 100)
+        await self.play("hotline/fees-amount-due")
+        await self.call.say_number(int(yuan))
+        if cents:
+            await self.play("hotline/fees-point")
+            await self.call.say_digits(f"{int(cents):02d}".rstrip("0"))
+        await self.play("hotline/fees-yuan", "hotline/fees-for")
+        await self.call.say_number(months)
+        await self.play("hotline/fees-months")
 
     async def record(self, intro: str, kind: str) -> Recording:
         """Record a voice description after `intro`; a hang-up keeps the partial recording."""

@@ -13,6 +13,7 @@ from hotline.agi.flows.context import FlowContext
 from hotline.agi.protocol import AGIEnvironment
 from hotline.app import App
 from hotline.core.intake import IntakeDesk
+from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,13 @@ def serve(app: App, args: argparse.Namespace) -> None:
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 
+    from hotline.metrics import Metrics
     from hotline.service import Service
 
     logging.getLogger().setLevel(logging.INFO)
     app.require_db()
-    service = Service(app, reactor)
+    service = Service(app, reactor, metrics=Metrics.from_settings(app.settings))
+    service.start_dialer()
 
     def failed(failure: object) -> None:
         log.error("the service could not start: %s", getattr(failure, "value", failure))
@@ -42,22 +45,13 @@ async def _direct(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def agi(app: App, args: argparse.Namespace) -> None:
     """Classic AGI: stdin/stdout belong to Asterisk, so logs go to stderr only."""
-    s = app.settings
-    desk = IntakeDesk(app.db, app.rules, Spool(s.spool_path))
+    from hotline.service import flow_context
+
+    desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path))
+    outbound = OutboundDesk(app.db, app.rules)
 
     def make_context(env: AGIEnvironment) -> FlowContext:
-        return FlowContext(
-            desk=desk,
-            rules=app.rules,
-            run=_direct,
-            clock=app.now,
-            recordings_dir=s.recordings_dir,
-            menu_tries=s.inbound.menu_tries,
-            digit_timeout_ms=s.inbound.digit_timeout_ms,
-            record_max_seconds=s.inbound.record_max_seconds,
-            record_calls=s.recordings.record_inbound,
-            params=env.params,
-        )
+        return flow_context(app, env, desk, outbound, _direct, app.now)
 
     desk.replay_spool()
     raise SystemExit(run_classic(args.route, load_flows(), make_context, sys.stdin, sys.stdout))

@@ -1,0 +1,348 @@
+"""The live dialer: running campaigns from the database, calls through AMI, paced by the very
+pacer classes the simulation benchmark drives.
+
+Each tick asks every campaign's pacer how many calls to start, claims that many leads (several
+dialers may share one PostgreSQL database: claims use SKIP LOCKED) and originates them. The call
+tracker turns AMI events into outcomes, which go back to the database with the retry rules.
+Campaigns with agents share the outbound queue, so one of them dials at a time (the one started
+first); agentless campaigns each have their own lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import select
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
+
+from hotline.core.calling_window import CallingWindow
+from hotline.core.db import Database, DatabaseUnavailable
+from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
+from hotline.core.models import Campaign
+from hotline.core.outcomes import AttemptOutcome, record_attempt
+from hotline.core.retry import NextStep, RetryPolicy
+from hotline.core.rules import Rules
+from hotline.core.vocabulary import CampaignState, DialMode, Disposition
+
+from .ami_client import AMIActionError, AMIClient, AMIError
+from .ami_protocol import AMIMessage
+from .call_tracker import Attempt, CallTracker
+from .dispositions import telling_cause
+from .pacing import Pacer, PacingConfig, make_pacer
+from .queue_agents import QueueAgents
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+Runner = Callable[..., Awaitable[Any]]
+
+AGENT_MODES = (DialMode.PROGRESSIVE, DialMode.PREDICTIVE)
+AGENT_CONTEXT, FLOW_CONTEXT = "dialer-agent", "dialer-landing"
+
+
+@dataclass(frozen=True)
+class DialerConfig:
+    worker: str  # this dialer's name in the database's claims; stable across restarts
+    channel_template: str = "PJSIP/{number}@trunk"
+    ring_timeout_seconds: float = 25.0
+    poll_seconds: float = 1.0
+    lead_refresh_seconds: float = 30.0
+    agent_queue: str = "outbound"
+    caller_id: str | None = None
+    pacing: PacingConfig = field(default_factory=PacingConfig)
+
+
+@dataclass(frozen=True)
+class RunningCampaign:
+    id: int
+    kind: str
+    mode: str
+    started_at: datetime | None
+
+
+class Dialer:
+    def __init__(
+        self,
+        config: DialerConfig,
+        ami: AMIClient,
+        db: Database,
+        rules: Rules,
+        retry: RetryPolicy,
+        window: CallingWindow,
+        run: Runner,
+        clock: Callable[[], datetime],
+        reactor: Any,
+        events: Callable[[str, str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config, self.ami, self.db, self.rules = config, ami, db, rules
+        self.retry, self.window, self.run, self.clock = retry, window, run, clock
+        self.tracker = CallTracker(clock, self)
+        # One pacer per agent mode, both told about the shared queue's agents.
+        self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
+        self.queue_agents = [
+            QueueAgents(config.agent_queue, p, self._seconds) for p in self.agent_pacers.values()
+        ]
+        self.line_pacers: dict[int, Pacer] = {}  # agentless campaigns
+        self._pacer_of: dict[str, Pacer] = {}
+        self._refreshed: dict[int, datetime] = {}
+        self._unrecorded: list[tuple[Attempt, Disposition]] = []  # outcomes the DB refused
+        self._busy = False
+        self._recording = False
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = reactor
+        self.on_state: Callable[[Dialer], None] | None = None  # metrics, after each tick
+        self.events = events or (lambda call_id, event, data: None)  # live views
+
+    def _seconds(self) -> float:
+        return self.clock().timestamp()
+
+    # lifecycle
+    def start(self) -> None:
+        self.ami.on_any(self._on_event)
+        self.ami.on_connected(lambda _client: self._reconcile_later())
+        self._loop.start(self.config.poll_seconds, now=False)
+
+    def stop(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+
+    def _reconcile_later(self) -> None:
+        Deferred.fromCoroutine(self.reconcile()).addErrback(self._log_failure, "reconcile")
+
+    async def reconcile(self) -> None:
+        """After (re)connecting: settle calls that ended while AMI was away, give back leads no
+        call carries, and learn the agents' state afresh. Nobody is dialled twice: a call still
+        up keeps its lead claimed."""
+        channels = await self.ami.core_show_channels()
+        live = {m.get("Linkedid") or "" for m in channels.events}
+        for attempt in self.tracker.in_flight():
+            self.tracker.settle(attempt, live)
+        # The settled outcomes land before any claim is given back, so their leads follow the
+        # retry rules instead of being dialled again at once.
+        await self._record_unrecorded()
+        known = {a.call_id for a in self.tracker.in_flight()}
+        known |= {attempt.call_id for attempt, _ in self._unrecorded}
+        released = await self.run(self._release, known)
+        if released:
+            log.info(
+                "dialer %s: %d lead(s) back to ready after reconnect",
+                self.config.worker,
+                len(released),
+            )
+        status = await self.ami.queue_status(self.config.agent_queue)
+        for event in getattr(status, "events", ()):
+            self._on_event(event)
+
+    def _release(self, in_flight: set[str]) -> list[int]:
+        with self.db.session() as s:
+            return release_stale(s, self.config.worker, self.clock(), in_flight)
+
+    # the tick
+    async def _tick(self) -> None:
+        if self._busy or not self.ami.connected:
+            return
+        self._busy = True
+        try:
+            await self._record_unrecorded()
+            campaigns = await self.run(self._running_campaigns)
+            for campaign in campaigns:
+                await self._refresh_leads(campaign)
+            for agents in self.queue_agents:
+                agents.expire_wrapups()
+            for campaign, pacer in self._dialling(campaigns):
+                wanted = pacer.calls_to_start(self._seconds())
+                if wanted > 0:
+                    claims = await self.run(self._claim, campaign.id, wanted)
+                    for claim in claims:
+                        self._dial(claim, campaign, pacer)
+            if self.on_state is not None:
+                self.on_state(self)
+        except DatabaseUnavailable as exc:
+            log.warning("dialer: %s; calls in progress go on, no new ones", exc)
+        except Exception:
+            # A tick that breaks must not stop the dialer: log it, try again next tick.
+            log.exception("dialer: tick failed")
+        finally:
+            self._busy = False
+
+    def _dialling(self, campaigns: list[RunningCampaign]) -> list[tuple[RunningCampaign, Pacer]]:
+        with_agents = [c for c in campaigns if c.mode in AGENT_MODES]
+        chosen = []
+        if with_agents:
+            first = min(with_agents, key=lambda c: (c.started_at or self.clock(), c.id))
+            chosen.append((first, self.agent_pacers[first.mode]))
+        for c in campaigns:
+            if c.mode == DialMode.AGENTLESS:
+                pacer = self.line_pacers.get(c.id)
+                if pacer is None:
+                    pacer = self.line_pacers[c.id] = make_pacer(c.mode, self.config.pacing)
+                chosen.append((c, pacer))
+        return chosen
+
+    def _running_campaigns(self) -> list[RunningCampaign]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Campaign.id, Campaign.kind, Campaign.mode, Campaign.started_at)
+                .where(Campaign.state == CampaignState.RUNNING)
+                .order_by(Campaign.id)
+            ).all()
+        return [RunningCampaign(*row) for row in rows]
+
+    async def _refresh_leads(self, campaign: RunningCampaign) -> None:
+        now = self.clock()
+        last = self._refreshed.get(campaign.id)
+        if last is not None and (now - last).total_seconds() < self.config.lead_refresh_seconds:
+            return
+        self._refreshed[campaign.id] = now
+        added = await self.run(self._generate, campaign.id, now)
+        if added:
+            log.info("campaign %d: %d new lead(s)", campaign.id, added)
+
+    def _generate(self, campaign_id: int, at: datetime) -> int:
+        with self.db.session() as s:
+            campaign = s.get(Campaign, campaign_id)
+            return generate_leads(s, self.rules, campaign, at) if campaign else 0
+
+    def _claim(self, campaign_id: int, limit: int) -> list[LeadClaim]:
+        with self.db.session() as s:
+            return claim_leads(s, campaign_id, limit, self.clock(), self.config.worker, self.window)
+
+    # placing calls
+    def _dial(self, claim: LeadClaim, campaign: RunningCampaign, pacer: Pacer) -> None:
+        with_agent = campaign.mode in AGENT_MODES
+        variables = {
+            "CALL_ID": claim.call_id,
+            "LEAD_ID": str(claim.lead_id),
+            "CAMPAIGN_ID": str(claim.campaign_id),
+            "CAMPAIGN_KIND": claim.kind,
+            "CHANNEL(language)": claim.lang,
+        }
+        attempt = Attempt(
+            claim.call_id,
+            claim.lead_id,
+            claim.campaign_id,
+            claim.number,
+            with_agent,
+            queued_at=self.clock(),
+            variables=variables,
+        )
+        self.tracker.dialled(attempt)
+        self._pacer_of[claim.call_id] = pacer
+        pacer.call_started(claim.call_id, self._seconds())
+        self.events(
+            claim.call_id,
+            "dialling",
+            {
+                "number": claim.number,
+                "campaign": claim.campaign_id,
+                "kind": claim.kind,
+                "resident": claim.resident_name,
+                "unit": claim.unit,
+                "mode": campaign.mode,
+            },
+        )
+        d = self.ami.originate(
+            self.config.channel_template.format(number=claim.number),
+            AGENT_CONTEXT if with_agent else FLOW_CONTEXT,
+            "s",
+            1,
+            variables=variables,
+            timeout_ms=int(self.config.ring_timeout_seconds * 1000),
+            caller_id=self.config.caller_id,
+            action_id=claim.call_id,
+        )
+        d.addErrback(self._originate_failed, claim.call_id)
+
+    def _originate_failed(self, failure: Failure, call_id: str) -> None:
+        if failure.check(AMIActionError):
+            self.tracker.refused(call_id)
+        elif failure.check(AMIError):
+            # The link dropped with the Originate in the air: reconcile decides once it is back.
+            log.warning("dialer: originate %s not confirmed: %s", call_id, failure.value)
+        else:
+            failure.raiseException()
+
+    # what the tracker reports
+    def answered(self, attempt: Attempt) -> None:
+        self._pacer(attempt).call_answered(attempt.call_id, self._seconds())
+        self.events(attempt.call_id, "answered", {"number": attempt.number})
+
+    def connected(self, attempt: Attempt) -> None:
+        agent = attempt.agent_interface or attempt.agent or "agent"
+        self._pacer(attempt).call_connected(attempt.call_id, agent, self._seconds())
+        self.events(attempt.call_id, "connected", {"agent": attempt.agent or agent})
+
+    def finished(self, attempt: Attempt, outcome: Disposition) -> None:
+        pacer, now = self._pacer_of.pop(attempt.call_id, None), self._seconds()
+        if pacer is not None:
+            if outcome is Disposition.ABANDONED:
+                pacer.call_abandoned(attempt.call_id, now)
+            elif attempt.answered_at is None:
+                pacer.call_not_answered(attempt.call_id, now)
+            pacer.call_ended(attempt.call_id, now)
+        self._record_later(attempt, outcome)
+
+    def _pacer(self, attempt: Attempt) -> Pacer:
+        return self._pacer_of.get(attempt.call_id) or self.agent_pacers[DialMode.PROGRESSIVE]
+
+    def _record_later(self, attempt: Attempt, outcome: Disposition) -> None:
+        self._unrecorded.append((attempt, outcome))
+        Deferred.fromCoroutine(self._record_unrecorded()).addErrback(self._log_failure, "record")
+
+    async def _record_unrecorded(self) -> None:
+        """Store outcomes in order, one writer at a time; while the database is down they stay
+        queued for the next tick."""
+        if self._recording:
+            return
+        self._recording = True
+        try:
+            while self._unrecorded:
+                attempt, outcome = self._unrecorded[0]
+                try:
+                    step = await self.run(self._record, attempt, outcome)
+                except DatabaseUnavailable:
+                    return
+                except Exception:
+                    log.exception("dialer: outcome of call %s not recorded", attempt.call_id)
+                else:
+                    data = {"disposition": outcome.value, "next": step.text}
+                    self.events(attempt.call_id, "outcome", data)
+                self._unrecorded.pop(0)
+        finally:
+            self._recording = False
+
+    def _record(self, attempt: Attempt, outcome: Disposition) -> NextStep:
+        result = AttemptOutcome(
+            call_id=attempt.call_id,
+            disposition=outcome.value,
+            queued_at=attempt.queued_at,
+            ended_at=attempt.ended_at or self.clock(),
+            hangup_cause=telling_cause(attempt.causes),
+            dialled_at=attempt.dialled_at,
+            answered_at=attempt.answered_at,
+            connected_at=attempt.connected_at,
+            agent=attempt.agent,
+            number=attempt.number,
+            channel=attempt.channel,
+            uniqueid=attempt.uniqueid,
+        )
+        with self.db.session() as s:
+            step = record_attempt(s, self.rules, self.retry, attempt.lead_id, result, self.clock())
+        log.info("call %s to %s: %s, then %s", attempt.call_id, attempt.number, outcome, step.text)
+        return step
+
+    # events
+    def _on_event(self, msg: AMIMessage) -> None:
+        self.tracker.on_event(msg)
+        for agents in self.queue_agents:
+            agents.on_event(msg)
+
+    @staticmethod
+    def _log_failure(failure: Failure, what: str) -> None:
+        log.error("dialer %s failed: %s", what, failure.getTraceback())

@@ -1,0 +1,73 @@
+"""The agents of the outbound queue as the pacer must see them, from app_queue's AMI events.
+
+QueueMemberStatus Status is Asterisk's device state: 1 not in use (free), 2 in use, 3 busy,
+6 ringing, 7 ring in use, 8 on hold (all busy with a call), 4 invalid and 5 unavailable (gone).
+A paused member is gone for the dialer. After AgentComplete the member is in wrap-up for the
+queue's `wrapuptime`, whose end is known, which the predictive pacer counts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .ami_protocol import AMIMessage
+from .pacing import Pacer
+
+FREE, GONE = {"1"}, {"4", "5", "0"}
+
+
+class QueueAgents:
+    def __init__(self, queue: str, pacer: Pacer, clock: Callable[[], float]) -> None:
+        self.queue, self.pacer, self.clock = queue, pacer, clock
+        self.wrapup_seconds = 0.0
+        self._wrapup_until: dict[str, float] = {}
+
+    def expire_wrapups(self) -> None:
+        """app_queue sends no event when wrap-up ends: an agent whose wrap-up is over is free."""
+        now = self.clock()
+        for member, until in list(self._wrapup_until.items()):
+            if until <= now:
+                del self._wrapup_until[member]
+                self.pacer.agent_free(member, now)
+
+    def _member(self, msg: AMIMessage) -> str | None:
+        if msg.get("Queue") != self.queue:
+            return None
+        return msg.get("Interface") or msg.get("StateInterface") or msg.get("Location")
+
+    def on_event(self, msg: AMIMessage) -> None:
+        name = msg.name
+        if name == "QueueParams" and msg.get("Queue") == self.queue:
+            self.wrapup_seconds = float(msg.get("Wrapuptime") or self.wrapup_seconds)
+            return
+        member = self._member(msg)
+        if member is None:
+            return
+        now = self.clock()
+        if name in ("QueueMemberStatus", "QueueMember", "QueueMemberAdded", "QueueMemberPause"):
+            self._status(msg, member, now)
+        elif name == "QueueMemberRemoved":
+            self.pacer.agent_gone(member, now)
+        elif name == "AgentConnect":
+            self._wrapup_until.pop(member, None)
+            self.pacer.agent_talking(member, now)
+        elif name == "AgentComplete":
+            self._wrapup_until[member] = now + self.wrapup_seconds
+            self.pacer.agent_wrapup(member, now, now + self.wrapup_seconds)
+
+    def _status(self, msg: AMIMessage, member: str, now: float) -> None:
+        if msg.get("Wrapuptime"):
+            self.wrapup_seconds = float(msg["Wrapuptime"])
+        status, paused = msg.get("Status") or "", msg.get("Paused") == "1"
+        if paused or status in GONE:
+            self._wrapup_until.pop(member, None)
+            self.pacer.agent_gone(member, now)
+        elif status in FREE:
+            until = self._wrapup_until.get(member, 0.0)
+            if until > now:
+                self.pacer.agent_wrapup(member, now, until)
+            else:
+                self.pacer.agent_free(member, now)
+        else:
+            self._wrapup_until.pop(member, None)
+            self.pacer.agent_talking(member, now)

@@ -1,0 +1,170 @@
+"""The demo's second half: a follow-up campaign (agentless survey) and an arrears campaign
+(predictive, three simulated agents), dialled through the AMI simulator."""
+
+from __future__ import annotations
+
+import random
+import zlib
+from datetime import timedelta
+from typing import Any, TextIO
+
+from sqlalchemy import and_, func, or_, select
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+
+from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
+from hotline.app import App
+from hotline.core.arrears import import_arrears
+from hotline.core.campaigns import campaign_action, create_campaign
+from hotline.core.models import Lead
+from hotline.core.residents import import_residents
+from hotline.core.tickets import Intake, move_ticket, open_ticket
+from hotline.core.vocabulary import LeadState
+from hotline.dialer.ami_simulator import (
+    AMISimulator,
+    Queue,
+    QueueMember,
+    ResidentModel,
+    ResidentPlan,
+)
+from hotline.service import Service
+
+from . import demo_data
+
+AMI_USER, AMI_SECRET = "hotline", "demo-secret"
+SETTINGS = {  # the demo's dialer: the simulator's residents, any hour of the day
+    "HOTLINE_AMI_USERNAME": AMI_USER,
+    "HOTLINE_AMI_SECRET": AMI_SECRET,
+    "HOTLINE_DIALER_CHANNEL_TEMPLATE": "Local/{number}@residents",
+    "HOTLINE_DIALER_WINDOW_START": "00:00",
+    "HOTLINE_DIALER_WINDOW_END": "23:59",
+    "HOTLINE_DIALER_POLL_SECONDS": "0.2",
+}
+
+
+class DemoResidents(ResidentModel):
+    """Follow-up residents always answer; building 9 answers like real people (about half)."""
+
+    def plan(self, number: str, context: str) -> ResidentPlan | None:
+        if context != "residents" or not number.isdigit():
+            return None
+        if number in demo_data.FOLLOWUP_ANSWERS:
+            return ResidentPlan("answer", ring_s=4.0)
+        rng = random.Random(zlib.crc32(number.encode()))
+        outcome = rng.choices(
+            ["answer", "noanswer", "busy", "reject", "unallocated"], [55, 25, 10, 5, 5]
+        )[0]
+        return ResidentPlan(outcome, ring_s=rng.uniform(4, 16), talk_s=rng.uniform(20, 60))
+
+
+def seed(app: App) -> None:
+    """Repairs done and a complaint resolved days ago (their follow-ups are due), and building
+    9's arrears."""
+    now = app.now()
+    with app.db.session() as s:
+        for unit, category, kind in (
+            ("3-2-301", "plumbing", "repair"),
+            ("3-1-202", "noise", "complaint"),
+        ):
+            at = now - timedelta(days=4)
+            ticket = open_ticket(s, app.rules, Intake(kind, category, at, unit=unit))
+            steps = (
+                ("dispatched", "in_progress", "done")
+                if kind == "repair"
+                else ("escalated", "resolved")
+            )
+            for i, state in enumerate(steps, 1):
+                move_ticket(s, app.rules, ticket.id, state, at + timedelta(hours=i), by="王师傅")
+    residents, arrears = demo_data.arrears_estate_csv()
+    folder = app.settings.home / "demo-data"
+    (folder / "estate.csv").write_text(residents, encoding="utf-8")
+    (folder / "estate-arrears.csv").write_text(arrears, encoding="utf-8")
+    with app.db.session() as s:
+        import_residents(s, folder / "estate.csv")
+        import_arrears(s, app.rules, folder / "estate-arrears.csv", now)
+
+
+def simulator(reactor: Any, service: Service, speed: float) -> AMISimulator:
+    fastagi_port = service.ports[0].getHost().port
+    answers = iter(demo_data.ARREARS_ANSWERS * 20)
+
+    def landing_flow(info: dict[str, Any]) -> Deferred[Any]:
+        variables = info["variables"]
+        kind = variables["CAMPAIGN_KIND"]
+        number = info["dial"].split("/", 1)[1].split("@", 1)[0]
+        inputs = demo_data.FOLLOWUP_ANSWERS.get(number) or next(answers)
+        caller = SimCaller(number, None, list(inputs))
+        options = PBXOptions(time_scale=1 / speed, context="dialer-landing", extension="s")
+        return simulate_call(
+            reactor,
+            "127.0.0.1",
+            fastagi_port,
+            caller,
+            f"outbound/{kind}",
+            options=options,
+            variables=variables,
+        )
+
+    # The queue reports wrap-up in its own seconds, which the dialer reads as real ones: at
+    # demo speed a short wrap-up keeps the two views of the agents close.
+    agents = [
+        QueueMember(f"agent{n}", iface, talk_s=(30.0, 90.0), wrapup_s=2.0)
+        for n, iface in enumerate(demo_data.AGENTS, 101)
+    ]
+    return AMISimulator(
+        reactor,
+        users={AMI_USER: AMI_SECRET},
+        residents=DemoResidents(),
+        time_scale=1 / speed,
+        on_answered=landing_flow,
+        queues=[Queue("outbound", agents)],
+        landing_queues={"dialer-agent": ("outbound", 2.0)},
+    )
+
+
+def leads_to_dial_now(app: App) -> int:
+    """Leads being called or due now; retries hours away do not keep the demo waiting."""
+    now = app.now()
+    due = or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
+    with app.db.session() as s:
+        query = (
+            select(func.count())
+            .select_from(Lead)
+            .where(or_(Lead.state == LeadState.CALLING, and_(Lead.state == LeadState.READY, due)))
+        )
+        return s.scalar(query) or 0
+
+
+async def run_outbound(
+    reactor: Any,
+    service: Service,
+    app: App,
+    speed: float,
+    out: TextIO,
+    limit_seconds: float = 120.0,
+) -> list[int]:
+    seed(app)
+    sim = simulator(reactor, service, speed)
+    port = sim.listen(reactor, 0).getHost().port
+    service.start_dialer(ami_port=port)
+    now = app.now()
+    with app.db.session() as s:
+        followup = create_campaign(s, "followup", "agentless", name="回访", at=now)
+        arrears = create_campaign(s, "arrears", "predictive", name="催缴", at=now)
+        for campaign in (followup, arrears):
+            campaign_action(s, campaign.id, "start", now)
+        ids = [followup.id, arrears.id]
+    print(
+        f"\n          campaigns started: follow-up #{ids[0]} (agentless survey), "
+        f"arrears #{ids[1]} (predictive, {len(demo_data.AGENTS)} agents)\n",
+        file=out,
+    )
+    dialer = service.dialer
+    assert dialer is not None
+    waited = 0.0
+    while waited < limit_seconds:
+        await deferLater(reactor, 1.0, lambda: None)
+        waited += 1.0
+        if waited > 3 and leads_to_dial_now(app) == 0 and not dialer.tracker.in_flight():
+            break
+    return ids

@@ -1,0 +1,388 @@
+"""The centre's live figures as Prometheus metrics, kept in a registry of their own.
+
+Inputs, all cheap enough for the reactor thread:
+- ``metrics.observer``: FastAGI server hooks (active calls, AGI command turnaround);
+- ``metrics.on_flow_event``: the call flows' events (answers, keypad choices, tickets, endings);
+- plain methods for the AMI client, the dialer and the recordings worker (thread-safe, as every
+  prometheus-client metric is);
+- ``refresh_from_db``: blocking aggregate queries for the rule gauges, run off the reactor.
+
+Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_service``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy.orm import Session
+
+from hotline.agi.errors import ChannelHungUp
+from hotline.agi.flows.visit import arrival_time
+from hotline.agi.protocol import AGIEnvironment, AGIResponse
+from hotline.agi.server import AGIObserver
+from hotline.core.policy import AnswerPolicy
+from hotline.core.rules import Rules
+from hotline.metrics_db import DbFigures, db_figures
+from hotline.settings import Settings
+
+# Answer delay buckets end on ring boundaries: 5, 10, 15, 20 s with the China cadence.
+RING_BUCKETS = 4
+RINGS_BUCKETS = (0, 1, 2, 3, 4, 5, 6)
+# What the PBX takes to answer a command; media commands (prompts, recordings) land in +Inf.
+AGI_COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+AGENT_STATES = ("idle", "talking", "wrapup")
+# How the inbound flow ends a call (Visit.close), created at zero so rate() sees the first one.
+INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed")
+
+# AGI commands are one, two or three words (res_agi's command table); the rest are arguments.
+_TWO_WORD_VERBS = frozenset(
+    {"ASYNCAGI", "CHANNEL", "CONTROL", "DATABASE", "GET", "RECEIVE", "RECORD", "SAY", "SEND"}
+    | {"SET", "SPEECH", "STREAM", "TDD", "WAIT"}
+)
+_THREE_WORD_STARTS = frozenset(
+    {"GET FULL", "WAIT FOR", "CONTROL STREAM"}
+    | {"SPEECH ACTIVATE", "SPEECH DEACTIVATE", "SPEECH LOAD", "SPEECH UNLOAD"}
+)
+# A keypad step of Visit.menu and the unit prompts: "<menu>:<key>", "<menu>:wrong", "<menu>:none".
+_MENU_STEP = re.compile(r"(?P<menu>[a-z][a-z-]*):(?P<choice>[0-9*#]|wrong|none)")
+
+
+def call_direction(env: AGIEnvironment) -> str:
+    """Dialer calls reach flows under ``outbound/...`` routes; everything else rang in."""
+    return "out" if env.route.split("/", 1)[0] == "outbound" else "in"
+
+
+def call_key(env: AGIEnvironment) -> str:
+    """The id the call flows give their events (Visit.id)."""
+    return env.uniqueid or env.channel or "unknown"
+
+
+def agi_command_name(line: str) -> str:
+    """``STREAM FILE hotline/welcome ""`` -> ``STREAM FILE``: a label of bounded cardinality."""
+    words = line.split(" ", 3)
+    if not words[0].isalpha() or not words[0].isupper():
+        return "OTHER"
+    if words[0] not in _TWO_WORD_VERBS or len(words) < 2:
+        return words[0]
+    count = 3 if " ".join(words[:2]) in _THREE_WORD_STARTS else 2
+    return " ".join(words[:count])
+
+
+def menu_choice(step: str) -> tuple[str, str] | None:
+    """``main-menu:1`` -> (``main-menu``, ``1``); None for steps that are not keypad choices."""
+    match = _MENU_STEP.fullmatch(step)
+    return (match["menu"], match["choice"]) if match else None
+
+
+@dataclass
+class _Call:
+    direction: str
+    observed: bool = False  # the FastAGI observer saw it start (and will see it end)
+    command: str = "OTHER"  # the command awaiting its response
+    ended: bool = False  # the flow reported how it ended
+    ticket_counted: bool = False  # a flow files its report again as it grows: count it once
+
+
+class Metrics:
+    def __init__(
+        self,
+        *,
+        answer: AnswerPolicy | None = None,
+        late_answer_alert_ratio: float = 0.05,
+        abandon_limit: float = 0.03,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.answer = answer or AnswerPolicy()
+        self.clock = clock  # the service's clock: the answer delay is clock() minus the arrival
+        self.registry = registry or CollectorRegistry()
+        self.observer = MetricsObserver(self)
+        self._calls: dict[str, _Call] = {}
+        r = self.registry
+        cycle = self.answer.ring_cycle_seconds
+
+        # calls -------------------------------------------------------------------------------
+        self.calls = Counter(
+            "hotline_calls",
+            "Calls ended, by direction and disposition",
+            ["direction", "disposition"],
+            registry=r,
+        )
+        self.active_calls = Gauge(
+            "hotline_active_calls", "Calls in a call flow now", ["direction"], registry=r
+        )
+        self.answer_delay = Histogram(
+            "hotline_answer_delay_seconds",
+            "Inbound calls: seconds from arrival to answer (bucket edges on ring boundaries)",
+            buckets=[cycle * n for n in range(1, RING_BUCKETS + 1)],
+            registry=r,
+        )
+        self.rings = Histogram(
+            "hotline_rings_before_answer",
+            "Inbound calls: ring bursts heard before the answer",
+            buckets=RINGS_BUCKETS,
+            registry=r,
+        )
+        self.answered_late = Counter(
+            "hotline_calls_answered_late",
+            f"Inbound calls answered after ring {self.answer.max_rings} (service rules §1)",
+            registry=r,
+        )
+        self.late_answer_alert_ratio = Gauge(
+            "hotline_late_answer_alert_ratio",
+            "Setting metrics.late_answer_alert_ratio: the late-answer share that raises an alert",
+            registry=r,
+        )
+        self.agi_command_seconds = Histogram(
+            "hotline_agi_command_seconds",
+            "AGI command turnaround: command sent to response",
+            ["command"],
+            buckets=AGI_COMMAND_BUCKETS,
+            registry=r,
+        )
+        self.menu_choices = Counter(
+            "hotline_menu_choices",
+            "Keypad choices in the voice menus (wrong, none: no valid key)",
+            ["menu", "choice"],
+            registry=r,
+        )
+        self.tickets = Counter(
+            "hotline_tickets",
+            "Reports taken by phone, by kind and category",
+            ["kind", "category"],
+            registry=r,
+        )
+        self.intakes_spooled = Counter(
+            "hotline_intakes_spooled",
+            "Reports and call records spooled: database down",
+            registry=r,
+        )
+        self.intakes_replayed = Counter(
+            "hotline_intakes_replayed",
+            "Spooled records stored once the database returned",
+            registry=r,
+        )
+
+        # AMI and the dialer ---------------------------------------------------------------------
+        self.ami_up = Gauge("hotline_ami_connected", "1 while logged in to the AMI", registry=r)
+        self.ami_reconnects = Counter(
+            "hotline_ami_reconnects", "AMI connections re-established", registry=r
+        )
+        self.dialer_ringing = Gauge(
+            "hotline_dialer_calls_ringing", "Outbound calls ringing now", registry=r
+        )
+        self.dialer_level = Gauge(
+            "hotline_dialer_dial_level", "Ringing calls per staffed agent", registry=r
+        )
+        self.dialer_abandon = Gauge(
+            "hotline_dialer_abandon_ratio",
+            "Rolling abandoned / answered outbound calls",
+            registry=r,
+        )
+        self.dialer_abandon_limit = Gauge(
+            "hotline_dialer_abandon_limit",
+            "Setting dialer.abandon_limit: the abandon ratio outbound calls must stay under",
+            registry=r,
+        )
+        self.dialer_agents = Gauge(
+            "hotline_dialer_agents", "Dialer agents by state", ["state"], registry=r
+        )
+        self.leads_waiting_gauge = Gauge(
+            "hotline_dialer_leads_waiting",
+            "Leads ready to dial, by campaign kind",
+            ["campaign_kind"],
+            registry=r,
+        )
+
+        # the rules, from the database --------------------------------------------------------
+        self.followups_due = Gauge(
+            "hotline_followups_due",
+            "Follow-up calls not made, deadline later today (site time), not yet passed",
+            registry=r,
+        )
+        self.followups_overdue = Gauge(
+            "hotline_followups_overdue", "Follow-up calls not made, deadline passed", registry=r
+        )
+        self.complaints_unescalated = Gauge(
+            "hotline_complaints_unescalated_overdue",
+            "Complaints not handed to a supervisor, past the escalation deadline (1 h)",
+            registry=r,
+        )
+        self.arrears = Gauge(
+            "hotline_arrears_accounts",
+            "Unpaid arrears accounts by reminder stage",
+            ["stage"],
+            registry=r,
+        )
+
+        # recordings ----------------------------------------------------------------------------
+        self.recordings_backlog = Gauge(
+            "hotline_recordings_backlog", "Recordings waiting for conversion", registry=r
+        )
+        self.conversion_failures = Counter(
+            "hotline_recording_conversion_failures",
+            "Recordings whose conversion failed",
+            registry=r,
+        )
+
+        self.late_answer_alert_ratio.set(late_answer_alert_ratio)
+        self.dialer_abandon_limit.set(abandon_limit)
+        for direction in ("in", "out"):
+            self.active_calls.labels(direction)
+        for disposition in INBOUND_DISPOSITIONS:
+            self.calls.labels("in", disposition)
+        for state in AGENT_STATES:
+            self.dialer_agents.labels(state)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> Metrics:
+        return cls(
+            answer=settings.answer,
+            late_answer_alert_ratio=settings.metrics.late_answer_alert_ratio,
+            abandon_limit=settings.dialer.abandon_limit,
+            clock=clock or (lambda: datetime.now(UTC)),
+        )
+
+    # flow events (reactor thread) ------------------------------------------------------------
+    def on_dialer_event(self, call_id: str, event: str, data: dict[str, Any]) -> None:
+        """The dialer's listener: every outbound attempt is counted here, by its disposition
+        (an outbound call flow's own end is not counted again)."""
+        if event == "outcome":
+            self.call_finished("out", data["disposition"])
+
+    def on_flow_event(self, call_id: str, event: str, data: dict[str, Any]) -> None:
+        """A ``FlowEvents`` listener: chain it with the others (``metrics_service.fan_out``)."""
+        call = self._calls.get(call_id)
+        if call is None:  # no FastAGI observer (classic AGI): an inbound call, kept till it ends
+            call = self._calls[call_id] = _Call("in")
+        if event == "answered" and call.direction == "in":
+            now = self.clock()  # Visit.answer took the answer time from the same clock
+            self.answer_delay.observe(max((now - arrival_time(call_id, now)).total_seconds(), 0.0))
+            self.rings.observe(data["rings"])
+            if data["rings"] > self.answer.max_rings:
+                self.answered_late.inc()
+        elif event == "step":
+            choice = menu_choice(data["step"])
+            if choice is not None:
+                self.menu_choices.labels(*choice).inc()
+        elif event == "ticket" and not call.ticket_counted:
+            call.ticket_counted = True
+            self.tickets.labels(data["kind"], data["category"]).inc()
+        elif event == "ended":
+            call.ended = True
+            if call.direction == "in":
+                self.call_finished(call.direction, data["disposition"])
+            if not call.observed:
+                del self._calls[call_id]
+
+    # FastAGI server hooks (reactor thread, via MetricsObserver) -------------------------------
+    def _call_started(self, env: AGIEnvironment) -> None:
+        direction = call_direction(env)
+        self._calls[call_key(env)] = _Call(direction, observed=True)
+        self.active_calls.labels(direction).inc()
+
+    def _command_sent(self, env: AGIEnvironment, line: str) -> None:
+        call = self._calls.get(call_key(env))
+        if call is not None:
+            call.command = agi_command_name(line)
+
+    def _response_received(self, env: AGIEnvironment, seconds: float) -> None:
+        call = self._calls.get(call_key(env))
+        command = call.command if call is not None else "OTHER"
+        self.agi_command_seconds.labels(command).observe(seconds)
+
+    def _call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
+        call = self._calls.pop(call_key(env), None)
+        if call is None:
+            return
+        self.active_calls.labels(call.direction).dec()
+        if not call.ended and call.direction == "in":  # the flow never got to say
+            if error is None:
+                disposition = "completed"
+            else:
+                disposition = "caller_hangup" if isinstance(error, ChannelHungUp) else "failed"
+            self.call_finished(call.direction, disposition)
+
+    # plain methods for the AMI client, the dialer, the intake desk and the recordings worker --
+    def call_finished(self, direction: str, disposition: str) -> None:
+        """A call ended. The dialer reports here only the calls that never reached a flow
+        (no answer, busy, rejected...): flows report their own."""
+        self.calls.labels(direction, disposition).inc()
+
+    def ami_connected(self, connected: bool) -> None:
+        """The AMI client logged in (True) or lost its connection (False)."""
+        self.ami_up.set(1 if connected else 0)
+
+    def ami_reconnected(self) -> None:
+        """A lost AMI connection was re-established (not the first login)."""
+        self.ami_reconnects.inc()
+
+    def dialer_state(
+        self,
+        ringing: int,
+        dial_level: float,
+        abandon_ratio: float,
+        agents_idle: int,
+        agents_talking: int,
+        agents_wrapup: int,
+    ) -> None:
+        """The pacer's view after each tick: calls ringing, dial level, rolling abandon ratio
+        (abandoned / answered) and agents by state."""
+        self.dialer_ringing.set(ringing)
+        self.dialer_level.set(dial_level)
+        self.dialer_abandon.set(abandon_ratio)
+        for state, n in zip(
+            AGENT_STATES, (agents_idle, agents_talking, agents_wrapup), strict=True
+        ):
+            self.dialer_agents.labels(state).set(n)
+
+    def leads_waiting(self, kind: str, n: int) -> None:
+        """Leads of campaigns of this kind ready to dial now."""
+        self.leads_waiting_gauge.labels(kind).set(n)
+
+    def conversion_failed(self, n: int = 1) -> None:
+        """``n`` recordings failed to convert (their WAVs are kept; the index says why)."""
+        self.conversion_failures.inc(n)
+
+    def spooled(self) -> None:
+        """A report or call record went to the spool: the database was down."""
+        self.intakes_spooled.inc()
+
+    def replayed(self, n: int) -> None:
+        """``n`` spooled records were stored after the database returned."""
+        self.intakes_replayed.inc(n)
+
+    # the database gauges (blocking: run in the service's thread pool) -------------------------
+    def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:
+        figures = db_figures(session, rules, now)
+        self.followups_due.set(figures.followups_due)
+        self.followups_overdue.set(figures.followups_overdue)
+        self.complaints_unescalated.set(figures.complaints_unescalated_overdue)
+        for stage, n in figures.arrears_by_stage.items():
+            self.arrears.labels(stage).set(n)
+        self.recordings_backlog.set(figures.recordings_backlog)
+        return figures
+
+
+class MetricsObserver(AGIObserver):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def call_started(self, env: AGIEnvironment) -> None:
+        self._metrics._call_started(env)
+
+    def command_sent(self, env: AGIEnvironment, line: str) -> None:
+        self._metrics._command_sent(env, line)
+
+    def response_received(self, env: AGIEnvironment, response: AGIResponse, seconds: float) -> None:
+        self._metrics._response_received(env, seconds)
+
+    def call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
+        self._metrics._call_ended(env, error)

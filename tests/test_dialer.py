@@ -1,0 +1,138 @@
+"""The live dialer against the AMI simulator: campaigns to outcomes, through the real flows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from twisted.internet.task import deferLater
+
+from hotline.agi.simulator import Keys
+from hotline.app import App
+from hotline.core.arrears import import_arrears
+from hotline.core.campaigns import campaign_action, create_campaign
+from hotline.core.db import Database
+from hotline.core.models import ArrearsAccount, CallRecord, Lead, Phone
+from hotline.dialer.ami_simulator import AMISimulator, ResidentPlan
+from hotline.service import Service
+
+from dialer_harness import dialer_app, run_dialer
+from factories import seed_residents
+
+ESTATE = (
+    "unit,name,phone,lang\n"
+    "1-1-101,甲,13000000001,zh\n"
+    "1-1-102,乙,13000000002,zh\n"
+    "1-1-103,丙,13000000003,zh\n"
+    "1-1-104,丁,13000000004,zh\n"
+    "1-1-105,戊,13000000005,zh\n"
+)
+ARREARS = "unit,amount,months\n" + "".join(f"1-1-10{n},{100 * n}.50,{n}\n" for n in range(1, 6))
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> App:
+    seed_residents(db, tmp_path, ESTATE)
+    app = dialer_app(tmp_path / "home", db.url)
+    (tmp_path / "arrears.csv").write_text(ARREARS, encoding="utf-8")
+    with app.db.session() as s:
+        import_arrears(s, app.rules, tmp_path / "arrears.csv", app.now())
+    return app
+
+
+def start(kind: str, mode: str):  # type: ignore[no-untyped-def]
+    def go(app: App) -> None:
+        with app.db.session() as s:
+            campaign = create_campaign(s, kind, mode, at=app.now())
+            campaign_action(s, campaign.id, "start", app.now())
+
+    return go
+
+
+def calls(app: App) -> dict[str, list[CallRecord]]:
+    with app.db.session() as s:
+        found: dict[str, list[CallRecord]] = {}
+        for c in s.scalars(select(CallRecord).where(CallRecord.direction == "out")):
+            found.setdefault(c.callee or "", []).append(c)
+        return found
+
+
+def test_an_agentless_arrears_campaign_runs_its_flow_and_applies_the_retry_rules(app: App) -> None:
+    plans = {
+        "13000000001": ResidentPlan("answer", ring_s=5.0),
+        "13000000002": ResidentPlan("answer", ring_s=3.0),
+        "13000000003": ResidentPlan("busy"),
+        "13000000004": ResidentPlan("noanswer"),
+        "13000000005": ResidentPlan("unallocated"),
+    }
+    answers = {"13000000001": [Keys("1")], "13000000002": [Keys("3")]}
+    run = run_dialer(app, plans, answers, start("arrears", "agentless"))
+    found = calls(app)
+    assert {n: [c.disposition for c in cs] for n, cs in found.items()} == {
+        "13000000001": ["answered"],
+        "13000000002": ["answered"],
+        "13000000003": ["busy"],
+        "13000000004": ["no_answer"],
+        "13000000005": ["unallocated"],
+    }
+    assert run.flows.count("outbound/arrears") == 2
+    # Busy: +15 min; no answer: +2 h; unallocated: the number is flagged and nobody is left.
+    assert found["13000000003"][0].next_step == "retry: busy"
+    assert found["13000000004"][0].next_step == "retry: no_answer"
+    assert found["13000000003"][0].hangup_cause == 17
+    assert found["13000000004"][0].hangup_cause == 19
+    answered = found["13000000001"][0]
+    assert answered.keypad == {"arrears-menu": "1"} and "arrears-menu:1" in (answered.path or "")
+    with app.db.session() as s:
+        accounts = {a.unit.code: a for a in s.scalars(select(ArrearsAccount))}
+        assert accounts["1-1-101"].stage == "first"  # "I will pay": the reminder was given
+        assert accounts["1-1-102"].cashier_check  # "already paid": the cashier checks
+        flagged = s.scalar(select(Phone).where(Phone.number == "13000000005"))
+        assert flagged is not None and flagged.invalid_reason
+    assert Counter(run.dialled) == Counter({n: 1 for n in plans})
+
+
+def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> None:
+    plans = {f"1300000000{n}": ResidentPlan("answer", ring_s=2.0 + n) for n in range(1, 6)}
+    run = run_dialer(app, plans, {}, start("arrears", "predictive"), agents=2, limit=40)
+    found = calls(app)
+    assert len(found) == 5
+    dispositions = Counter(c.disposition for cs in found.values() for c in cs)
+    assert set(dispositions) <= {"answered", "abandoned"}
+    for cs in found.values():
+        for c in cs:
+            if c.disposition == "answered":
+                assert c.agent in ("agent101", "agent102") and c.connected_at is not None
+            else:
+                assert c.next_step.startswith("callback")
+    # Two agents, calls paced to them: nobody rang while both were busy beyond the limit.
+    assert dispositions["answered"] >= 4
+    assert not run.flows  # agent calls land in the queue, not in a flow
+    assert any(e[1] == "connected" for e in run.events)
+
+
+def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) -> None:
+    # Long rings: the calls are up when the link drops, and end while it is down.
+    plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(1, 6)}
+
+    async def drop_the_link(reactor: Any, sim: AMISimulator, service: Service) -> None:
+        await deferLater(reactor, 0.3, lambda: None)
+        assert service.dialer is not None and service.dialer.tracker.in_flight()
+        for session in list(sim.sessions):
+            session.transport.loseConnection()
+
+    run = run_dialer(app, plans, {}, start("arrears", "agentless"), during=drop_the_link, limit=40)
+    found = calls(app)
+    assert sorted(found) == sorted(plans)
+    # Their Reason was missed while the link was down: recorded as failed, retried by the rules.
+    assert {(cs[0].disposition, cs[0].next_step) for cs in found.values()} == {
+        ("failed", "retry: failed")
+    }
+    assert all(len(cs) == 1 for cs in found.values())  # one outcome per call placed
+    assert Counter(run.dialled) == Counter({n: 1 for n in plans})  # nobody dialled twice
+    with app.db.session() as s:
+        states = Counter(lead.state for lead in s.scalars(select(Lead)))
+    assert states["calling"] == 0
