@@ -171,3 +171,20 @@ def test_appointment_slots_without_offset_are_site_time(cli: Run) -> None:
         *[a for s in ("09:00", "10:00", "11:00", "12:00") for a in ("--slot", f"2026-11-24T{s}")],
     )  # fmt: skip
     assert code == 1 and "1 to 3 slots, not 4" in err
+
+
+def test_campaign_leads_lists_what_preview_callers_work_through(cli: Run) -> None:
+    made = jrun(cli, "campaign", "new", "--kind", "notice", "--units", "3-1-202,5-2-1101",
+                "--message", "water-off", "--mode", "preview")  # fmt: skip
+    assert isinstance(made, dict)
+    campaign = made["id"]
+    jrun(cli, "campaign", "start", str(campaign))
+    leads = jrun(cli, "campaign", "leads", str(campaign))
+    assert isinstance(leads, list)
+    assert sorted(lead["number"] for lead in leads) == ["13300133000", "5551234"]
+    assert {lead["state"] for lead in leads} == {"ready"}
+    assert {"id", "number", "resident", "attempts", "next_attempt_at", "flag"} <= set(leads[0])
+    code, _, err = cli("campaign", "leads", "999")
+    assert code == 1 and "no campaign 999" in err
+    code, _, err = cli("campaign", "leads", str(campaign), "--state", "asleep")
+    assert code == 1 and "unknown lead state" in err

@@ -6,10 +6,12 @@ import argparse
 from datetime import tzinfo
 from typing import Any
 
+from sqlalchemy import select
+
 from hotline.app import App
 from hotline.core import campaigns, leads, outcomes
-from hotline.core.models import CallRecord, Campaign
-from hotline.core.vocabulary import CampaignKind, DialMode
+from hotline.core.models import CallRecord, Campaign, Lead
+from hotline.core.vocabulary import CampaignKind, DialMode, LeadState, parse_choice
 
 from .output import iso, parse_at, print_json, print_table
 
@@ -131,6 +133,54 @@ def campaign_list(app: App, args: argparse.Namespace) -> None:
     )
 
 
+def campaign_leads(app: App, args: argparse.Namespace) -> None:
+    """A campaign's leads: what preview callers work through, and what needs a person."""
+    tz = app.rules.tz
+    with app.require_db().session() as s:
+        campaigns.get_campaign(s, args.id)
+        query = (
+            select(Lead)
+            .where(Lead.campaign_id == args.id)
+            .order_by(Lead.priority.desc(), Lead.next_attempt_at, Lead.id)
+        )
+        if args.state:
+            query = query.where(Lead.state == parse_choice(LeadState, args.state, "lead state"))
+        found = [
+            {
+                "id": lead.id,
+                "state": lead.state,
+                "number": lead.number,
+                "resident": lead.resident.name if lead.resident else None,
+                "priority": lead.priority,
+                "attempts": lead.attempts,
+                "next_attempt_at": iso(lead.next_attempt_at, tz),
+                "mode": (lead.payload or {}).get("mode"),
+                "flag": lead.flag,
+                "result": lead.result,
+            }
+            for lead in s.scalars(query)
+        ]
+    if args.json:
+        print_json(found)
+        return
+    print_table(
+        ["id", "state", "number", "resident", "prio", "tries", "next try", "flag"],
+        [
+            (
+                x["id"],
+                x["state"],
+                x["number"],
+                x["resident"],
+                x["priority"],
+                x["attempts"],
+                x["next_attempt_at"],
+                x["flag"] or x["mode"] or "",
+            )
+            for x in found
+        ],
+    )
+
+
 def calls_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
@@ -182,6 +232,10 @@ def register(
     p.add_argument("id", type=int)
     p.set_defaults(func=campaign_status)
     cam.add_parser("list", parents=[common]).set_defaults(func=campaign_list)
+    p = cam.add_parser("leads", parents=[common], help="a campaign's leads, best first")
+    p.add_argument("id", type=int)
+    p.add_argument("--state", help="ready, waiting, calling, done or stopped")
+    p.set_defaults(func=campaign_leads)
 
     calls = sub.add_parser("calls", help="call records").add_subparsers(required=True)
     p = calls.add_parser("list", parents=[common], help="newest first")
