@@ -5,15 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 
+from .rules import time_of_day
 from .vocabulary import DomainError
-
-
-def _hhmm(text: str) -> time:
-    try:
-        hours, minutes = text.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise DomainError(f"bad time of day {text!r}: expected HH:MM") from None
 
 
 def in_calling_window(moment: datetime, tz: tzinfo, start: time, end: time) -> bool:
@@ -29,7 +22,7 @@ class CallingWindow:
 
     @classmethod
     def parse(cls, tz: tzinfo, start: str, end: str) -> CallingWindow:
-        window = cls(tz, _hhmm(start), _hhmm(end))
+        window = cls(tz, time_of_day(start), time_of_day(end))
         if window.start >= window.end:
             raise DomainError(f"calling window {start}–{end} is empty")
         return window

@@ -22,7 +22,8 @@ class Reminder:
     due_at: datetime
 
 
-def _hhmm(text: str) -> time:
+def time_of_day(text: str) -> time:
+    """`08:30` as a time, or a DomainError naming the format."""
     try:
         hours, minutes = text.split(":")
         return time(int(hours), int(minutes))
@@ -68,7 +69,7 @@ class Rules:
         site = self.policy.site
         if local.isoweekday() not in site.office_days or local.date() in self._holidays:
             return False
-        return _hhmm(site.office_start) <= local.time() < _hhmm(site.office_end)
+        return time_of_day(site.office_start) <= local.time() < time_of_day(site.office_end)
 
     def is_on_duty_time(self, moment: datetime) -> bool:
         return not self.is_office_hours(moment)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
@@ -55,6 +56,7 @@ class DialerConfig:
     lead_refresh_seconds: float = 30.0
     agent_queue: str = "outbound"
     caller_id: str | None = None
+    recordings_dir: Path | None = None  # where Asterisk records answered calls; None: not at all
     pacing: PacingConfig = field(default_factory=PacingConfig)
 
 
@@ -223,6 +225,11 @@ class Dialer:
             "CAMPAIGN_KIND": claim.kind,
             "CHANNEL(language)": claim.lang,
         }
+        if self.config.recordings_dir is not None:
+            # The dialplan's MixMonitor records the call once answered (asterisk-conf).
+            variables["HOTLINE_RECORDING"] = str(
+                self.config.recordings_dir / "calls" / f"{claim.call_id}.wav"
+            )
         attempt = Attempt(
             claim.call_id,
             claim.lead_id,
@@ -331,6 +338,7 @@ class Dialer:
             number=attempt.number,
             channel=attempt.channel,
             uniqueid=attempt.uniqueid,
+            recording=attempt.variables.get("HOTLINE_RECORDING") if attempt.answered_at else None,
         )
         with self.db.session() as s:
             step = record_attempt(s, self.rules, self.retry, attempt.lead_id, result, self.clock())

@@ -180,6 +180,11 @@ class Service:
                 poll_seconds=d.poll_seconds,
                 agent_queue=d.agent_queue,
                 caller_id=d.caller_id or None,
+                recordings_dir=(
+                    self.app.settings.recordings_dir
+                    if self.app.settings.recordings.record_outbound
+                    else None
+                ),
                 pacing=pacing,
             ),
             self.ami,

@@ -725,6 +725,20 @@ def test_outbound_landing_can_queue_the_resident(dialplan: Dialplan) -> None:
     assert trace[-3:] == ["Queue(cashier,,,,300)", "Playback(hotline/abandon)", "Hangup()"]
 
 
+def test_an_answered_campaign_call_is_recorded_whole_and_only_once(dialplan: Dialplan) -> None:
+    effects = agi_sets(HOTLINE_QUEUE="cashier")
+    effects["Queue"] = agent_answers
+    call = {"CAMPAIGN_KIND": "arrears", "HOTLINE_RECORDING": "/rec/calls/lead-7-1.wav"}
+    trace, _ = run(dialplan, "dialer-landing", "s", call, effects)
+    # from the answer (the flow and the agent alike), not only while bridged
+    assert [t for t in trace if t.startswith("MixMonitor")] == [
+        "MixMonitor(/rec/calls/lead-7-1.wav)"
+    ]
+    assert trace.index("MixMonitor(/rec/calls/lead-7-1.wav)") < trace.index(
+        "AGI(agi://127.0.0.1:4573/outbound/arrears)"
+    )
+
+
 @pytest.mark.parametrize(("amd", "flow_runs"), [("MACHINE", False), ("HUMAN", True)])
 def test_answering_machine_detection(dialplan: Dialplan, amd: str, flow_runs: bool) -> None:
     def detect(_: str, variables: dict[str, str]) -> None:

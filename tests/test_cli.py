@@ -1,40 +1,14 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from hotline import __version__
 from hotline.cli import main
-from hotline.core.db import Database
 
+from cli_support import jrun
 from factories import RESIDENTS_CSV
-
-
-@pytest.fixture
-def cli(
-    db: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-):
-    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HOTLINE_DB_URL", db.url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
-    return run
-
-
-def jrun(cli, *argv: str):  # type: ignore[no-untyped-def]
-    code, out, err = cli(*argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hotline.cli import main
 from hotline.core.db import Database
 from hotline.core.leads import claim_leads
 from hotline.core.outcomes import record_attempt
@@ -15,35 +12,15 @@ from hotline.core.retry import RetryPolicy
 from hotline.core.rules import Rules
 
 from campaign_factories import CAMPAIGN_RESIDENTS, WINDOW, outcome
-
-Run = Callable[..., tuple[int, str, str]]
+from cli_support import Run, jrun
 
 
 @pytest.fixture
-def cli(
-    db: Database,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:
-    monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HOTLINE_DB_URL", db.url)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init")[0] == 0
+def cli(cli: Run, tmp_path: Path) -> Run:
+    """The command line with the campaign residents imported."""
     (tmp_path / "r.csv").write_text(CAMPAIGN_RESIDENTS, encoding="utf-8")
-    assert run("residents", "import", str(tmp_path / "r.csv"))[0] == 0
-    return run
-
-
-def jrun(cli: Run, *argv: str) -> object:
-    code, out, err = cli(*argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
+    assert cli("residents", "import", str(tmp_path / "r.csv"))[0] == 0
+    return cli
 
 
 def test_a_notice_campaign_from_the_command_line(cli: Run, db: Database) -> None:

@@ -85,6 +85,9 @@ def test_an_agentless_arrears_campaign_runs_its_flow_and_applies_the_retry_rules
     assert found["13000000003"][0].hangup_cause == 17
     assert found["13000000004"][0].hangup_cause == 19
     answered = found["13000000001"][0]
+    # Answered calls are recorded by the dialplan under a name the dialer gave it.
+    assert answered.recording and answered.recording.endswith(f"/calls/{answered.key}.wav")
+    assert found["13000000003"][0].recording is None
     assert answered.keypad == {"arrears-menu": "1"} and "arrears-menu:1" in (answered.path or "")
     with app.db.session() as s:
         accounts = {a.unit.code: a for a in s.scalars(select(ArrearsAccount))}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from hotline.agi.classic import run_classic
 from hotline.agi.flows import load_flows
@@ -17,6 +19,7 @@ from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def serve(app: App, args: argparse.Namespace) -> None:
@@ -39,7 +42,8 @@ def serve(app: App, args: argparse.Namespace) -> None:
     reactor.run()
 
 
-async def _direct(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+async def _direct(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Classic AGI has no reactor: a flow's database work simply runs in line."""
     return fn(*args, **kwargs)
 
 
