@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -299,6 +299,7 @@ def generate_leads(session: Session, rules: Rules, campaign: Campaign, at: datet
                 attempts_today=0,
                 next_attempt_at=d.next_attempt_at,
                 payload=d.payload,
+                preview=d.payload.get("mode", campaign.mode) == DialMode.PREVIEW,
                 **d.refs,
             )
         )
@@ -353,6 +354,7 @@ def claim_leads(
             Lead.campaign_id == campaign_id,
             Lead.state == LeadState.READY,
             Lead.next_attempt_at <= at,
+            Lead.preview.is_(False),  # a person calls those
             Resident.do_not_call.is_(False),
             ~exists().where(live.resident_id == Lead.resident_id, live.state == LeadState.CALLING),
         )
@@ -382,16 +384,21 @@ def claim_leads(
                 lead.state = LeadState.STOPPED.value
                 continue
         residents.add(rid)
-        if lead.attempts_day != local_day:
-            lead.attempts_day, lead.attempts_today = local_day, 0
-        lead.attempts += 1
-        lead.attempts_today += 1
-        lead.state = LeadState.CALLING.value
-        lead.claimed_by = worker
-        lead.call_id = f"lead-{lead.id}-{lead.attempts}"
+        start_attempt(lead, local_day, worker)
         claims.append(_claim(campaign, lead, resident))
     session.flush()
     return claims
+
+
+def start_attempt(lead: Lead, local_day: date, caller: str) -> None:
+    """A call to the lead is being placed (by a dialer, or by a person): count it."""
+    if lead.attempts_day != local_day:
+        lead.attempts_day, lead.attempts_today = local_day, 0
+    lead.attempts += 1
+    lead.attempts_today += 1
+    lead.state = LeadState.CALLING.value
+    lead.claimed_by = caller
+    lead.call_id = f"lead-{lead.id}-{lead.attempts}"
 
 
 def _claim(campaign: Campaign, lead: Lead, resident: Resident) -> LeadClaim:

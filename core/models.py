@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -275,6 +276,8 @@ class Lead(Base):
     arrears_id: Mapped[int | None] = mapped_column(ForeignKey("arrears_accounts.id"))
     payload: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]  # what the resident answered in the call flow
+    # A person calls this lead (preview): the dialer never places it by itself.
+    preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     flag: Mapped[str | None] = mapped_column(String(20))  # needs a person, e.g. "disputed"
     resident: Mapped[Resident | None] = relationship()
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from .leads import CALLBACK_PRIORITY, first_valid_number
+from .leads import CALLBACK_PRIORITY, first_valid_number, start_attempt
 from .models import CallRecord, Campaign, Lead, Phone, Resident
 from .retry import NextStep, RetryPolicy, StepKind, plan_retry
 from .rules import Rules
@@ -94,6 +94,39 @@ def record_attempt(
     )
     session.flush()
     return step
+
+
+def record_call_by_hand(
+    session: Session,
+    rules: Rules,
+    retry: RetryPolicy,
+    lead_id: int,
+    disposition: str,
+    at: datetime,
+    caller: str,
+) -> NextStep:
+    """A person called the lead from their own phone (preview): count the attempt as a dialer
+    would, then record its outcome with the same rules."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise DomainError(f"no lead {lead_id}")
+    if lead.state != LeadState.READY:
+        raise DomainError(f"lead {lead_id} is {lead.state}, not ready to be called")
+    start_attempt(lead, at.astimezone(rules.tz).date(), caller)
+    assert lead.call_id is not None  # set by start_attempt
+    answered = at if disposition in (Disposition.ANSWERED, Disposition.ABANDONED) else None
+    outcome = AttemptOutcome(
+        call_id=lead.call_id,
+        disposition=disposition,
+        queued_at=at,
+        dialled_at=at,
+        answered_at=answered,
+        connected_at=answered,
+        ended_at=at,
+        agent=caller,
+        number=lead.number,
+    )
+    return record_attempt(session, rules, retry, lead_id, outcome, at)
 
 
 def _next_step(

@@ -86,7 +86,7 @@ class Service:
         observer: AGIObserver | None = None,
         clock: Callable[[], datetime] | None = None,
         metrics: Metrics | None = None,
-        db_threads: int = 8,
+        db_threads: int = 1,
     ) -> None:
         self.app, self.reactor = app, reactor
         self.clock = clock or app.now

@@ -165,3 +165,18 @@ def test_campaign_leads_lists_what_preview_callers_work_through(cli: Run) -> Non
     assert code == 1 and "no campaign 999" in err
     code, _, err = cli("campaign", "leads", str(campaign), "--state", "asleep")
     assert code == 1 and "unknown lead state" in err
+
+
+def test_a_preview_call_made_by_hand_is_recorded_with_the_retry_rules(cli: Run) -> None:
+    made = jrun(cli, "campaign", "new", "--kind", "notice", "--units", "3-1-202",
+                "--message", "water-off", "--mode", "preview")  # fmt: skip
+    jrun(cli, "campaign", "start", str(made["id"]))
+    (lead,) = jrun(cli, "campaign", "leads", str(made["id"]))
+    result = jrun(cli, "campaign", "outcome", str(lead["id"]), "--disposition", "busy",
+                  "--by", "经理", "--at", "2026-11-23T10:00:00+08:00")  # fmt: skip
+    assert result["next_step"] == "retry: busy"
+    assert result["next_step_at"] == "2026-11-23T10:15:00+08:00"  # busy: +15 min
+    (call,) = jrun(cli, "calls", "list", "--campaign", str(made["id"]))
+    assert (call["disposition"], call["agent"], call["lead"]) == ("busy", "经理", lead["id"])
+    code, _, err = cli("campaign", "outcome", "999", "--disposition", "answered", "--by", "x")
+    assert code == 1 and "no lead 999" in err

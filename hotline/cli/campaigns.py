@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hotline.app import App
 from hotline.core import campaigns, leads, outcomes
 from hotline.core.models import CallRecord, Campaign, Lead
-from hotline.core.vocabulary import CampaignKind, DialMode, LeadState, parse_choice
+from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState, parse_choice
 
 from .output import iso, parse_at, print_json, print_table
 
@@ -181,6 +181,26 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
     )
 
 
+def lead_outcome(app: App, args: argparse.Namespace) -> None:
+    """A preview call a person made from their own phone, and how it went."""
+    at = parse_at(args.at, app.rules.tz, app.now())
+    retry = app.settings.dialer.retry
+    with app.require_db().session() as s:
+        step = outcomes.record_call_by_hand(
+            s, app.rules, retry, args.lead, args.disposition, at, args.by
+        )
+    data = {
+        "lead": args.lead,
+        "disposition": args.disposition,
+        "next_step": step.text,
+        "next_step_at": iso(step.at, app.rules.tz),
+    }
+    if args.json:
+        print_json(data)
+    else:
+        print(f"lead {args.lead}: {args.disposition}, then {step.text}")
+
+
 def calls_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
@@ -236,6 +256,12 @@ def register(
     p.add_argument("id", type=int)
     p.add_argument("--state", help="ready, waiting, calling, done or stopped")
     p.set_defaults(func=campaign_leads)
+    p = cam.add_parser("outcome", parents=[common], help="record a preview call made by hand")
+    p.add_argument("lead", type=int)
+    p.add_argument("--disposition", required=True, choices=[d.value for d in Disposition])
+    p.add_argument("--by", required=True, help="who called (the manager, an agent)")
+    p.add_argument("--at", help="when (ISO 8601; default now)")
+    p.set_defaults(func=lead_outcome)
 
     calls = sub.add_parser("calls", help="call records").add_subparsers(required=True)
     p = calls.add_parser("list", parents=[common], help="newest first")
