@@ -11,6 +11,7 @@ from pathlib import Path
 from hotline.app import App
 from hotline.core import arrears, followups, residents, tickets
 from hotline.core.csv_import import BadRow
+from hotline.core.overdue import overdue_now
 from hotline.core.report import Rate, build_report
 from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
 
@@ -242,6 +243,32 @@ def arrears_paid(app: App, args: argparse.Namespace) -> None:
         print(f"account {data['account_id']}: paid {data['paid_amount']} of {data['amount']}")
 
 
+def overdue(app: App, args: argparse.Namespace) -> None:
+    tz = app.rules.tz
+    at = parse_at(args.at, tz, app.now())
+    with app.require_db().session() as s:
+        found = [
+            {
+                "what": o.what,
+                "deadline": iso(o.deadline, tz),
+                "ticket_id": o.ticket_id,
+                "unit": o.unit,
+                "detail": o.detail,
+            }
+            for o in overdue_now(s, app.rules, at)
+        ]
+    if args.json:
+        print_json(found)
+        return
+    print_table(
+        ["what", "deadline", "ticket", "unit", "detail"],
+        [
+            (o["what"], o["deadline"], o["ticket_id"] or "", o["unit"] or "", o["detail"])
+            for o in found
+        ],
+    )
+
+
 def _quarter_start(moment: datetime) -> datetime:
     return moment.replace(
         month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
@@ -366,6 +393,10 @@ def register(
     p.add_argument("--amount", required=True)
     p.add_argument("--at")
     p.set_defaults(func=arrears_paid)
+
+    p = sub.add_parser("overdue", parents=[common], help="every deadline of the rules now missed")
+    p.add_argument("--at", help="as of (ISO 8601; default now)")
+    p.set_defaults(func=overdue)
 
     p = sub.add_parser("report", parents=[common], help="the centre's figures for a period")
     p.add_argument("--from", dest="from_", help="start (default: start of this quarter)")

@@ -1,0 +1,98 @@
+"""What is overdue now: every deadline of the service rules that passed with its work undone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .arrears import due_reminders
+from .models import FollowUp, Ticket
+from .rules import Rules
+
+CLOSED = ("closed",)  # a closed matter owes nothing more
+
+
+@dataclass(frozen=True)
+class Overdue:
+    what: str  # escalate, resolve, dispatch, follow_up, remind
+    deadline: datetime
+    ticket_id: int | None
+    unit: str | None
+    detail: str
+
+
+def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
+    """Oldest deadline first."""
+    found: list[Overdue] = []
+    open_tickets = Ticket.state.not_in(CLOSED)
+    with_unit = selectinload(Ticket.unit)
+
+    for t in session.scalars(
+        select(Ticket)
+        .options(with_unit)
+        .where(
+            open_tickets,
+            Ticket.kind == "complaint",
+            Ticket.escalated_at.is_(None),
+            Ticket.escalation_due_at < now,
+        )
+    ):
+        assert t.escalation_due_at is not None
+        found.append(_item("escalate", t.escalation_due_at, t, "not with a supervisor yet (1 h)"))
+
+    for t in session.scalars(
+        select(Ticket)
+        .options(with_unit)
+        .where(
+            open_tickets,
+            Ticket.kind == "complaint",
+            Ticket.resolved_at.is_(None),
+            Ticket.resolution_due_at < now,
+        )
+    ):
+        assert t.resolution_due_at is not None
+        found.append(_item("resolve", t.resolution_due_at, t, f"{t.severity}, not resolved"))
+
+    dispatch = timedelta(minutes=rules.policy.answer.dispatch_minutes)
+    for t in session.scalars(
+        select(Ticket)
+        .options(with_unit)
+        .where(
+            open_tickets,
+            Ticket.kind == "repair",
+            Ticket.dispatched_at.is_(None),
+            Ticket.received_at < now - dispatch,
+        )
+    ):
+        found.append(_item("dispatch", t.received_at + dispatch, t, f"{t.category}, no technician"))
+
+    for f in session.scalars(
+        select(FollowUp)
+        .options(selectinload(FollowUp.ticket).selectinload(Ticket.unit))
+        .where(FollowUp.done_at.is_(None), FollowUp.due_at < now)
+    ):
+        found.append(
+            _item("follow_up", f.due_at, f.ticket, f"回访 by {f.assignee_role}, follow-up {f.id}")
+        )
+
+    for due in due_reminders(session, rules, now):
+        if due.reminder.due_at < now:
+            a = due.account
+            found.append(
+                Overdue(
+                    "remind",
+                    due.reminder.due_at,
+                    None,
+                    a.unit.code,
+                    f"{due.reminder.stage} reminder, {a.amount} yuan, {a.months} month(s)",
+                )
+            )
+    return sorted(found, key=lambda o: o.deadline)
+
+
+def _item(what: str, deadline: datetime, ticket: Ticket, detail: str) -> Overdue:
+    unit = ticket.unit.code if ticket.unit else None
+    return Overdue(what, deadline, ticket.id, unit, f"{ticket.kind} {ticket.id}: {detail}")

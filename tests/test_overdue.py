@@ -1,0 +1,69 @@
+"""What is overdue now, one deadline of the rules at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hotline.core.arrears import import_arrears
+from hotline.core.db import Database
+from hotline.core.overdue import overdue_now
+from hotline.core.rules import Rules
+from hotline.core.tickets import Intake, move_ticket, open_ticket
+
+from cli_support import Run, jrun
+from factories import RESIDENTS_CSV, seed_residents
+
+SH = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH)
+
+
+def test_each_missed_deadline_is_listed_once_done_work_is_not(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    with db.session() as s:
+        late = open_ticket(
+            s, rules, Intake("complaint", "noise", T0, unit="3-1-201", severity="major")
+        )
+        on_time = open_ticket(s, rules, Intake("complaint", "noise", T0, unit="3-1-202"))
+        move_ticket(s, rules, on_time.id, "escalated", T0 + timedelta(minutes=30))
+        leak = open_ticket(s, rules, Intake("repair", "leak", T0, unit="3-1-201"))
+        done = open_ticket(
+            s, rules, Intake("repair", "plumbing", T0 - timedelta(days=2), unit="3-1-202")
+        )
+        for state in ("dispatched", "in_progress", "done"):
+            move_ticket(s, rules, done.id, state, T0 - timedelta(days=2))
+        ids = {"late": late.id, "on_time": on_time.id, "leak": leak.id, "done": done.id}
+    path = tmp_path / "arrears.csv"
+    path.write_text("unit,amount,months\n3-1-202,300,2\n", encoding="utf-8")
+    with db.session() as s:
+        import_arrears(s, rules, path, T0)
+
+    with db.session() as s:
+        items = overdue_now(s, rules, T0 + timedelta(hours=2))
+    got = {(o.what, o.ticket_id) for o in items}
+    assert ("escalate", ids["late"]) in got  # 1 h passed, no supervisor
+    assert ("escalate", ids["on_time"]) not in got  # escalated after 30 min
+    assert ("dispatch", ids["leak"]) in got  # 5 min passed, no technician
+    assert ("follow_up", ids["done"]) in got  # done two days ago: 24 h passed
+    assert ("remind", None) in got  # two months behind: the first reminder is overdue
+    assert [o.deadline for o in items] == sorted(o.deadline for o in items)
+
+    with db.session() as s:
+        later = {(o.what, o.ticket_id) for o in overdue_now(s, rules, T0 + timedelta(days=4))}
+    assert ("resolve", ids["on_time"]) in later  # general: 3 days
+    assert ("resolve", ids["late"]) not in later  # major: 10 days
+
+
+def test_overdue_command(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text(RESIDENTS_CSV, encoding="utf-8")
+    jrun(cli, "residents", "import", str(tmp_path / "r.csv"))
+    jrun(cli, "tickets", "new", "--kind", "complaint", "--category", "noise", "--unit",
+         "3-1-201", "--at", "2026-11-23T10:00:00+08:00")  # fmt: skip
+    items = jrun(cli, "overdue", "--at", "2026-11-23T11:30:00+08:00")
+    assert [(i["what"], i["deadline"], i["unit"]) for i in items] == [
+        ("escalate", "2026-11-23T11:00:00+08:00", "3-1-201")
+    ]
+    assert jrun(cli, "overdue", "--at", "2026-11-23T10:30:00+08:00") == []
