@@ -128,7 +128,8 @@ def show_results(app: App, out: TextIO) -> None:
             )
             for t in tickets
         ]
-        calls = list(s.scalars(select(CallRecord).order_by(CallRecord.id)))
+        inbound = select(CallRecord).where(CallRecord.direction == "in").order_by(CallRecord.id)
+        calls = list(s.scalars(inbound))
         call_rows = [
             (
                 c.id,
@@ -143,7 +144,7 @@ def show_results(app: App, out: TextIO) -> None:
         report = build_report(s, app.rules, min(c.arrived_at for c in calls), app.now())
     print("\nTickets made:", file=out)
     print_table(["id", "kind", "category", "unit", "state", "flags", "escalate by"], rows, out)
-    print("\nCall records:", file=out)
+    print("\nInbound call records:", file=out)
     print_table(["id", "caller", "rings", "disposition", "queue", "ticket"], call_rows, out)
     share = report.answered_within_rings
     print(f"\nAnswered within three rings: {share.part}/{share.whole}", file=out)
