@@ -19,7 +19,8 @@ from twisted.internet import defer, reactor, task  # noqa: E402
 
 from hotline.dialer.ami_client import AMIClient, AMIConfig  # noqa: E402
 from hotline.dialer.ami_protocol import AMIParser  # noqa: E402
-from hotline.dialer.ami_simulator import AMISimulator, RandomResidents  # noqa: E402
+from hotline.dialer.ami_sim_residents import RandomResidents  # noqa: E402
+from hotline.dialer.ami_simulator import AMISimulator  # noqa: E402
 from tests.golden import FROM_ASTERISK, golden_files, stream  # noqa: E402
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"

@@ -20,13 +20,9 @@ from hotline.core.models import Lead
 from hotline.core.residents import import_residents
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.core.vocabulary import LeadState
-from hotline.dialer.ami_simulator import (
-    AMISimulator,
-    Queue,
-    QueueMember,
-    ResidentModel,
-    ResidentPlan,
-)
+from hotline.dialer.ami_sim_queues import Queue, QueueMember
+from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
+from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
 
 from . import demo_data

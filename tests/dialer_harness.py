@@ -16,14 +16,10 @@ from hotline.agi.simulator import Input, PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
-from hotline.dialer.ami_simulator import (
-    AMISimulator,
-    OriginateRequest,
-    Queue,
-    QueueMember,
-    ResidentModel,
-    ResidentPlan,
-)
+from hotline.dialer.ami_sim_calls import OriginateRequest
+from hotline.dialer.ami_sim_queues import Queue, QueueMember
+from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
+from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
 
 from flow_harness import make_app

@@ -19,7 +19,8 @@ from hotline.dialer.ami_client import (
     AMIListResult,
     AMILoginError,
 )
-from hotline.dialer.ami_simulator import AMISession, AMISimulator
+from hotline.dialer.ami_sim_session import AMISession
+from hotline.dialer.ami_simulator import AMISimulator
 
 SECRET = "dialer-secret"
 

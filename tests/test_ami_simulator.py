@@ -11,13 +11,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
-from hotline.dialer.ami_simulator import (
-    AMISimulator,
-    RandomResidents,
-    ResidentModel,
-    ResidentPlan,
-    default_queues,
-)
+from hotline.dialer.ami_sim_queues import default_queues
+from hotline.dialer.ami_sim_residents import RandomResidents, ResidentModel, ResidentPlan
+from hotline.dialer.ami_simulator import AMISimulator
 
 
 class Session:
@@ -205,3 +201,19 @@ def test_agents_take_queue_calls_and_wrap_up() -> None:
     assert len(s.events("AgentComplete")) == 2
     (member,) = sim.queues["support"].members
     assert member.calls_taken == 2 and not member.in_call
+
+
+def test_queue_summary_counts_a_caller_waiting() -> None:
+    clock = Clock()
+    queues = default_queues(clock)
+    queues[0].members[0].paused = True  # nobody to take the call: it waits
+    sim = AMISimulator(clock, queues=queues)
+    s = Session(sim)
+    s.login()
+    s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
+           ("Data", "30"), ("Async", "true"), action_id="q")  # fmt: skip
+    for _ in range(5):
+        clock.advance(1)
+    s.send("QueueSummary", ("Queue", "support"), action_id="sum")
+    (summary,) = s.events("QueueSummary")
+    assert summary["Callers"] == "1" and int(summary["LongestHoldTime"]) >= 3

@@ -16,7 +16,8 @@ from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, CallRecord, Lead, Phone
-from hotline.dialer.ami_simulator import AMISimulator, ResidentPlan
+from hotline.dialer.ami_sim_residents import ResidentPlan
+from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
 
 from dialer_harness import dialer_app, run_dialer

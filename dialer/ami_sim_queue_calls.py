@@ -1,0 +1,245 @@
+"""A caller waiting in a simulated queue, then bridged with the agent that takes it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from hotline.dialer.ami_protocol import Header
+from hotline.dialer.ami_sim_channels import CALLING_PRES, UNKNOWN, Channel
+
+if TYPE_CHECKING:
+    from hotline.dialer.ami_sim_calls import OutboundCall
+    from hotline.dialer.ami_sim_queues import QueueMember
+    from hotline.dialer.ami_sim_residents import ResidentPlan
+
+BEEP_S = 0.9  # how long Playback(beep) takes in the golden capture
+
+
+class QueueCall:
+    """A caller (the ;2 half of an answered Local call) inside ``Queue(name,,,,timeout)``,
+    served by the first free agent; the agent side runs ``[queue-agent]``'s shape:
+    Answer, Wait, Playback(beep), Wait, Hangup."""
+
+    def __init__(self, call: OutboundCall, plan: ResidentPlan, priority: int) -> None:
+        self.call = call
+        self.sim = call.sim
+        self.queue = self.sim.queues[plan.queue]
+        self.plan = plan
+        self.priority = priority
+        self.caller = call.two
+        self.agent: QueueMember | None = None
+        self.a1: Channel | None = None
+        self.a2: Channel | None = None
+        self.bridge = ""
+        self.joined = 0.0
+        self.connected = 0.0
+        self.timeout: Any = None
+
+    def var(self, chan: Channel, name: str, value: str) -> None:
+        chan.variables[name] = value
+        self.sim.channel_event("VarSet", "dialplan", chan, ("Variable", name), ("Value", value))
+
+    def join(self) -> None:
+        sim, caller, queue = self.sim, self.caller, self.queue
+        assert caller
+        data = f"{queue.name},,,,{self.plan.queue_timeout_s:g}"
+        sim.exten(caller, "Queue", data, self.priority)
+        for name in ("ANSWEREDTIME", "DIALEDTIME", "QUEUEWAIT"):
+            self.var(caller, name, "")
+            self.var(caller, f"{name}_MS", "")
+        sim.device_state(f"Queue:{queue.name}", "RINGING")
+        queue.waiting.append(self)
+        self.joined = sim.now()
+        sim.channel_event(
+            "QueueCallerJoin",
+            "agent",
+            caller,
+            ("Queue", queue.name),
+            ("Position", str(len(queue.waiting))),
+            ("Count", str(len(queue.waiting))),
+        )
+        self.timeout = sim.later(self.plan.queue_timeout_s, self.give_up)
+        sim.serve_queue(queue)
+
+    def give_up(self) -> None:
+        """Queue timeout: leave the queue and hang up (the dialplan's next step)."""
+        self.timeout = None
+        if self not in self.queue.waiting or self.call.done:
+            return
+        self.leave()
+        self.queue.abandoned += 1
+        assert self.caller
+        self.sim.exten(self.caller, "Hangup", "", self.priority + 1)
+        self.call.hangup_answered(from_resident=True)
+
+    def leave(self) -> None:
+        queue, caller = self.queue, self.caller
+        assert caller
+        position = queue.waiting.index(self) + 1
+        queue.waiting.remove(self)
+        self.sim.channel_event(
+            "QueueCallerLeave",
+            "agent",
+            caller,
+            ("Queue", queue.name),
+            ("Position", str(position)),
+            ("Count", str(len(queue.waiting))),
+        )
+
+    def member_event(self, event: str, *extra: Header) -> None:
+        assert self.caller and self.a1 and self.agent
+        self.sim.publish(
+            event,
+            "agent",
+            [
+                *self.caller.block(),
+                *self.a1.block("Dest"),
+                ("Queue", self.queue.name),
+                ("Interface", self.agent.interface),
+                ("MemberName", self.agent.name),
+                *extra,
+            ],
+        )
+
+    def bridge_event(self, event: str, count: int, chan: Channel | None) -> None:
+        headers: list[Header] = [
+            ("BridgeUniqueid", self.bridge),
+            ("BridgeType", "basic"),
+            ("BridgeTechnology", "simple_bridge"),
+            ("BridgeCreator", UNKNOWN),
+            ("BridgeName", UNKNOWN),
+            ("BridgeNumChannels", str(count)),
+            ("BridgeVideoSourceMode", "none"),
+        ]
+        self.sim.publish(event, "call", [*headers, *(chan.block() if chan else [])])
+
+    def connect(self, agent: QueueMember) -> None:
+        """Ring ``agent`` (answers at once) and bridge it with the caller."""
+        sim, caller, queue = self.sim, self.caller, self.queue
+        assert caller
+        self.agent = agent
+        agent.ringing_or_up = True
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        dial = agent.interface.removeprefix("Local/").removesuffix("/n")
+        number, _, context = dial.partition("@")
+        cid = (caller.cid_num, caller.cid_name)
+        a1, a2 = self.a1, self.a2 = sim.new_local_pair(number, context)
+        sim.channel_event("Newchannel", "call", a1)
+        sim.channel_event("Newchannel", "call", a2)
+        a1.cid_num, a1.cid_name = cid
+        sim.exten(a1, "AppQueue", "(Outgoing Line)")
+        sim.channel_event("NewCallerid", "call", a1, ("CID-CallingPres", CALLING_PRES))
+        self.var(a1, "DIALEDPEERNUMBER", f"{dial}/n")
+        self.var(a2, "DIALEDPEERNUMBER", f"{dial}/n")
+        a2.cid_num, a2.cid_name = a2.connected_num, a2.connected_name = cid
+        sim.channel_event("NewCallerid", "call", a2, ("CID-CallingPres", CALLING_PRES))
+        sim.channel_event("NewConnectedLine", "call", a2)
+        sim.publish(
+            "LocalBridge",
+            "call",
+            [
+                *a1.block("LocalOne"),
+                *a2.block("LocalTwo"),
+                ("Context", context),
+                ("Exten", number),
+                ("LocalOptimization", "No"),
+            ],
+        )
+        # Asterisk raises AgentCalled from the queue thread after the dial has moved on:
+        # its snapshot already shows the connected line and the caller's extension.
+        dialing = (a1.connected_num, a1.connected_name, a1.exten)
+        a1.connected_num, a1.connected_name, a1.exten = (*cid, caller.exten)
+        self.member_event("AgentCalled")
+        a1.connected_num, a1.connected_name, a1.exten = dialing
+        sim.publish(
+            "DialBegin",
+            "call",
+            [*caller.block(), *a1.block("Dest"), ("DialString", agent.interface)],
+        )
+        sim.exten(a2, "Answer", "")
+        sim.set_state(a2, 6)
+        sim.device_state(f"Local/{dial}", "INUSE")
+        a1.exten = caller.exten
+        a1.connected_num, a1.connected_name = cid
+        sim.set_state(a1, 6)
+        sim.exten(a1, "AppQueue", "(Outgoing Line)")
+        sim.channel_event("NewConnectedLine", "call", a1)
+        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        sim.publish(
+            "DialEnd", "call", [*caller.block(), *a1.block("Dest"), ("DialStatus", "ANSWER")]
+        )
+        sim.device_state(f"Queue:{queue.name}_avail", "INUSE")
+        sim.device_state(f"Queue:{queue.name}", "NOT_INUSE")
+        self.leave()
+        wait = sim.now() - self.joined
+        self.var(caller, "QUEUEPOSITION", "1")
+        self.var(caller, "QUEUEWAIT", str(int(wait)))
+        self.var(caller, "QUEUEWAIT_MS", str(int(wait * 1000)))
+        sim.device_state(f"Local/{dial}", "INUSE")
+        self.connected = sim.now()
+        self.member_event("AgentConnect", ("HoldTime", str(int(wait))), ("RingTime", "0"))
+        agent.in_call = True
+        self.bridge = str(uuid.UUID(int=sim.rng.getrandbits(128), version=4))
+        self.bridge_event("BridgeCreate", 0, None)
+        self.bridge_event("BridgeEnter", 1, a1)
+        self.bridge_event("BridgeEnter", 2, caller)
+        self.var(a1, "BRIDGEPEER", caller.name)
+        self.var(caller, "BRIDGEPEER", a1.name)
+        self.agent_script(sim.rng.uniform(*agent.talk_s))
+
+    def agent_script(self, talk: float) -> None:
+        sim, a2 = self.sim, self.a2
+        assert a2
+        half = talk / 2
+        sim.exten(a2, "Wait", f"{half:g}", 2)
+
+        def playback() -> None:
+            sim.exten(a2, "Playback", "beep", 3)
+            self.var(a2, "PLAYBACKSTATUS", "SUCCESS")
+
+        sim.later(half, playback)
+        sim.later(half + BEEP_S, sim.exten, a2, "Wait", f"{half:g}", 4)
+        sim.later(talk + BEEP_S, self.agent_hangup)
+
+    def agent_hangup(self) -> None:
+        sim, caller, a1, a2, agent = self.sim, self.caller, self.a1, self.a2, self.agent
+        assert caller and a1 and a2 and agent
+        queue, cid = self.queue, (caller.cid_num, caller.cid_name)
+        talk = sim.now() - self.connected
+        sim.exten(a2, "Hangup", "", 5)
+        sim.channel_event("SoftHangupRequest", "call", a2, ("Cause", "16"))
+        sim.channel_event("HangupRequest", "call", a1, ("Cause", "16"))
+        sim.cdr(a2, a2.exten, cid)
+        hold = int(self.connected - self.joined)
+        self.member_event(
+            "AgentComplete",
+            ("HoldTime", str(hold)),
+            ("TalkTime", str(round(talk))),
+            ("Reason", "agent"),
+        )
+        sim.hangup_channel(a2, 16)
+        self.var(a1, "BRIDGEPEER", "")
+        self.var(caller, "BRIDGEPEER", "")
+        self.bridge_event("BridgeLeave", 1, a1)
+        sim.hangup_channel(a1, 16)
+        self.bridge_event("BridgeLeave", 0, caller)
+        dialed = sim.now() - self.joined
+        self.var(caller, "ANSWEREDTIME", str(int(talk)))
+        self.var(caller, "ANSWEREDTIME_MS", str(int(talk * 1000)))
+        self.var(caller, "DIALEDTIME", str(int(dialed)))
+        self.var(caller, "DIALEDTIME_MS", str(int(dialed * 1000)))
+        queue.completed += 1
+        queue.talktime = round(talk)
+        agent.calls_taken += 1
+        agent.last_call = int(sim.now())
+        agent.in_call = agent.ringing_or_up = False
+        self.call.hangup_answered(from_resident=True, destination=a1.name)
+        device = agent.interface.removesuffix("/n")
+        sim.device_state(device, "NOT_INUSE")
+        sim.device_state(device, "NOT_INUSE")
+        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        sim.device_state(f"Queue:{queue.name}_avail", "NOT_INUSE")
+        self.bridge_event("BridgeDestroy", 0, None)
+        sim.later(agent.wrapup_s, sim.serve_queue, queue)

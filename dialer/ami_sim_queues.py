@@ -1,0 +1,118 @@
+"""Simulated call queues and their agents, as ``queues.conf`` and QueueStatus show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hotline.dialer.ami_protocol import Header
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
+
+    from hotline.dialer.ami_sim_queue_calls import QueueCall
+
+
+@dataclass
+class QueueMember:
+    """A queue agent; ``talk_s`` is the range a conversation's length is drawn from."""
+
+    name: str
+    interface: str
+    talk_s: tuple[float, float] = (2.0, 2.0)
+    wrapup_s: float = 0.0
+    paused: bool = False
+    paused_reason: str = ""
+    calls_taken: int = 0
+    last_call: int = 0
+    last_pause: int = 0
+    login_time: int = 0
+    ringing_or_up: bool = False  # device state (Status 2) - set before InCall
+    in_call: bool = False
+
+    def _stats(self) -> list[Header]:
+        return [
+            ("Penalty", "0"),
+            ("CallsTaken", str(self.calls_taken)),
+            ("LastCall", str(self.last_call)),
+            ("LastPause", str(self.last_pause)),
+            ("LoginTime", str(self.login_time)),
+            ("InCall", "1" if self.in_call else "0"),
+            ("Status", "2" if self.ringing_or_up else "1"),
+            ("Paused", "1" if self.paused else "0"),
+            ("PausedReason", self.paused_reason),
+        ]
+
+    def status_headers(self, queue: str) -> list[Header]:
+        """The ``QueueMember`` item of QueueStatus."""
+        return [
+            ("Queue", queue),
+            ("Name", self.name),
+            ("Location", self.interface),
+            ("StateInterface", self.interface),
+            ("Membership", "static"),
+            *self._stats(),
+            ("Wrapuptime", str(int(self.wrapup_s))),
+        ]
+
+    def event_headers(self, queue: str) -> list[Header]:
+        """The body of QueueMemberStatus / QueueMemberPause events."""
+        return [
+            ("Queue", queue),
+            ("MemberName", self.name),
+            ("Interface", self.interface),
+            ("StateInterface", self.interface),
+            ("Membership", "static"),
+            *self._stats(),
+            ("Ringinuse", "0"),
+            ("Wrapuptime", str(int(self.wrapup_s))),
+        ]
+
+
+@dataclass
+class Queue:
+    name: str
+    members: list[QueueMember]
+    strategy: str = "ringall"
+    waiting: list[QueueCall] = field(default_factory=list)
+    completed: int = 0
+    abandoned: int = 0
+    holdtime: int = 0
+    talktime: int = 0
+
+    def params(self) -> list[Header]:
+        perf = "100.0" if self.completed else "0.0"
+        return [
+            ("Queue", self.name),
+            ("Max", "0"),
+            ("Strategy", self.strategy),
+            ("Calls", str(len(self.waiting))),
+            ("Holdtime", str(self.holdtime)),
+            ("TalkTime", str(self.talktime)),
+            ("Completed", str(self.completed)),
+            ("Abandoned", str(self.abandoned)),
+            ("ServiceLevel", "0"),
+            ("ServicelevelPerf", perf),
+            ("ServicelevelPerf2", perf),
+            ("Weight", "0"),
+        ]
+
+    def summary(self, now: float) -> list[Header]:
+        available = sum(1 for m in self.members if not m.paused and not m.ringing_or_up)
+        longest = max((int(now - call.joined) for call in self.waiting), default=0)
+        return [
+            ("Queue", self.name),
+            ("LoggedIn", str(len(self.members))),
+            ("Available", str(available)),
+            ("Callers", str(len(self.waiting))),
+            ("HoldTime", str(self.holdtime)),
+            ("TalkTime", str(self.talktime)),
+            ("LongestHoldTime", str(longest)),
+        ]
+
+
+def default_queues(clock: IReactorTime) -> list[Queue]:
+    """Queue ``support`` with one agent, as in the golden ``queues.conf``."""
+    login = int(clock.seconds())
+    agent = QueueMember("Agent Local 200", "Local/200@queue-agent/n", login_time=login)
+    return [Queue("support", [agent])]
