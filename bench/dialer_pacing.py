@@ -23,7 +23,6 @@ import multiprocessing
 import random
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from hotline.dialer.pacing import (
@@ -274,37 +273,50 @@ class VicidialAdaptPacer(RatioPacer):
         self.level = max(level, 1.0)
 
 
-# -- policies: name -> list of candidate (label, pacer factory, preview?)
-Factory = Callable[[Scenario], Pacer]
+# -- policies: each run is one (scenario, policy, setting); a task is one run on one seed
 CONFIG = PacingConfig(abandon_limit=ABANDON_LIMIT, connect_limit=CONNECT_LIMIT, max_ring=RELEASE)
+VICIDIAL_SETTINGS = [
+    (method, intensity)
+    for method in ("ADAPT_HARD_LIMIT", "ADAPT_TAPERED")
+    for intensity in (-20, 0, 20)
+]
+Run = tuple[Scenario, str, int]  # scenario, policy, index of the setting
+Task = tuple[Scenario, str, int, int]  # ... and the seed
 
 
-def _candidates(policy: str) -> list[tuple[str, Factory, bool]]:
-    if policy == "predictive":
-        return [("", lambda s: PredictivePacer(CONFIG), False)]
-    if policy == "progressive":
-        return [("", lambda s: ProgressivePacer(CONFIG), False)]
-    if policy == "preview":
-        return [("", lambda s: PreviewPacer(CONFIG), True)]
+def _settings(policy: str) -> int:
+    """How many settings a policy is tried with (ratio: the level grid, bisected)."""
+    return {"vicidial": len(VICIDIAL_SETTINGS), "ratio": len(RATIOS)}.get(policy, 1)
+
+
+def _label(policy: str, setting: int) -> str:
+    if policy == "ratio":
+        return f"level {RATIOS[setting]:.1f}"
     if policy == "vicidial":
-        return [
-            (f"{method} intensity {intensity:+d}", _vicidial(method, intensity), False)
-            for method in ("ADAPT_HARD_LIMIT", "ADAPT_TAPERED")
-            for intensity in (-20, 0, 20)
-        ]
+        method, intensity = VICIDIAL_SETTINGS[setting]
+        return f"{method} intensity {intensity:+d}"
+    return ""
+
+
+def _pacer(scenario: Scenario, policy: str, setting: int) -> Pacer:
+    if policy == "predictive":
+        return PredictivePacer(CONFIG)
+    if policy == "progressive":
+        return ProgressivePacer(CONFIG)
+    if policy == "preview":
+        return PreviewPacer(CONFIG)
+    if policy == "ratio":
+        return RatioPacer(CONFIG, RATIOS[setting])
+    if policy == "vicidial":
+        method, intensity = VICIDIAL_SETTINGS[setting]
+        return VicidialAdaptPacer(CONFIG, scenario.hours * 3600.0, method, intensity)
     raise ValueError(policy)
 
 
-def _vicidial(method: str, intensity: int) -> Factory:
-    return lambda s: VicidialAdaptPacer(CONFIG, s.hours * 3600.0, method, intensity)
-
-
-def _ratio(level: float) -> Factory:
-    return lambda s: RatioPacer(CONFIG, level)
-
-
-def _run(scenario: Scenario, seeds: list[int], factory: Factory, preview: bool) -> list[Shift]:
-    return [run_shift(scenario, seed, factory(scenario), preview) for seed in seeds]
+def simulate(task: Task) -> Shift:
+    """One shift of one run: the unit of work handed to the worker processes."""
+    scenario, policy, setting, seed = task
+    return run_shift(scenario, seed, _pacer(scenario, policy, setting), policy == "preview")
 
 
 def _compliant(shifts: list[Shift]) -> bool:
@@ -315,37 +327,90 @@ def _occupancy(shifts: list[Shift]) -> float:
     return sum(s.busy for s in shifts) / sum(s.staffed for s in shifts)
 
 
-def evaluate(task: tuple[Scenario, str, list[int]]) -> dict[str, object]:
-    """Run one policy on one scenario over all seeds; baselines pick their best setting."""
-    scenario, policy, seeds = task
-    if policy == "ratio":
-        # Occupancy and abandons both grow with the level: bisect for the highest level whose
-        # every shift stays within the limit.
-        low, high, best = 0, len(RATIOS) - 1, None
-        while low <= high:
-            mid = (low + high) // 2
-            shifts = _run(scenario, seeds, _ratio(RATIOS[mid]), False)
-            if _compliant(shifts):
-                best, low = (f"level {RATIOS[mid]:.1f}", shifts), mid + 1
-            else:
-                high = mid - 1
-        if best is None:
-            best = (f"level {RATIOS[0]:.1f}", _run(scenario, seeds, _ratio(RATIOS[0]), False))
-        label, shifts = best
-    else:
-        results = [
-            (label, _run(scenario, seeds, factory, preview))
-            for label, factory, preview in _candidates(policy)
-        ]
-        compliant = [r for r in results if _compliant(r[1])] or results
-        label, shifts = max(compliant, key=lambda r: _occupancy(r[1]))
+class _RatioSearch:
+    """Occupancy and abandons both grow with the level: bisect for the highest level whose
+    every shift stays within the limit (the lowest level when none does)."""
+
+    def __init__(self) -> None:
+        self.low, self.high = 0, len(RATIOS) - 1
+        self.best: int | None = None
+        self.fallback = False
+
+    def next_level(self) -> int | None:
+        if self.low <= self.high:
+            return (self.low + self.high) // 2
+        if self.best is None and not self.fallback:
+            self.fallback = True
+            return 0
+        return None
+
+    def record(self, level: int, shifts: list[Shift]) -> None:
+        if self.fallback:
+            return
+        if _compliant(shifts):
+            self.best, self.low = level, level + 1
+        else:
+            self.high = level - 1
+
+    @property
+    def chosen(self) -> int:
+        return 0 if self.best is None else self.best
+
+
+def run_grid(
+    scenarios: list[Scenario], policies: list[str], seeds: list[int], jobs: int
+) -> tuple[dict[Run, list[Shift]], dict[Scenario, int]]:
+    """Every run on every seed. Tasks are single shifts, longest first, so both cores stay
+    busy to the end; the ratio bisection advances one level per round for all scenarios."""
+    fixed = [
+        (scenario, policy, setting)
+        for scenario in scenarios
+        for policy in policies
+        if policy != "ratio"
+        for setting in range(_settings(policy))
+    ]
+    searches = {s: _RatioSearch() for s in scenarios} if "ratio" in policies else {}
+    results: dict[Run, list[Shift]] = {}
+    pool = multiprocessing.Pool(jobs) if jobs > 1 else None
+    try:
+        while True:
+            runs = fixed + [
+                (s, "ratio", level)
+                for s, search in searches.items()
+                if (level := search.next_level()) is not None
+            ]
+            if not runs:
+                break
+            fixed = []
+            tasks = [(*run, seed) for run in runs for seed in seeds]
+            tasks.sort(key=lambda t: -t[0].agents * COST[t[1]])
+            shifts = pool.map(simulate, tasks, chunksize=1) if pool else map(simulate, tasks)
+            for task, shift in zip(tasks, shifts, strict=True):
+                results.setdefault(task[:3], []).append(shift)
+            for scenario, policy, setting in runs:
+                if policy == "ratio":
+                    searches[scenario].record(setting, results[scenario, policy, setting])
+    finally:
+        if pool:
+            pool.close()
+    return results, {scenario: search.chosen for scenario, search in searches.items()}
+
+
+def summarise(
+    scenario: Scenario, policy: str, results: dict[Run, list[Shift]], ratio_level: int
+) -> dict[str, object]:
+    """One row: the policy's best compliant setting (or its best, marked, if none complies)."""
+    settings = [ratio_level] if policy == "ratio" else range(_settings(policy))
+    candidates = [(setting, results[scenario, policy, setting]) for setting in settings]
+    compliant = [c for c in candidates if _compliant(c[1])] or candidates
+    setting, shifts = max(compliant, key=lambda c: _occupancy(c[1]))
     answered = sum(s.answered for s in shifts)
     staffed_hours = sum(s.staffed for s in shifts) / 3600.0
     return {
         "agents": scenario.agents,
         "p": scenario.p,
         "policy": policy,
-        "setting": label,
+        "setting": _label(policy, setting),
         "occupancy": round(_occupancy(shifts), 4),
         "abandon_rate": round(sum(s.abandoned for s in shifts) / answered, 4) if answered else 0,
         "abandon_rate_max": round(max(s.abandon_rate for s in shifts), 4),
@@ -357,20 +422,7 @@ def evaluate(task: tuple[Scenario, str, list[int]]) -> dict[str, object]:
 
 
 POLICIES = ["predictive", "progressive", "preview", "ratio", "vicidial"]
-COST = {"predictive": 3, "progressive": 1, "preview": 1, "ratio": 5, "vicidial": 6}
-
-
-def _tasks(args: argparse.Namespace) -> Iterator[tuple[Scenario, str, list[int]]]:
-    seeds = list(range(args.seed, args.seed + args.seeds))
-    grid = [
-        (Scenario(n, p, args.hours), policy)
-        for n in args.agents
-        for p in args.p
-        for policy in args.policies
-    ]
-    grid.sort(key=lambda item: -item[0].agents * COST[item[1]])  # longest first
-    for scenario, policy in grid:
-        yield scenario, policy, seeds
+COST = {"predictive": 3, "progressive": 1, "preview": 1, "ratio": 1, "vicidial": 1}
 
 
 def _table(rows: list[dict[str, object]]) -> str:
@@ -399,12 +451,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     args = parser.parse_args(argv)
 
-    tasks = list(_tasks(args))
-    if args.jobs > 1:
-        with multiprocessing.Pool(args.jobs) as pool:
-            rows = pool.map(evaluate, tasks, chunksize=1)
-    else:
-        rows = [evaluate(task) for task in tasks]
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    scenarios = [Scenario(n, p, args.hours) for n in args.agents for p in args.p]
+    results, ratio_levels = run_grid(scenarios, args.policies, seeds, args.jobs)
+    rows = [
+        summarise(scenario, policy, results, ratio_levels.get(scenario, 0))
+        for scenario in scenarios
+        for policy in args.policies
+    ]
     order = {policy: i for i, policy in enumerate(POLICIES)}
     rows.sort(key=lambda r: (r["p"], r["agents"], order[r["policy"]]))
     if args.json:

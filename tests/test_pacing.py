@@ -116,8 +116,8 @@ def test_call_rung_past_learnt_horizon_counts_as_lost() -> None:
         pacer, t = warmed()
         for agent in ("a", "b"):
             pacer.agent_free(agent, t)
-        if age is not None:
-            for i in range(6):
+        if age is not None:  # 4 calls: the line cap (4 per agent, dead calls too) stays loose
+            for i in range(4):
                 pacer.call_started(f"r{i}", t - age)
         return pacer.calls_to_start(t)
 
@@ -204,3 +204,15 @@ def test_short_simulation_beats_progressive_within_abandon_limit() -> None:
     assert predictive.abandon_rate <= 0.03
     assert progressive.abandoned == 0
     assert predictive.busy / predictive.staffed > progressive.busy / progressive.staffed + 0.05
+
+
+@pytest.mark.parametrize("highest", [None, 0, 7, 30])
+def test_ratio_search_finds_highest_compliant_level(highest: int | None) -> None:
+    bench = _bench()
+    ok, over = bench.Shift(1.0, 1.0, 100, 3, 97), bench.Shift(1.0, 1.0, 100, 4, 96)
+    search, tried = bench._RatioSearch(), []
+    while (level := search.next_level()) is not None:
+        tried.append(level)
+        search.record(level, [ok if highest is not None and level <= highest else over])
+    assert search.chosen == (0 if highest is None else highest)
+    assert len(tried) <= 6  # bisection over 31 levels, not a scan
