@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,15 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for the hot paths the ORM would slow down."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
         except OperationalError as exc:
             raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
 

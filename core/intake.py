@@ -13,14 +13,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import Database, DatabaseUnavailable
-from .models import ArrearsAccount, CallRecord, Ticket, Unit
-from .residents import find_unit, residents_by_phone
+from .models import ArrearsAccount, CallRecord, Phone, Resident, Ticket, TicketEvent, Unit
+from .residents import find_unit
 from .rules import Rules
 from .spool import Entry, Spool
-from .tickets import Intake, open_ticket
+from .tickets import Intake, ticket_row
+from .units import normalise_phone
+from .vocabulary import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +109,19 @@ class IntakeDesk:
 
     # lookups ---------------------------------------------------------------------------------
     def identify(self, number: str | None) -> list[CallerUnit]:
-        if not number:
-            return []
-        with self.db.session() as s:
-            return [
-                CallerUnit(r.id, r.name, r.unit.code, r.lang) for r in residents_by_phone(s, number)
-            ]
+        try:
+            normalised = normalise_phone(number or "")
+        except DomainError:
+            return []  # withheld, unknown or not a number
+        query = (
+            select(Resident.id, Resident.name, Unit.code, Resident.lang)
+            .join(Phone, Phone.resident_id == Resident.id)
+            .join(Unit, Unit.id == Resident.unit_id)
+            .where(Phone.number == normalised)
+            .order_by(Unit.code, Resident.id)
+        )
+        with self.db.transaction() as c:
+            return [CallerUnit(*row) for row in c.execute(query)]
 
     def unit_known(self, code: str) -> bool:
         with self.db.session() as s:
@@ -164,48 +175,64 @@ class IntakeDesk:
 
     def _store_report(self, report: PhoneReport) -> int:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows
-        (recorded again, confirmed). Once complete a report stays complete."""
-        with self.db.session() as s:
-            ticket = s.scalar(select(Ticket).where(Ticket.intake_key == report.key))
-            if ticket is not None:
-                ticket.recording = report.recording or ticket.recording
-                ticket.text = report.text or ticket.text
-                ticket.about_staff = report.about_staff
-                ticket.incomplete = ticket.incomplete and report.incomplete
-                return ticket.id
-            if report.unit and find_unit(s, report.unit) is None:
-                # A unit keyed in while the database was down, and not on file: keep the report,
-                # with the unit in its text, for staff to sort out.
-                report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
-                report.unit = None
-            return open_ticket(s, self.rules, report.intake()).id
-
-    def _store_call(self, c: CallSummary) -> None:
-        with self.db.session() as s:
-            if s.scalar(select(CallRecord.id).where(CallRecord.key == c.key)) is not None:
-                return
-            ticket_id = (
-                s.scalar(select(Ticket.id).where(Ticket.intake_key == c.report_key))
-                if c.report_key
-                else None
-            )
-            s.add(
-                CallRecord(
-                    key=c.key,
-                    direction=c.direction,
-                    caller=c.caller,
-                    callee=c.callee,
-                    channel=c.channel,
-                    uniqueid=c.uniqueid,
-                    arrived_at=c.arrived_at,
-                    answered_at=c.answered_at,
-                    ended_at=c.ended_at,
-                    rings_before_answer=c.rings_before_answer,
-                    disposition=c.disposition,
-                    path=">".join(c.path),
-                    keypad=c.keypad or None,
-                    queue=c.queue,
-                    recording=c.recording,
-                    ticket_id=ticket_id,
+        (recorded again, confirmed). Once complete a report stays complete. Core statements:
+        this runs several times in every call."""
+        with self.db.transaction() as c:
+            updated = c.execute(
+                update(Ticket)
+                .where(Ticket.intake_key == report.key)
+                .values(
+                    recording=func.coalesce(report.recording, Ticket.recording),
+                    text=func.coalesce(report.text, Ticket.text),
+                    about_staff=report.about_staff,
+                    incomplete=and_(Ticket.incomplete, literal(report.incomplete)),
+                )
+                .returning(Ticket.id)
+            ).scalar()
+            if updated is not None:
+                return updated
+            unit_id = None
+            if report.unit:
+                unit_id = c.scalar(select(Unit.id).where(Unit.code == report.unit))
+                if unit_id is None:
+                    # A unit keyed in while the database was down, and not on file: keep the
+                    # report, with the unit in its text, for staff to sort out.
+                    report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
+            row = ticket_row(self.rules, report.intake(), unit_id)
+            ticket_id = c.execute(insert(Ticket).values(row).returning(Ticket.id)).scalar_one()
+            c.execute(
+                insert(TicketEvent).values(
+                    ticket_id=ticket_id, to_state="new", at=report.received_at, note=report.text
                 )
             )
+            return ticket_id
+
+    def _store_call(self, c: CallSummary) -> None:
+        ticket = (
+            select(Ticket.id).where(Ticket.intake_key == c.report_key).scalar_subquery()
+            if c.report_key
+            else None
+        )
+        dialect = self.db.engine.dialect.name
+        insert_once = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        statement = insert_once(CallRecord).values(
+            key=c.key,
+            direction=c.direction,
+            caller=c.caller,
+            callee=c.callee,
+            channel=c.channel,
+            uniqueid=c.uniqueid,
+            arrived_at=c.arrived_at,
+            answered_at=c.answered_at,
+            ended_at=c.ended_at,
+            rings_before_answer=c.rings_before_answer,
+            disposition=c.disposition,
+            path=">".join(c.path),
+            keypad=c.keypad or None,
+            queue=c.queue,
+            recording=c.recording,
+            ticket_id=ticket,
+        )
+        with self.db.transaction() as connection:
+            # Replayed from the spool after it landed once: the key makes it a no-op.
+            connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))

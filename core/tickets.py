@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -44,40 +45,51 @@ class Intake:
     parent_id: int | None = None
 
 
-def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
+def ticket_row(rules: Rules, intake: Intake, unit_id: int | None) -> dict[str, Any]:
+    """A new ticket's columns, checked: kind, category, severity and channel, the emergency flag
+    and a complaint's escalation and resolution deadlines."""
     kind = parse_choice(Kind, intake.kind, "kind")
     category = check_category(kind, intake.category)
     severity = parse_choice(Severity, intake.severity, "severity")
     channel = parse_choice(Channel, intake.channel, "channel")
+    at = intake.received_at
+    row: dict[str, Any] = {
+        "kind": kind.value,
+        "category": category,
+        "severity": severity.value,
+        "channel": channel.value,
+        "state": "new",
+        "unit_id": unit_id,
+        "resident_id": intake.resident_id,
+        "caller_number": intake.caller_number,
+        "text": intake.text,
+        "recording": intake.recording,
+        "about_staff": intake.about_staff,
+        "emergency": rules.is_emergency(kind, category),
+        "incomplete": intake.incomplete,
+        "intake_key": intake.intake_key,
+        "parent_id": intake.parent_id,
+        "received_at": at,
+        "updated_at": at,
+    }
+    if kind is Kind.COMPLAINT:
+        row["escalation_due_at"] = rules.escalation_due(at)
+        row["resolution_due_at"] = rules.resolution_due(severity, at)
+    return row
+
+
+def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
+    row = ticket_row(rules, intake, None)  # a bad kind or category is named before the unit
     if intake.intake_key is not None:
         already = session.scalar(select(Ticket).where(Ticket.intake_key == intake.intake_key))
         if already is not None:
             return already
-    unit = require_unit(session, intake.unit) if intake.unit else None
-    at = intake.received_at
-    ticket = Ticket(
-        kind=kind.value,
-        category=category,
-        severity=severity.value,
-        channel=channel.value,
-        state="new",
-        unit_id=unit.id if unit else None,
-        resident_id=intake.resident_id,
-        caller_number=intake.caller_number,
-        text=intake.text,
-        recording=intake.recording,
-        about_staff=intake.about_staff,
-        emergency=rules.is_emergency(kind, category),
-        incomplete=intake.incomplete,
-        intake_key=intake.intake_key,
-        parent_id=intake.parent_id,
-        received_at=at,
-        updated_at=at,
+    if intake.unit:
+        row["unit_id"] = require_unit(session, intake.unit).id
+    ticket = Ticket(**row)
+    ticket.events.append(
+        TicketEvent(from_state=None, to_state="new", at=intake.received_at, note=intake.text)
     )
-    if kind is Kind.COMPLAINT:
-        ticket.escalation_due_at = rules.escalation_due(at)
-        ticket.resolution_due_at = rules.resolution_due(severity, at)
-    ticket.events.append(TicketEvent(from_state=None, to_state="new", at=at, note=intake.text))
     session.add(ticket)
     session.flush()
     return ticket

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -38,7 +39,13 @@ def serve(app: App, args: argparse.Namespace) -> None:
         log.error("the service could not start: %s", getattr(failure, "value", failure))
         reactor.stop()
 
-    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(service.start()).addErrback(failed))
+    async def start() -> None:
+        await service.start()
+        # What is loaded by now lives as long as the process; frozen, the collector's full
+        # passes skip it (they stalled every call ~100 ms at 1,000 calls in flight).
+        gc.freeze()
+
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(start()).addErrback(failed))
     reactor.run()
 
 
