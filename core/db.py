@@ -20,6 +20,15 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; callers spool what must not be lost."""
 
 
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """A database that cannot be reached is a DatabaseUnavailable, which callers spool for."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the service write while the CLI reads; busy_timeout rides out short write locks.
@@ -47,20 +56,14 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back on error."""
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+        with _reachable(), self._sessions.begin() as session:
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A Core connection in one transaction, for the hot paths the ORM would slow down."""
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except OperationalError as exc:
-            raise DatabaseUnavailable(f"database unavailable: {exc.orig}") from exc
+        with _reachable(), self.engine.begin() as connection:
+            yield connection
 
     def upgrade(self) -> None:
         upgrade(self.url, self.engine)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from .arrears import due_reminders
 from .models import FollowUp, Ticket
@@ -26,49 +27,23 @@ class Overdue:
 
 def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
     """Oldest deadline first."""
-    found: list[Overdue] = []
-    open_tickets = Ticket.state.not_in(CLOSED)
-    with_unit = selectinload(Ticket.unit)
-
-    for t in session.scalars(
-        select(Ticket)
-        .options(with_unit)
-        .where(
-            open_tickets,
-            Ticket.kind == "complaint",
-            Ticket.escalated_at.is_(None),
-            Ticket.escalation_due_at < now,
-        )
-    ):
-        assert t.escalation_due_at is not None
-        found.append(_item("escalate", t.escalation_due_at, t, "not with a supervisor yet (1 h)"))
-
-    for t in session.scalars(
-        select(Ticket)
-        .options(with_unit)
-        .where(
-            open_tickets,
-            Ticket.kind == "complaint",
-            Ticket.resolved_at.is_(None),
-            Ticket.resolution_due_at < now,
-        )
-    ):
-        assert t.resolution_due_at is not None
-        found.append(_item("resolve", t.resolution_due_at, t, f"{t.severity}, not resolved"))
-
     dispatch = timedelta(minutes=rules.policy.answer.dispatch_minutes)
-    for t in session.scalars(
-        select(Ticket)
-        .options(with_unit)
-        .where(
-            open_tickets,
-            Ticket.kind == "repair",
-            Ticket.dispatched_at.is_(None),
-            Ticket.received_at < now - dispatch,
+    found = [
+        _item("escalate", t.escalation_due_at, t, "not with a supervisor yet (1 h)")
+        for t in _missed(session, "complaint", Ticket.escalated_at, Ticket.escalation_due_at < now)
+        if t.escalation_due_at is not None
+    ]
+    found += [
+        _item("resolve", t.resolution_due_at, t, f"{t.severity}, not resolved")
+        for t in _missed(session, "complaint", Ticket.resolved_at, Ticket.resolution_due_at < now)
+        if t.resolution_due_at is not None
+    ]
+    found += [
+        _item("dispatch", t.received_at + dispatch, t, f"{t.category}, no technician")
+        for t in _missed(
+            session, "repair", Ticket.dispatched_at, Ticket.received_at < now - dispatch
         )
-    ):
-        found.append(_item("dispatch", t.received_at + dispatch, t, f"{t.category}, no technician"))
-
+    ]
     for f in session.scalars(
         select(FollowUp)
         .options(selectinload(FollowUp.ticket).selectinload(Ticket.unit))
@@ -77,7 +52,6 @@ def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
         found.append(
             _item("follow_up", f.due_at, f.ticket, f"回访 by {f.assignee_role}, follow-up {f.id}")
         )
-
     for due in due_reminders(session, rules, now):
         if due.reminder.due_at < now:
             a = due.account
@@ -91,6 +65,18 @@ def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
                 )
             )
     return sorted(found, key=lambda o: o.deadline)
+
+
+def _missed(
+    session: Session, kind: str, done: InstrumentedAttribute[Any], late: ColumnElement[bool]
+) -> list[Ticket]:
+    """Open tickets of `kind` whose milestone `done` was never reached though `late` holds."""
+    query = (
+        select(Ticket)
+        .options(selectinload(Ticket.unit))
+        .where(Ticket.state.not_in(CLOSED), Ticket.kind == kind, done.is_(None), late)
+    )
+    return list(session.scalars(query))
 
 
 def _item(what: str, deadline: datetime, ticket: Ticket, detail: str) -> Overdue:

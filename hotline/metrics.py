@@ -368,6 +368,8 @@ class Metrics:
         for stage, n in figures.arrears_by_stage.items():
             self.arrears.labels(stage).set(n)
         self.recordings_backlog.set(figures.recordings_backlog)
+        for kind, n in figures.leads_waiting.items():
+            self.leads_waiting(kind, n)
         return figures
 
 

@@ -8,9 +8,9 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.core.models import ArrearsAccount, FollowUp, Recording, Ticket
+from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Ticket
 from hotline.core.rules import Rules
-from hotline.core.vocabulary import Kind, ReminderStage
+from hotline.core.vocabulary import CampaignKind, Kind, LeadState, ReminderStage
 
 # Recordings the conversion worker has not finished with (a killed run leaves `converting`).
 BACKLOG_STATES = ("pending", "converting")
@@ -23,6 +23,7 @@ class DbFigures:
     complaints_unescalated_overdue: int  # not escalated, past the escalation deadline (1 h)
     arrears_by_stage: dict[str, int]  # unpaid accounts; every stage present, zero included
     recordings_backlog: int
+    leads_waiting: dict[str, int]  # ready to dial now, by campaign kind; every kind present
 
 
 def end_of_site_day(rules: Rules, now: datetime) -> datetime:
@@ -56,10 +57,20 @@ def db_figures(session: Session, rules: Rules, now: datetime) -> DbFigures:
         ).all()
     )
     backlog = session.scalar(select(func.count()).where(Recording.state.in_(BACKLOG_STATES)))
+    waiting = dict.fromkeys((kind.value for kind in CampaignKind), 0)
+    waiting.update(
+        session.execute(
+            select(Campaign.kind, func.count())
+            .join(Lead, Lead.campaign_id == Campaign.id)
+            .where(Lead.state == LeadState.READY, Lead.next_attempt_at <= now)
+            .group_by(Campaign.kind)
+        ).all()
+    )
     return DbFigures(
         followups_due=due,
         followups_overdue=overdue,
         complaints_unescalated_overdue=unescalated or 0,
         arrears_by_stage=stages,
         recordings_backlog=backlog or 0,
+        leads_waiting=waiting,
     )

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
-from hotline.core.models import ArrearsAccount, FollowUp, Recording, Unit
+from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.metrics import Metrics, agi_command_name, menu_choice
@@ -371,10 +371,19 @@ def test_refresh_from_db_counts_what_the_rules_say_is_owed(db: Database, tmp_pat
                 )
             )
 
+        campaign = Campaign(kind="arrears", mode="predictive", state="running", created_at=now)
+        s.add(campaign)
+        s.flush()
+        for state, due in [("ready", now), ("ready", now + timedelta(hours=2)), ("done", now)]:
+            s.add(Lead(campaign_id=campaign.id, state=state, next_attempt_at=due, number="1"))
+
     metrics = Metrics()
     with db.session() as s:
         metrics.refresh_from_db(s, rules, now)
     value = metrics.registry.get_sample_value
+    # one lead due now; the retry two hours away and the finished one are not waiting
+    assert value("hotline_dialer_leads_waiting", {"campaign_kind": "arrears"}) == 1
+    assert value("hotline_dialer_leads_waiting", {"campaign_kind": "notice"}) == 0
     assert value("hotline_complaints_unescalated_overdue") == 1
     assert value("hotline_followups_overdue") == 2
     assert value("hotline_followups_due") == 1
