@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from .models import FollowUp, Ticket
+from .models import FollowUp, Lead, Ticket
 from .rules import Rules
 from .tickets import Intake, move_ticket, open_ticket
-from .vocabulary import DomainError, Kind
+from .vocabulary import DomainError, Kind, LeadState
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,15 @@ def record_answers(
     followup.effect = answers.effect
     followup.comment = answers.comment
     followup.comment_recording = answers.comment_recording
+    # Made by a person (the manager's preview call) or by another campaign: no lead still owes it.
+    session.execute(
+        update(Lead)
+        # not one in a call: the call's own outcome closes that lead
+        .where(
+            Lead.followup_id == followup_id, Lead.state.in_((LeadState.READY, LeadState.WAITING))
+        )
+        .values(state=LeadState.DONE)
+    )
     if not unsatisfied:
         return None
     ticket = followup.ticket

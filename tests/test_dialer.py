@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,13 @@ import pytest
 from sqlalchemy import select
 from twisted.internet.task import deferLater
 
-from hotline.agi.simulator import Keys
+from hotline.agi.simulator import Keys, Speak
 from hotline.app import App
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
-from hotline.core.models import ArrearsAccount, CallRecord, Lead, Phone
+from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
+from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
@@ -140,3 +142,24 @@ def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) ->
     with app.db.session() as s:
         states = Counter(lead.state for lead in s.scalars(select(Lead)))
     assert states["calling"] == 0
+
+
+def test_a_followup_survey_campaign_records_the_answers_and_closes_the_lead(
+    app: App, tmp_path: Path
+) -> None:
+    done = app.now() - timedelta(days=2)  # the follow-up fell due a day ago
+    with app.db.session() as s:
+        ticket = open_ticket(s, app.rules, Intake("repair", "plumbing", done, unit="1-1-101"))
+        for state in ("dispatched", "in_progress", "done"):
+            move_ticket(s, app.rules, ticket.id, state, done)
+    plans = {"13000000001": ResidentPlan("answer", ring_s=2.0)}
+    answers = {"13000000001": [Keys("4"), Keys("1"), Speak(2.0)]}
+    run = run_dialer(app, plans, answers, start("followup", "agentless"))
+    assert run.flows == ["outbound/followup"]
+    (call,) = calls(app)["13000000001"]
+    assert (call.disposition, call.next_step) == ("answered", "done")
+    assert call.keypad == {"followup-rate": "4", "followup-work-done": "1"}
+    with app.db.session() as s:
+        followup = s.scalars(select(FollowUp)).one()
+        assert (followup.satisfaction, followup.quality) == (4, 1)
+        assert s.scalars(select(Lead)).one().state == "done"

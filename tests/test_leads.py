@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from hotline.core.arrears import import_arrears
 from hotline.core.calling_window import CallingWindow, in_calling_window
 from hotline.core.db import Database
+from hotline.core.followups import Answers, record_answers
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
 from hotline.core.models import Campaign, Lead, Phone, Resident
 from hotline.core.rules import Rules
@@ -112,6 +113,12 @@ def test_a_major_complaint_follow_up_is_a_preview_lead_for_the_manager(
         lead = s.scalars(select(Lead).where(Lead.campaign_id == campaign_id)).one()
         assert lead.preview and lead.payload["assignee_role"] == "manager"
         assert lead.state == "ready"
+        followup_id = lead.followup_id
+    # The manager calls and records the answers: the lead owes nothing any more.
+    with db.session() as s:
+        record_answers(s, rules, followup_id, Answers(4), MORNING)
+    with db.session() as s:
+        assert s.get(Lead, lead.id).state == "done"
 
 
 def test_arrears_leads_speak_amount_and_months_once_per_stage(
