@@ -146,6 +146,26 @@ def write_wav(path: Path, pcm: bytes) -> None:
         raise
 
 
+# Asterisk's core sound packages have no Mandarin digits, so SAY DIGITS on a zh channel would
+# fall back to English. SAY DIGITS plays `digits/<digit>` (and `star`, `pound`) one by one.
+ZH_DIGITS = {
+    **dict(zip("0123456789", "零一二三四五六七八九", strict=True)),
+    "star": "星号",
+    "pound": "井号",
+}
+
+
+def build_zh_digits(out_dir: Path | str) -> list[Path]:
+    """Write `<out_dir>/zh/digits/<name>.wav` for what SAY DIGITS speaks."""
+    tools = _require_tools()
+    written = []
+    for name, text in ZH_DIGITS.items():
+        path = Path(out_dir, "zh", "digits", f"{name}.wav")
+        write_wav(path, synthesise(text, VOICES["zh"], tools))
+        written.append(path)
+    return written
+
+
 def build(
     out_dir: Path | str,
     langs: Iterable[str] = LANGUAGES,

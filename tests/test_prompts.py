@@ -14,6 +14,7 @@ from hotline.agi.prompts import (
     PromptFileError,
     UnknownPromptError,
     build,
+    build_zh_digits,
     estimated_seconds,
     load_prompts,
     prompt,
@@ -208,3 +209,14 @@ def test_missing_tools_name_the_debian_packages(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingToolError, match=r"apt-get install espeak-ng sox"):
         build(tmp_path, names=["hotline/goodbye"])
+
+
+def test_mandarin_digits_for_say_digits(tmp_path: Path) -> None:
+    written = build_zh_digits(tmp_path)
+    names = sorted(p.stem for p in written)
+    assert names == sorted([*"0123456789", "star", "pound"])
+    for path in written:
+        assert path.parent == tmp_path / "zh" / "digits"
+        with wave.open(str(path)) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+            assert w.getnframes() > 800  # a spoken word, not silence

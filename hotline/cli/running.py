@@ -76,10 +76,13 @@ def demo(app: App, args: argparse.Namespace) -> None:
 
 
 def prompts_build(app: App, args: argparse.Namespace) -> None:
-    from hotline.agi.prompts import build
+    from hotline.agi.prompts import build, build_zh_digits
 
     out = Path(args.out)
-    written = build(out, langs=args.lang or ("zh", "en"))
+    langs = args.lang or ("zh", "en")
+    written = build(out, langs=langs)
+    if "zh" in langs:
+        written += build_zh_digits(out)
     print(f"wrote {len(written)} prompt file(s) under {out}")
 
 
