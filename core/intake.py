@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -148,12 +148,20 @@ class IntakeDesk:
             self.on_spooled()
             return None
 
-    def close_call(self, summary: CallSummary) -> None:
+    def close_call(self, summary: CallSummary, report: PhoneReport | None = None) -> int | None:
+        """The call's record, with the last change to its report if it has one, in one
+        transaction; spooled when the database is down. Returns the report's ticket number."""
         try:
-            self._store_call(summary)
+            with self.db.transaction() as c:
+                ticket_id = self._report_tx(c, report) if report is not None else None
+                self._call_tx(c, summary)
+                return ticket_id
         except DatabaseUnavailable:
+            if report is not None:
+                self.spool.append("report", asdict(report))
             self.spool.append("call", asdict(summary))
             self.on_spooled()
+            return None
 
     def replay_spool(self) -> int:
         """Land what was spooled; stops quietly while the database is still down."""
@@ -174,40 +182,47 @@ class IntakeDesk:
             self._store_call(CallSummary(**_datetimes(data, *times)))
 
     def _store_report(self, report: PhoneReport) -> int:
+        with self.db.transaction() as c:
+            return self._report_tx(c, report)
+
+    def _store_call(self, summary: CallSummary) -> None:
+        with self.db.transaction() as c:
+            self._call_tx(c, summary)
+
+    def _report_tx(self, c: Connection, report: PhoneReport) -> int:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows
         (recorded again, confirmed). Once complete a report stays complete. Core statements:
-        this runs several times in every call."""
-        with self.db.transaction() as c:
-            updated = c.execute(
-                update(Ticket)
-                .where(Ticket.intake_key == report.key)
-                .values(
-                    recording=func.coalesce(report.recording, Ticket.recording),
-                    text=func.coalesce(report.text, Ticket.text),
-                    about_staff=report.about_staff,
-                    incomplete=and_(Ticket.incomplete, literal(report.incomplete)),
-                )
-                .returning(Ticket.id)
-            ).scalar()
-            if updated is not None:
-                return updated
-            unit_id = None
-            if report.unit:
-                unit_id = c.scalar(select(Unit.id).where(Unit.code == report.unit))
-                if unit_id is None:
-                    # A unit keyed in while the database was down, and not on file: keep the
-                    # report, with the unit in its text, for staff to sort out.
-                    report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
-            row = ticket_row(self.rules, report.intake(), unit_id)
-            ticket_id = c.execute(insert(Ticket).values(row).returning(Ticket.id)).scalar_one()
-            c.execute(
-                insert(TicketEvent).values(
-                    ticket_id=ticket_id, to_state="new", at=report.received_at, note=report.text
-                )
+        this runs in every call."""
+        updated = c.execute(
+            update(Ticket)
+            .where(Ticket.intake_key == report.key)
+            .values(
+                recording=func.coalesce(report.recording, Ticket.recording),
+                text=func.coalesce(report.text, Ticket.text),
+                about_staff=report.about_staff,
+                incomplete=and_(Ticket.incomplete, literal(report.incomplete)),
             )
-            return ticket_id
+            .returning(Ticket.id)
+        ).scalar()
+        if updated is not None:
+            return updated
+        unit_id = None
+        if report.unit:
+            unit_id = c.scalar(select(Unit.id).where(Unit.code == report.unit))
+            if unit_id is None:
+                # A unit keyed in while the database was down, and not on file: keep the
+                # report, with the unit in its text, for staff to sort out.
+                report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
+        row = ticket_row(self.rules, report.intake(), unit_id)
+        ticket_id = c.execute(insert(Ticket).values(row).returning(Ticket.id)).scalar_one()
+        c.execute(
+            insert(TicketEvent).values(
+                ticket_id=ticket_id, to_state="new", at=report.received_at, note=report.text
+            )
+        )
+        return ticket_id
 
-    def _store_call(self, c: CallSummary) -> None:
+    def _call_tx(self, connection: Connection, c: CallSummary) -> None:
         ticket = (
             select(Ticket.id).where(Ticket.intake_key == c.report_key).scalar_subquery()
             if c.report_key
@@ -233,6 +248,5 @@ class IntakeDesk:
             recording=c.recording,
             ticket_id=ticket,
         )
-        with self.db.transaction() as connection:
-            # Replayed from the spool after it landed once: the key makes it a no-op.
-            connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+        # Replayed from the spool after it landed once: the key makes it a no-op.
+        connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))

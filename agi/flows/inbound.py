@@ -178,7 +178,7 @@ async def take_repair(visit: Visit) -> None:
     if choice != "1":
         await visit.to_agent(staff_queue(visit, QUEUE_REPAIRS))
         return
-    await visit.file_report(complete=True)
+    visit.confirm_report()
     if emergency:
         # Flagged for immediate dispatch; a person takes it now, whatever the hour.
         await visit.play("hotline/emergency-ack")

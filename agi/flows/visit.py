@@ -63,6 +63,7 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
+        self._confirmed = False  # a confirmation not stored yet
         self._recordings = 0
 
     # bookkeeping --------------------------------------------------------------------------------
@@ -173,19 +174,31 @@ class Visit:
         """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self.ticket_id = await self.ctx.run(self.ctx.desk.file_report, self.report)
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report))
+        return self.ticket_id
+
+    def confirm_report(self) -> None:
+        """The caller confirmed the report: it is stored complete with the call record, in the
+        same transaction, when the call ends (Visit.close)."""
+        assert self.report is not None, "start_report first"
+        self.report.incomplete = False
+        self._confirmed = True
+
+    def _filed(self, ticket_id: int | None) -> None:
+        assert self.report is not None
+        self.ticket_id = ticket_id if ticket_id is not None else self.ticket_id
+        report = self.report
         self.ctx.events(
             self.id,
             "ticket",
             {
-                "ticket": self.ticket_id,
-                "kind": self.report.kind,
-                "category": self.report.category,
-                "unit": self.report.unit,
-                "complete": complete,
+                "ticket": ticket_id,
+                "kind": report.kind,
+                "category": report.category,
+                "unit": report.unit,
+                "complete": not report.incomplete,
             },
         )
-        return self.ticket_id
 
     # endings -----------------------------------------------------------------------------------
     async def to_agent(self, queue: str) -> None:
@@ -218,6 +231,7 @@ class Visit:
         else:
             s.disposition = "to_agent" if s.queue else "completed"
         unfinished = self.report is None or self.report.incomplete
+        keep = self._confirmed
         if not self.finished and unfinished and s.answered_at is not None:
             if self.report is None:
                 # Hung up (or failed) before choosing what they called for: a lost call the
@@ -225,6 +239,9 @@ class Visit:
                 self.start_report("enquiry", "other")
                 assert self.report is not None
                 self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
-            await self.file_report(complete=False)
-        await self.ctx.run(self.ctx.desk.close_call, s)
+            keep = True
+        report = self.report if keep else None
+        ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
+        if report is not None:
+            self._filed(ticket_id)
         self.ctx.events(self.id, "ended", {"disposition": s.disposition, "path": list(s.path)})
