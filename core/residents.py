@@ -142,23 +142,6 @@ def list_residents(session: Session, unit: str | None = None) -> list[Resident]:
     return list(session.scalars(query))
 
 
-def residents_by_phone(session: Session, number: str) -> list[Resident]:
-    """Every resident (and so unit) a caller ID belongs to; empty for unknown or withheld."""
-    try:
-        normalised = normalise_phone(number)
-    except DomainError:
-        return []
-    query = (
-        select(Resident)
-        .join(Phone)
-        .join(Unit)
-        .where(Phone.number == normalised)
-        .options(selectinload(Resident.unit))
-        .order_by(Unit.code)
-    )
-    return list(session.scalars(query).unique())
-
-
 def find_unit(session: Session, code: str) -> Unit | None:
     return session.scalar(select(Unit).where(Unit.code == code))
 

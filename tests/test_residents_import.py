@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 from hotline.core.db import Database
-from hotline.core.residents import import_residents, list_residents, residents_by_phone
+from hotline.core.intake import IntakeDesk
+from hotline.core.residents import import_residents, list_residents
+from hotline.core.rules import Rules
+from hotline.core.spool import Spool
 from hotline.core.vocabulary import DomainError
 
 
@@ -113,10 +116,7 @@ def test_caller_id_finds_every_unit_of_a_resident(db: Database, tmp_path: Path) 
     text = "unit,name,phone\n3-1-201,张伟,13800138000\n5-2-1101,张伟,13800138000\n"
     with db.session() as s:
         import_residents(s, write(tmp_path, text))
-    with db.session() as s:
-        assert [r.unit.code for r in residents_by_phone(s, "+8613800138000")] == [
-            "3-1-201",
-            "5-2-1101",
-        ]
-        assert residents_by_phone(s, "anonymous") == []
-        assert residents_by_phone(s, "13999999999") == []
+    desk = IntakeDesk(db, Rules(), Spool(tmp_path / "spool.jsonl"))
+    assert [c.unit for c in desk.identify("+8613800138000")] == ["3-1-201", "5-2-1101"]
+    assert desk.identify("anonymous") == []
+    assert desk.identify("13999999999") == []
