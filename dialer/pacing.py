@@ -22,7 +22,7 @@ class PacingConfig:
     """Settings shared by every pacing mode; times in seconds."""
 
     abandon_limit: float = 0.03  # regulatory ceiling: abandoned / answered
-    abandon_target: float = 0.025  # what the predictive feedback aims at, below the limit
+    abandon_target: float = 0.028  # what the predictive feedback aims at, below the limit
     abandon_guard_band: float = 0.004  # predictive tradeoff falls to nothing over this band
     abandon_window_calls: int = 10000  # rolling window: last N answered calls ...
     abandon_window_seconds: float = 8 * 3600.0  # ... no older than T seconds (a shift)
@@ -35,10 +35,13 @@ class PacingConfig:
     warmup_outcomes: int = 100  # ... and this many answered-or-not outcomes are known
     model_memory: int = 2000  # observations kept by the online models
     forecast_step: float = 0.5  # forecast grid, seconds
-    tradeoff_initial: float = 0.008  # predictive: abandons accepted per idle agent-second saved
+    # Predictive: abandons accepted per idle agent-second saved. It starts low and the
+    # feedback raises it: a shift that starts cautious and reacts hard to each abandon keeps
+    # the rate off the guard band, where the pacer falls back to progressive.
+    tradeoff_initial: float = 0.004
     tradeoff_min: float = 1e-4
     tradeoff_max: float = 0.1
-    feedback_gain: float = 0.08  # log-tradeoff step per answered call outcome
+    feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome
     # Predictive: recent call starts per second, over this span. Kept short so the rate follows
     # the moment (bursts as wrap-ups end, lulls while all talk); a 60 s mean overstated the
     # competition in lulls and cost about 1 point of occupancy at 5 agents.
@@ -321,8 +324,11 @@ class PredictivePacer(_Tracker):
 
     One more call is then worth its expected idle agent-seconds saved over the horizon
     (sum over k of P(answered by k)·P(margin(k) >= 1)) per abandon it risks (p times the
-    chance, over its answer time, that margin < 1, normal approximation). Calls are added
-    while worth x tradeoff >= 1. The tradeoff is the feedback term: an integrator on each
+    chance, over its answer time, that margin < 1, normal approximation). Timing counts too:
+    the call is worth only what starting it now rather than one step later adds, per abandon
+    that adds, when waiting is the safer choice (an agent whose wrap-up ends in 15 s is better
+    served by a call started a little later). Calls are added while worth x tradeoff >= 1.
+    The tradeoff is the feedback term: an integrator on each
     answered call's outcome drives the abandon rate to the target, and a guard on the rolling
     window rate cuts it to nothing as that rate reaches the limit. The floor is always
     progressive; before enough observations the pacer is progressive.
@@ -429,7 +435,8 @@ class PredictivePacer(_Tracker):
     # -- forecast
     def _build_tables(self) -> None:
         step = self.config.forecast_step
-        self._steps = math.ceil(self.answer_horizon / step) + 1
+        # One step past the horizon, so a call started a step later is forecast to the end.
+        self._steps = math.ceil(self.answer_horizon / step) + 2
         ages = self._steps
         steps = range(self._steps + 1)
         self._ring_table = [
@@ -500,19 +507,31 @@ class PredictivePacer(_Tracker):
                 var[k] += q * (1.0 - q)
         return mean, var
 
-    def _next_call_worth(self, mean: list[float], var: list[float], extra: int) -> float:
-        """Idle agent-seconds one more call saves per abandon it adds, ``extra`` new calls
-        being already decided."""
+    def _call_effect(
+        self, mean: list[float], var: list[float], extra: int, delay: int
+    ) -> tuple[float, float]:
+        """Idle agent-seconds saved and abandons added by one more call started ``delay``
+        steps from now, ``extra`` new calls being already decided."""
         weights, new = self._new_call
         step = self.config.forecast_step
         risk = gain = 0.0
-        for k in range(1, self._steps + 1):
-            q = new[k]
+        for k in range(1 + delay, self._steps + 1):
+            q, w = new[k - delay], weights[k - delay]
             short = _below_one(mean[k] - extra * q, var[k] + extra * q * (1.0 - q))
-            risk += weights[k] * short
+            risk += w * short
             gain += q * (1.0 - short) * step
-        abandons = new[-1] * risk
-        return gain / abandons if abandons > 0.0 else math.inf
+        return gain, new[-1] * risk
+
+    def _next_call_worth(self, mean: list[float], var: list[float], extra: int) -> float:
+        """Idle agent-seconds per abandon that one more call started now is worth: its own
+        ratio, or, when starting it a step later would risk fewer abandons, the ratio of what
+        starting now adds to what it risks more."""
+        gain, abandons = self._call_effect(mean, var, extra, 0)
+        worth = gain / abandons if abandons > 0.0 else math.inf
+        later_gain, later_abandons = self._call_effect(mean, var, extra, 1)
+        if abandons > later_abandons:
+            worth = min(worth, max(gain - later_gain, 0.0) / (abandons - later_abandons))
+        return worth
 
     def calls_to_start(self, at: float) -> int:
         if not self.staffed:

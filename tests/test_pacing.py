@@ -128,7 +128,8 @@ def test_call_rung_past_learnt_horizon_counts_as_lost() -> None:
 
 
 def test_predictive_backs_off_when_rolling_abandon_rate_is_over_limit() -> None:
-    config = replace(CONFIG, feedback_gain=0.0)  # isolate the window guard
+    # A fixed, eager tradeoff isolates the window guard.
+    config = replace(CONFIG, feedback_gain=0.0, tradeoff_initial=0.02)
     pacer, t = warmed(config)
     pacer.agent_free("a", t)
     for agent in ("b", "c", "d"):
@@ -141,6 +142,22 @@ def test_predictive_backs_off_when_rolling_abandon_rate_is_over_limit() -> None:
         pacer.call_abandoned(f"x{i}", t + 7.0)
     assert pacer.abandon_rate > config.abandon_limit
     assert pacer.calls_to_start(t + 7.0) == 1  # progressive: one per free agent
+
+
+def test_predictive_values_a_call_by_what_starting_it_now_adds() -> None:
+    """The one agent's wrap-up ends in 10 s: a call started now may answer before that (an
+    abandon) where one started a step later would not, so it is worth only its margin over
+    waiting, and less than its own ratio."""
+    pacer, t = warmed()
+    pacer.agent_wrapup("a", t, until=t + 10.0)
+    pacer._build_tables()
+    mean, var = pacer._forecast(t)
+    gain, abandons = pacer._call_effect(mean, var, 0, 0)
+    later_gain, later_abandons = pacer._call_effect(mean, var, 0, 1)
+    assert later_abandons < abandons and later_gain < gain
+    worth = pacer._next_call_worth(mean, var, 0)
+    assert worth == pytest.approx((gain - later_gain) / (abandons - later_abandons))
+    assert worth < gain / abandons
 
 
 def test_abandons_lower_the_predictive_tradeoff() -> None:
