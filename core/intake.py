@@ -13,7 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, update
+from sqlalchemy import Boolean, Connection, Insert, String, and_, bindparam, func, insert, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,6 +28,43 @@ from .units import normalise_phone
 from .vocabulary import DomainError
 
 log = logging.getLogger(__name__)
+
+# The statements every call runs, built once with bound parameters: building and coercing them
+# per call cost more CPU than SQLite spent executing them.
+CALLER_UNITS = (
+    select(Resident.id, Resident.name, Unit.code, Resident.lang)
+    .join(Phone, Phone.resident_id == Resident.id)
+    .join(Unit, Unit.id == Resident.unit_id)
+    .where(Phone.number == bindparam("number"))
+    .order_by(Unit.code, Resident.id)
+)
+UNIT_ID = select(Unit.id).where(Unit.code == bindparam("code"))
+# A report filed again as it grows (recorded again, confirmed); once complete it stays complete.
+UPDATE_REPORT = (
+    sql_update(Ticket)
+    .where(Ticket.intake_key == bindparam("key"))
+    .values(
+        recording=func.coalesce(bindparam("recording", type_=String), Ticket.recording),
+        text=func.coalesce(bindparam("text", type_=String), Ticket.text),
+        about_staff=bindparam("about_staff", type_=Boolean),
+        incomplete=and_(Ticket.incomplete, bindparam("incomplete", type_=Boolean)),
+    )
+    .returning(Ticket.id)
+)
+INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+INSERT_TICKET_EVENT = insert(TicketEvent)
+
+
+def insert_call_record(dialect: str) -> Insert:
+    """The call record, linked to the ticket its report made; a record replayed from the
+    spool after it landed once is a no-op (its key)."""
+    insert_once = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    ticket = select(Ticket.id).where(Ticket.intake_key == bindparam("report_key"))
+    return (
+        insert_once(CallRecord)
+        .values(ticket_id=ticket.scalar_subquery())
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +141,7 @@ def _datetimes(data: Entry, *names: str) -> Entry:
 class IntakeDesk:
     def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
         self.db, self.rules, self.spool = db, rules, spool
+        self._insert_call_record = insert_call_record(db.engine.dialect.name)
         # Told when something is spooled or replayed (the metrics).
         self.on_spooled: Callable[[], None] = lambda: None
         self.on_replayed: Callable[[int], None] = lambda n: None
@@ -113,15 +152,8 @@ class IntakeDesk:
             normalised = normalise_phone(number or "")
         except DomainError:
             return []  # withheld, unknown or not a number
-        query = (
-            select(Resident.id, Resident.name, Unit.code, Resident.lang)
-            .join(Phone, Phone.resident_id == Resident.id)
-            .join(Unit, Unit.id == Resident.unit_id)
-            .where(Phone.number == normalised)
-            .order_by(Unit.code, Resident.id)
-        )
         with self.db.transaction() as c:
-            return [CallerUnit(*row) for row in c.execute(query)]
+            return [CallerUnit(*row) for row in c.execute(CALLER_UNITS, {"number": normalised})]
 
     def unit_known(self, code: str) -> bool:
         with self.db.session() as s:
@@ -190,63 +222,58 @@ class IntakeDesk:
             self._call_tx(c, summary)
 
     def _report_tx(self, c: Connection, report: PhoneReport) -> int:
-        """Open the ticket, or bring it up to date: a flow files its report again as it grows
-        (recorded again, confirmed). Once complete a report stays complete. Core statements:
-        this runs in every call."""
+        """Open the ticket, or bring it up to date: a flow files its report again as it grows."""
         updated = c.execute(
-            update(Ticket)
-            .where(Ticket.intake_key == report.key)
-            .values(
-                recording=func.coalesce(report.recording, Ticket.recording),
-                text=func.coalesce(report.text, Ticket.text),
-                about_staff=report.about_staff,
-                incomplete=and_(Ticket.incomplete, literal(report.incomplete)),
-            )
-            .returning(Ticket.id)
+            UPDATE_REPORT,
+            {
+                "key": report.key,
+                "recording": report.recording,
+                "text": report.text,
+                "about_staff": report.about_staff,
+                "incomplete": report.incomplete,
+            },
         ).scalar()
         if updated is not None:
             return updated
         unit_id = None
         if report.unit:
-            unit_id = c.scalar(select(Unit.id).where(Unit.code == report.unit))
+            unit_id = c.scalar(UNIT_ID, {"code": report.unit})
             if unit_id is None:
                 # A unit keyed in while the database was down, and not on file: keep the
                 # report, with the unit in its text, for staff to sort out.
                 report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
         row = ticket_row(self.rules, report.intake(), unit_id)
-        ticket_id = c.execute(insert(Ticket).values(row).returning(Ticket.id)).scalar_one()
+        ticket_id = c.execute(INSERT_TICKET, row).scalar_one()
         c.execute(
-            insert(TicketEvent).values(
-                ticket_id=ticket_id, to_state="new", at=report.received_at, note=report.text
-            )
+            INSERT_TICKET_EVENT,
+            {
+                "ticket_id": ticket_id,
+                "to_state": "new",
+                "at": report.received_at,
+                "note": report.text,
+            },
         )
         return ticket_id
 
     def _call_tx(self, connection: Connection, c: CallSummary) -> None:
-        ticket = (
-            select(Ticket.id).where(Ticket.intake_key == c.report_key).scalar_subquery()
-            if c.report_key
-            else None
+        connection.execute(
+            self._insert_call_record,
+            {
+                "key": c.key,
+                "direction": c.direction,
+                "caller": c.caller,
+                "callee": c.callee,
+                "channel": c.channel,
+                "uniqueid": c.uniqueid,
+                "arrived_at": c.arrived_at,
+                "answered_at": c.answered_at,
+                "ended_at": c.ended_at,
+                "rings_before_answer": c.rings_before_answer,
+                "disposition": c.disposition,
+                "path": ">".join(c.path),
+                "keypad": c.keypad or None,
+                "queue": c.queue,
+                "recording": c.recording,
+                "report_key": c.report_key,
+            },
         )
-        dialect = self.db.engine.dialect.name
-        insert_once = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        statement = insert_once(CallRecord).values(
-            key=c.key,
-            direction=c.direction,
-            caller=c.caller,
-            callee=c.callee,
-            channel=c.channel,
-            uniqueid=c.uniqueid,
-            arrived_at=c.arrived_at,
-            answered_at=c.answered_at,
-            ended_at=c.ended_at,
-            rings_before_answer=c.rings_before_answer,
-            disposition=c.disposition,
-            path=">".join(c.path),
-            keypad=c.keypad or None,
-            queue=c.queue,
-            recording=c.recording,
-            ticket_id=ticket,
-        )
-        # Replayed from the spool after it landed once: the key makes it a no-op.
-        connection.execute(statement.on_conflict_do_nothing(index_elements=["key"]))

@@ -21,6 +21,7 @@ from hotline.core.spool import Spool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def serve(app: App, args: argparse.Namespace) -> None:
@@ -44,6 +45,9 @@ def serve(app: App, args: argparse.Namespace) -> None:
         # What is loaded by now lives as long as the process; frozen, the collector's full
         # passes skip it (they stalled every call ~100 ms at 1,000 calls in flight).
         gc.freeze()
+        # The reactor and the database thread share the GIL: at the default 5 ms a finished
+        # query waited that long behind busy reactor work before its caller could answer.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
     reactor.callWhenRunning(lambda: Deferred.fromCoroutine(start()).addErrback(failed))
     reactor.run()
