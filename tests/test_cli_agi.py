@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -39,11 +40,22 @@ def answer(command: str) -> str:
     return "200 result=0"
 
 
+def noon_timezone() -> str:
+    """A site timezone in which it is now about noon: the process reads the wall clock, and
+    the call must find the office open whenever the test runs."""
+    return f"Etc/GMT{datetime.now(UTC).hour - 12:+d}"  # Etc/GMT-2 is UTC+2
+
+
 def test_classic_agi_runs_the_inbound_flow(db: Database, tmp_path: Path) -> None:
     seed_residents(db, tmp_path, "unit,name,phone,lang\n3-1-202,Li Na,13900001111,en\n")
     home = tmp_path / "home"
     make_app(home, db.url).init()
-    env = {**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_DB_URL": db.url}
+    env = {
+        **os.environ,
+        "HOTLINE_HOME": str(home),
+        "HOTLINE_DB_URL": db.url,
+        "HOTLINE_SITE_TIMEZONE": noon_timezone(),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "agi", "inbound"],
         stdin=subprocess.PIPE,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -107,8 +108,9 @@ def test_a_wav_left_after_its_archive_was_recorded_is_removed_by_scan(
     wav = write_wav(tmp_path / "calls" / "1700000000.4.wav", 1)
     index(db, wav)
     worker(db).run_once()
-    # Killed between the commit and removing the WAV: the WAV is still there.
+    # Killed between the commit and removing the WAV: the WAV is still there, finished at AT.
     write_wav(wav, 1)
+    os.utime(wav, (AT.timestamp(), AT.timestamp()))
     with db.session() as s:
         assert scan(s, tmp_path, at=AT + timedelta(hours=1)) == []
     assert not wav.exists() and wav.with_suffix(".opus").exists()
