@@ -308,7 +308,7 @@ def generate_leads(session: Session, rules: Rules, campaign: Campaign, at: datet
     return len(new)
 
 
-def _lock_resident(session: Session, resident_id: int) -> bool:
+def lock_resident(session: Session, resident_id: int) -> bool:
     """PostgreSQL: hold the resident's row so no other dialer claims a lead for them meanwhile."""
     locked = session.scalar(
         select(Resident.id).where(Resident.id == resident_id).with_for_update(skip_locked=True)
@@ -316,7 +316,7 @@ def _lock_resident(session: Session, resident_id: int) -> bool:
     return locked is not None
 
 
-def _in_live_call(session: Session, resident_id: int) -> bool:
+def in_live_call(session: Session, resident_id: int) -> bool:
     return bool(
         session.scalar(
             select(exists().where(Lead.resident_id == resident_id, Lead.state == LeadState.CALLING))
@@ -371,23 +371,36 @@ def claim_leads(
         rid = lead.resident_id
         if rid is None or rid in residents:
             continue
-        if postgres and (not _lock_resident(session, rid) or _in_live_call(session, rid)):
+        if postgres and (not lock_resident(session, rid) or in_live_call(session, rid)):
             continue
-        resident = session.get(
-            Resident, rid, options=[selectinload(Resident.phones), selectinload(Resident.unit)]
-        )
-        assert resident is not None  # joined above
-        # The number may have been flagged by another campaign's call since the lead was made.
-        if lead.number not in {p.number for p in resident.phones if p.invalid_reason is None}:
-            lead.number = first_valid_number(resident)
-            if lead.number is None:
-                lead.state = LeadState.STOPPED.value
-                continue
+        resident = load_resident(session, rid)
+        if not refresh_number(lead, resident):
+            continue
         residents.add(rid)
         start_attempt(lead, local_day, worker)
-        claims.append(_claim(campaign, lead, resident))
+        claims.append(lead_claim(campaign, lead, resident))
     session.flush()
     return claims
+
+
+def load_resident(session: Session, resident_id: int) -> Resident:
+    """A lead's resident with the phones and unit a claim reads."""
+    resident = session.get(
+        Resident, resident_id, options=[selectinload(Resident.phones), selectinload(Resident.unit)]
+    )
+    assert resident is not None  # a lead's foreign key
+    return resident
+
+
+def refresh_number(lead: Lead, resident: Resident) -> bool:
+    """The number may have been flagged by another campaign's call since the lead was made:
+    move to the resident's next valid one, or stop the lead (False) when none is left."""
+    if lead.number not in {p.number for p in resident.phones if p.invalid_reason is None}:
+        lead.number = first_valid_number(resident)
+        if lead.number is None:
+            lead.state = LeadState.STOPPED.value
+            return False
+    return True
 
 
 def start_attempt(lead: Lead, local_day: date, caller: str) -> None:
@@ -401,8 +414,17 @@ def start_attempt(lead: Lead, local_day: date, caller: str) -> None:
     lead.call_id = f"lead-{lead.id}-{lead.attempts}"
 
 
-def _claim(campaign: Campaign, lead: Lead, resident: Resident) -> LeadClaim:
-    assert lead.number and lead.call_id  # set by claim_leads
+def give_back_attempt(lead: Lead) -> None:
+    """The call never reached the resident (a preview call's agent did not answer): the lead is
+    ready again and the attempt is not counted."""
+    lead.attempts = max(lead.attempts - 1, 0)
+    lead.attempts_today = max(lead.attempts_today - 1, 0)
+    lead.state = LeadState.READY.value
+    lead.claimed_by = None
+
+
+def lead_claim(campaign: Campaign, lead: Lead, resident: Resident) -> LeadClaim:
+    assert lead.number and lead.call_id  # set by start_attempt
     payload = lead.payload or {}
     return LeadClaim(
         lead_id=lead.id,

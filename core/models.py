@@ -282,6 +282,24 @@ class Lead(Base):
     resident: Mapped[Resident | None] = relationship()
 
 
+class DialRequest(Base):
+    """An agent asked the service to place a preview lead's call (agent first, then resident)."""
+
+    __tablename__ = "dial_requests"
+    __table_args__ = (Index("ix_dial_requests_state", "state"),)  # the pending ones, oldest first
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    agent: Mapped[str] = mapped_column(String(40))  # the agent's extension, for the channel
+    # pending -> placing -> done | agent_missed | refused | lost
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    requested_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(60))  # the dialer placing it
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the lead's attempt it became
+    ended_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(String(80))  # disposition, or why it ended
+
+
 class Recording(Base):
     __tablename__ = "recordings"
     __table_args__ = (Index("ix_recordings_state", "state"),)  # the conversion backlog

@@ -69,6 +69,7 @@ class OutboundCall:
         self.timeout_call: Any = None
         self.done = False
         self.dial_string = ""
+        self.linkedid: str | None = None  # the pair joins this call (a Dial() leg), else its own
 
     # -- outcome reporting -------------------------------------------------------
     def originate_response(self, reason: int, answered_channel: Channel | None) -> None:
@@ -105,8 +106,8 @@ class OutboundCall:
             return
         plan = sim.residents.plan(number, context)
         self.dial_string = rest
-        one, two = self.one, self.two = sim.new_local_pair(number, context)
-        sim.calls[one.linkedid] = self
+        one, two = self.one, self.two = sim.new_local_pair(number, context, self.linkedid)
+        self.register()
         sim.channel_event("Newchannel", "call", one)
         sim.channel_event("Newchannel", "call", two)
         sim.exten(one, "AppDial2", "(Outgoing Line)")
@@ -139,10 +140,19 @@ class OutboundCall:
         sim.publish(
             "DialBegin",
             "call",
-            [*one.block("Dest", name_key="Channel"), ("DialString", self.dial_string)],
+            [*self.caller_block(), *one.block("Dest"), ("DialString", self.dial_string)],
         )
         self.timeout_call = sim.later(req.timeout_s, self.ring_timeout)
         getattr(self, f"callee_{plan.outcome}")(plan)
+
+    def register(self) -> None:
+        """Known by Linkedid, for ``Action: Hangup``."""
+        assert self.one
+        self.sim.calls[self.one.linkedid] = self
+
+    def caller_block(self) -> list[Header]:
+        """The dialling channel's snapshot in Dial* events: none for an Originate."""
+        return []
 
     def set_var(self, chan: Channel, key: str, value: str) -> None:
         chan.variables[key] = value
@@ -168,7 +178,9 @@ class OutboundCall:
 
     def dial_event(self, event: str, status: str) -> None:
         assert self.one
-        self.sim.publish(event, "call", [*self.one.block("Dest"), ("DialStatus", status)])
+        self.sim.publish(
+            event, "call", [*self.caller_block(), *self.one.block("Dest"), ("DialStatus", status)]
+        )
 
     def invalid(self) -> None:
         """No such context/extension: both halves die with cause 0."""

@@ -96,3 +96,14 @@ class RandomResidents(ResidentModel):
             digits=self.rng.choice(self.digits),
             talk_s=self.rng.uniform(*self.talk_s),
         )
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """What an agent's phone does with a preview call's Originate (``[dialer-preview]``):
+    answers after ``ring_s`` (else rings until the Originate times out), and may hang up
+    ``cancel_after_s`` after the resident's phone starts ringing (Dial() ends ``CANCEL``)."""
+
+    answer: bool = True
+    ring_s: float = 1.0
+    cancel_after_s: float | None = None

@@ -27,10 +27,11 @@ from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTim
 from twisted.internet.protocol import Factory
 
 from hotline.dialer.ami_protocol import Header, format_message
+from hotline.dialer.ami_sim_agent_calls import PREVIEW_CONTEXT, AgentFirstCall
 from hotline.dialer.ami_sim_calls import DEFAULT_LANDING, OriginateRequest, OutboundCall
 from hotline.dialer.ami_sim_channels import CAUSE_TEXT, Channel
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import ResidentModel, ScriptedResidents
+from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ScriptedResidents
 from hotline.dialer.ami_sim_session import AMISession
 
 
@@ -54,6 +55,7 @@ class AMISimulator:
         queues: Iterable[Queue] = (),
         landing_queues: dict[str, tuple[str, float]] | None = None,
         rng: random.Random | None = None,
+        agents: dict[str, AgentPlan] | None = None,
     ) -> None:
         self.clock = clock
         self.users = users if users is not None else {"dialer": "dialer-secret"}
@@ -66,6 +68,8 @@ class AMISimulator:
         # [dialer-agent]: an answered call there waits for an agent, else is abandoned.
         self.landing_queues = dict(landing_queues or {})
         self.rng = rng or random.Random()
+        # Preview calls' agents by the Originate's channel (PJSIP/agent101); others answer.
+        self.agents = dict(agents or {})
         self.sessions: list[AMISession] = []
         self.channels: dict[str, Channel] = {}
         self.global_vars: dict[str, str] = {}
@@ -130,17 +134,30 @@ class AMISimulator:
         self.publish("QueueMemberPause", "agent", member.event_headers(queue.name))
 
     # -- channel life ----------------------------------------------------------
-    def new_local_pair(self, number: str, context: str) -> tuple[Channel, Channel]:
+    def new_local_pair(
+        self, number: str, context: str, linkedid: str | None = None
+    ) -> tuple[Channel, Channel]:
+        """A ``Local/`` pair; ``linkedid``: the call it is dialled from (else its own)."""
         base = f"Local/{number}@{context}-{next(self._channel_seq):08x}"
         now = self.now()
         one = Channel(f"{base};1", "", "", context, number, created=now)
-        one.uniqueid = one.linkedid = self.new_uniqueid()
+        one.uniqueid = self.new_uniqueid()
+        one.linkedid = linkedid or one.uniqueid
         two = Channel(f"{base};2", self.new_uniqueid(), one.linkedid, context, number, 4)
         two.created = now
         self.channels[one.name] = one
         self.channels[two.name] = two
         self.processed_calls += 1
         return one, two
+
+    def new_channel(self, interface: str, context: str, exten: str) -> Channel:
+        """A phone's channel (``PJSIP/agent101-00000001``), its own Linkedid."""
+        chan = Channel(f"{interface}-{next(self._channel_seq):08x}", "", "", context, exten)
+        chan.uniqueid = chan.linkedid = self.new_uniqueid()
+        chan.created = self.now()
+        self.channels[chan.name] = chan
+        self.processed_calls += 1
+        return chan
 
     def set_state(self, chan: Channel, state: int) -> None:
         chan.state = state
@@ -198,14 +215,16 @@ class AMISimulator:
 
     # -- originate -------------------------------------------------------------
     def landing_exists(self, req: OriginateRequest) -> bool:
-        if req.application is not None:
+        if req.application is not None or req.context == PREVIEW_CONTEXT:
             return True
         return (req.context, req.exten) in self.landing or req.context in self.landing_queues
 
     def originate(self, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         """Run one Originate.  ``respond(ok)`` sends the synchronous action response:
         at once for async, at answer/failure for ``Async: false``."""
-        call = OutboundCall(self, req, respond)
+        # An agent's phone into [dialer-preview]: the agent first, then Dial() to the resident.
+        agent_first = req.context == PREVIEW_CONTEXT and not req.dial.lower().startswith("local/")
+        call = (AgentFirstCall if agent_first else OutboundCall)(self, req, respond)
         if req.is_async:
             respond(True)
         call.start()

@@ -6,6 +6,10 @@ VarSet events right after Newchannel, and OriginateResponse carries the first ch
 (which is the Linkedid) when the call got that far.
 OriginateResponse may arrive before or after the Hangup events (ami-04, ami-07), so a call is
 finished only when its Reason is known and none of its channels is still up.
+
+An agent-first (preview) call rings the agent: its OriginateResponse is the agent's leg, and the
+resident's leg is the Dial() the dialplan makes from the agent's channel, in the same Linkedid;
+DialBegin and DialEnd (DialStatus) tell when the resident was rung and how that ended.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from hotline.core.vocabulary import Disposition
 
 from .ami_protocol import AMIMessage
 from .dispositions import REASON_ANSWERED, disposition
+from .preview_dispositions import resident_disposition
 
 UNKNOWN = "<unknown>"
 # The Originate's variables that name one attempt (CAMPAIGN_ID and the like are shared).
@@ -51,8 +56,15 @@ class Attempt:
     ended_at: datetime | None = None
     variables: dict[str, str] = field(default_factory=dict)  # set on the channel by Originate
     info: dict[str, Any] = field(default_factory=dict)  # what the dialer needs back
+    agent_first: bool = False  # preview: Originate rang the agent, whose Dial() rings the resident
+    dial_status: str | None = None  # agent first: the resident leg's DialEnd
 
-    def outcome(self) -> Disposition:
+    def outcome(self) -> Disposition | None:
+        """None: an agent-first call whose agent never answered, so the resident was not rung."""
+        if self.agent_first:
+            if self.reason != REASON_ANSWERED:
+                return None
+            return resident_disposition(self.dial_status, self.causes)
         return disposition(
             None if self.refused else self.reason,
             self.causes,
@@ -66,6 +78,7 @@ class TrackerListener(Protocol):
     def answered(self, attempt: Attempt) -> None: ...
     def connected(self, attempt: Attempt) -> None: ...
     def finished(self, attempt: Attempt, outcome: Disposition) -> None: ...
+    def agent_missed(self, attempt: Attempt) -> None: ...
 
 
 class CallTracker:
@@ -79,7 +92,8 @@ class CallTracker:
         self._early_hangups: OrderedDict[str, list[int]] = OrderedDict()  # before we knew it
 
     def dialled(self, attempt: Attempt) -> None:
-        attempt.dialled_at = attempt.dialled_at or self.clock()
+        if not attempt.agent_first:  # else the resident is dialled at DialBegin
+            attempt.dialled_at = attempt.dialled_at or self.clock()
         self.calls[attempt.call_id] = attempt
         for name in CORRELATING:
             if name in attempt.variables:
@@ -134,10 +148,33 @@ class CallTracker:
             attempt.uniqueid, attempt.channel = uniqueid, msg.get("Channel")
             if attempt.linkedid is None:
                 self._link(attempt, uniqueid)
-        if attempt.reason == REASON_ANSWERED and attempt.answered_at is None:
+        # An agent-first call's OriginateResponse is the agent's answer, not the resident's.
+        answered = attempt.reason == REASON_ANSWERED and not attempt.agent_first
+        if answered and attempt.answered_at is None:
             attempt.answered_at = self.clock()
             self.listener.answered(attempt)
         self._finish_if_over(attempt)
+
+    def _agent_first(self, msg: AMIMessage) -> Attempt | None:
+        attempt = self._by_linkedid.get(msg.get("Linkedid") or "")
+        return attempt if attempt is not None and attempt.agent_first else None
+
+    def _dial_begin(self, msg: AMIMessage) -> None:
+        attempt = self._agent_first(msg)
+        if attempt is not None and attempt.dialled_at is None:
+            attempt.dialled_at = self.clock()
+            attempt.channel, attempt.uniqueid = msg.get("DestChannel"), msg.get("DestUniqueid")
+
+    def _dial_end(self, msg: AMIMessage) -> None:
+        attempt = self._agent_first(msg)
+        if attempt is None or attempt.dial_status is not None:
+            return
+        attempt.dial_status = msg.get("DialStatus")
+        if attempt.dial_status == "ANSWER":
+            # The agent is on the line already: answered and connected are one moment.
+            attempt.answered_at = attempt.connected_at = self.clock()
+            self.listener.answered(attempt)
+            self.listener.connected(attempt)
 
     def _agent_connect(self, msg: AMIMessage) -> None:
         attempt = self._by_linkedid.get(msg.get("Linkedid") or "")
@@ -169,6 +206,8 @@ class CallTracker:
         "VarSet": _varset,
         "OriginateResponse": _originate_response,
         "AgentConnect": _agent_connect,
+        "DialBegin": _dial_begin,
+        "DialEnd": _dial_end,
         "Hangup": _hangup,
     }
 
@@ -197,4 +236,8 @@ class CallTracker:
             self._live.pop(attempt.linkedid, None)
             self._seen.discard(attempt.linkedid)
         attempt.ended_at = self.clock()
-        self.listener.finished(attempt, attempt.outcome())
+        outcome = attempt.outcome()
+        if outcome is None:
+            self.listener.agent_missed(attempt)
+        else:
+            self.listener.finished(attempt, outcome)

@@ -5,7 +5,8 @@ Each tick asks every campaign's pacer how many calls to start, claims that many 
 dialers may share one PostgreSQL database: claims use SKIP LOCKED) and originates them. The call
 tracker turns AMI events into outcomes, which go back to the database with the retry rules.
 Campaigns with agents share the outbound queue, so one of them dials at a time (the one started
-first); agentless campaigns each have their own lines.
+first); agentless campaigns each have their own lines. Preview leads are called when an agent
+asks, agent first (`preview_calls`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from twisted.python.failure import Failure
 
 from hotline.core.calling_window import CallingWindow
 from hotline.core.db import Database, DatabaseUnavailable
+from hotline.core.dial_requests import finish_request, release_stale_requests
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
 from hotline.core.models import Campaign
 from hotline.core.outcomes import AttemptOutcome, record_attempt
@@ -36,6 +38,7 @@ from .ami_protocol import AMIMessage
 from .call_tracker import Attempt, CallTracker
 from .dispositions import telling_cause
 from .pacing import Pacer, PacingConfig, make_pacer
+from .preview_calls import PreviewCalls
 from .queue_agents import QueueAgents
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ AGENT_CONTEXT, FLOW_CONTEXT = "dialer-agent", "dialer-landing"
 class DialerConfig:
     worker: str  # this dialer's name in the database's claims; stable across restarts
     channel_template: str = "PJSIP/{number}@trunk"
+    agent_channel_template: str = "PJSIP/{agent}"  # preview calls ring the agent first
     ring_timeout_seconds: float = 25.0
     poll_seconds: float = 1.0
     lead_refresh_seconds: float = 30.0
@@ -93,7 +97,9 @@ class Dialer:
         self.line_pacers: dict[int, Pacer] = {}  # agentless campaigns
         self._pacer_of: dict[str, Pacer] = {}
         self._refreshed: dict[int, datetime] = {}
-        self._unrecorded: list[tuple[Attempt, Disposition]] = []  # outcomes the DB refused
+        self.preview = PreviewCalls(self)
+        # Outcomes not stored yet (the DB refused them); None: a preview call's agent missed it.
+        self._unrecorded: list[tuple[Attempt, Disposition | None]] = []
         self._busy = False
         self._recording = False
         self._loop = LoopingCall(self._tick)
@@ -143,6 +149,7 @@ class Dialer:
 
     def _release(self, in_flight: set[str]) -> list[int]:
         with self.db.session() as s:
+            release_stale_requests(s, self.config.worker, self.clock(), in_flight)
             return release_stale(s, self.config.worker, self.clock(), in_flight)
 
     # the tick
@@ -163,6 +170,7 @@ class Dialer:
                     claims = await self.run(self._claim, campaign.id, wanted)
                     for claim in claims:
                         self._dial(claim, campaign, pacer)
+            await self.preview.place_requested()
             if self.on_state is not None:
                 self.on_state(self)
         except DatabaseUnavailable as exc:
@@ -216,8 +224,8 @@ class Dialer:
             return claim_leads(s, campaign_id, limit, self.clock(), self.config.worker, self.window)
 
     # placing calls
-    def _dial(self, claim: LeadClaim, campaign: RunningCampaign, pacer: Pacer) -> None:
-        with_agent = campaign.mode in AGENT_MODES
+    def call_variables(self, claim: LeadClaim) -> dict[str, str]:
+        """The channel variables every Originate sets (asterisk-conf/extensions.conf)."""
         variables = {
             "CALL_ID": claim.call_id,
             "LEAD_ID": str(claim.lead_id),
@@ -230,6 +238,11 @@ class Dialer:
             variables["HOTLINE_RECORDING"] = str(
                 self.config.recordings_dir / "calls" / f"{claim.call_id}.wav"
             )
+        return variables
+
+    def _dial(self, claim: LeadClaim, campaign: RunningCampaign, pacer: Pacer) -> None:
+        with_agent = campaign.mode in AGENT_MODES
+        variables = self.call_variables(claim)
         attempt = Attempt(
             claim.call_id,
             claim.lead_id,
@@ -254,17 +267,28 @@ class Dialer:
                 "mode": campaign.mode,
             },
         )
-        d = self.ami.originate(
+        self.originate(
             self.config.channel_template.format(number=claim.number),
             AGENT_CONTEXT if with_agent else FLOW_CONTEXT,
+            variables,
+            claim.call_id,
+        )
+
+    def originate(
+        self, channel: str, context: str, variables: dict[str, str], call_id: str
+    ) -> None:
+        """Originate into `context`,s,1 under the call's id; the tracker follows it."""
+        d = self.ami.originate(
+            channel,
+            context,
             "s",
             1,
             variables=variables,
             timeout_ms=int(self.config.ring_timeout_seconds * 1000),
             caller_id=self.config.caller_id,
-            action_id=claim.call_id,
+            action_id=call_id,
         )
-        d.addErrback(self._originate_failed, claim.call_id)
+        d.addErrback(self._originate_failed, call_id)
 
     def _originate_failed(self, failure: Failure, call_id: str) -> None:
         if failure.check(AMIActionError):
@@ -277,12 +301,16 @@ class Dialer:
 
     # what the tracker reports
     def answered(self, attempt: Attempt) -> None:
-        self._pacer(attempt).call_answered(attempt.call_id, self._seconds())
+        pacer = self._pacer_of.get(attempt.call_id)  # none for preview calls
+        if pacer is not None:
+            pacer.call_answered(attempt.call_id, self._seconds())
         self.events(attempt.call_id, "answered", {"number": attempt.number})
 
     def connected(self, attempt: Attempt) -> None:
         agent = attempt.agent_interface or attempt.agent or "agent"
-        self._pacer(attempt).call_connected(attempt.call_id, agent, self._seconds())
+        pacer = self._pacer_of.get(attempt.call_id)
+        if pacer is not None:
+            pacer.call_connected(attempt.call_id, agent, self._seconds())
         self.events(attempt.call_id, "connected", {"agent": attempt.agent or agent})
 
     def finished(self, attempt: Attempt, outcome: Disposition) -> None:
@@ -295,10 +323,10 @@ class Dialer:
             pacer.call_ended(attempt.call_id, now)
         self._record_later(attempt, outcome)
 
-    def _pacer(self, attempt: Attempt) -> Pacer:
-        return self._pacer_of.get(attempt.call_id) or self.agent_pacers[DialMode.PROGRESSIVE]
+    def agent_missed(self, attempt: Attempt) -> None:
+        self._record_later(attempt, None)
 
-    def _record_later(self, attempt: Attempt, outcome: Disposition) -> None:
+    def _record_later(self, attempt: Attempt, outcome: Disposition | None) -> None:
         self._unrecorded.append((attempt, outcome))
         Deferred.fromCoroutine(self._record_unrecorded()).addErrback(self._log_failure, "record")
 
@@ -318,13 +346,21 @@ class Dialer:
                 except Exception:
                     log.exception("dialer: outcome of call %s not recorded", attempt.call_id)
                 else:
-                    data = {"disposition": outcome.value, "next": step.text}
-                    self.events(attempt.call_id, "outcome", data)
+                    self._report(attempt, outcome, step)
                 self._unrecorded.pop(0)
         finally:
             self._recording = False
 
-    def _record(self, attempt: Attempt, outcome: Disposition) -> NextStep:
+    def _report(self, attempt: Attempt, outcome: Disposition | None, step: NextStep) -> None:
+        if outcome is None:  # not an attempt: live views and metrics count no call
+            self.events(attempt.call_id, "agent_missed", {"agent": attempt.agent})
+        else:
+            data = {"disposition": outcome.value, "next": step.text}
+            self.events(attempt.call_id, "outcome", data)
+
+    def _record(self, attempt: Attempt, outcome: Disposition | None) -> NextStep:
+        if outcome is None:
+            return self.preview.record_agent_missed(attempt)
         result = AttemptOutcome(
             call_id=attempt.call_id,
             disposition=outcome.value,
@@ -342,6 +378,8 @@ class Dialer:
         )
         with self.db.session() as s:
             step = record_attempt(s, self.rules, self.retry, attempt.lead_id, result, self.clock())
+            if attempt.agent_first:
+                finish_request(s, attempt.info["request_id"], outcome.value, self.clock())
         log.info("call %s to %s: %s, then %s", attempt.call_id, attempt.number, outcome, step.text)
         return step
 

@@ -180,6 +180,7 @@ class Service:
             DialerConfig(
                 worker=d.worker or socket.gethostname(),
                 channel_template=d.channel_template,
+                agent_channel_template=d.agent_channel_template,
                 ring_timeout_seconds=d.ring_timeout_seconds,
                 poll_seconds=d.poll_seconds,
                 agent_queue=d.agent_queue,

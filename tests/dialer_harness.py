@@ -18,7 +18,7 @@ from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
 from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
+from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
 
@@ -76,8 +76,11 @@ def run_dialer(
     agents: int = 0,
     during: Callable[[Any, AMISimulator, Service], Awaitable[None]] | None = None,
     limit: float = 30.0,
+    preview_agents: dict[str, AgentPlan] | None = None,
+    done: Callable[[App], bool] = lambda app: open_leads(app) == 0,
 ) -> Run:
-    """Run the service's dialer until no lead is due and no call is up (or `limit` s)."""
+    """Run the service's dialer until `done` (default: no lead is due) and no call is up
+    (or `limit` s)."""
     run = Run()
 
     async def body(reactor: Any) -> None:
@@ -113,6 +116,7 @@ def run_dialer(
             on_answered=landing,
             queues=[Queue("outbound", members)],
             landing_queues={"dialer-agent": ("outbound", 2.0)},
+            agents=preview_agents,
         )
         originate = sim.originate
 
@@ -133,7 +137,7 @@ def run_dialer(
                 await deferLater(reactor, 0.2, lambda: None)
                 waited += 0.2
                 idle = not service.dialer.tracker.in_flight() and not service.dialer._unrecorded
-                if waited > 1.0 and idle and open_leads(app) == 0:
+                if waited > 1.0 and idle and done(app):
                     break
         finally:
             await service.stop()

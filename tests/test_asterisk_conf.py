@@ -20,6 +20,9 @@ import pytest
 from hotline.agi.flows import load_flows
 from hotline.agi.prompts import PROMPT_NAMES
 from hotline.core.vocabulary import CampaignKind
+from hotline.dialer import ami_sim_agent_calls
+from hotline.dialer.engine import AGENT_CONTEXT, FLOW_CONTEXT
+from hotline.dialer.preview_calls import PREVIEW_CONTEXT
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "asterisk-conf"
@@ -770,6 +773,25 @@ def test_predictive_call_reaching_an_agent_is_not_abandoned(dialplan: Dialplan) 
     assert variables["CALLERID(name)"] == "5-2-1102 李先生"
 
 
+def test_every_context_the_dialer_originates_into_exists(dialplan: Dialplan) -> None:
+    for context in (FLOW_CONTEXT, AGENT_CONTEXT, PREVIEW_CONTEXT):
+        assert 1 in dialplan.contexts[context].extensions["s"], context
+    assert ami_sim_agent_calls.PREVIEW_CONTEXT == PREVIEW_CONTEXT  # the simulator plays it
+
+
+@pytest.mark.parametrize("recording", ["/rec/calls/lead-7-1.wav", ""])
+def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
+    dialplan: Dialplan, recording: str
+) -> None:
+    call = {"HOTLINE_DIAL": "PJSIP/13800138000@trunk", "HOTLINE_RECORDING": recording}
+    trace, _ = run(dialplan, PREVIEW_CONTEXT, "s", call)
+    timeout = f"{ami_sim_agent_calls.DIAL_TIMEOUT_S:g}"
+    assert trace[-2:] == [f"Dial(PJSIP/13800138000@trunk,{timeout})", "Hangup()"]
+    recorded = [t for t in trace if t.startswith("MixMonitor")]
+    assert recorded == ([f"MixMonitor({recording},b)"] if recording else [])
+    assert "AGI" not in apps(trace) and "Queue" not in apps(trace)  # the agent talks
+
+
 def test_agents_can_test_the_hotline_and_call_out(dialplan: Dialplan) -> None:
     trace, _ = run(dialplan, "agents", "8000", effects=agi_sets())
     assert "AGI(agi://127.0.0.1:4573/inbound)" in trace
@@ -787,3 +809,12 @@ def test_conf_matches_service_defaults(dialplan: Dialplan) -> None:
     assert one(manager, AMISettings().username)["read"]
     template = DialerSettings().channel_template
     assert template.startswith("PJSIP/") and template.endswith("@trunk")
+    # `campaign dial --agent agent101` rings the agent's endpoint, whose channel starts there.
+    assert DialerSettings().agent_channel_template.format(agent="agent101") == "PJSIP/agent101"
+    pjsip = load("pjsip.conf")
+    (endpoint,) = [
+        items
+        for items in (dict(effective(pjsip, s)) for s in pjsip if s.name == "agent101")
+        if items.get("type") == "endpoint"
+    ]
+    assert endpoint["context"] == ami_sim_agent_calls.AGENT_ENDPOINT_CONTEXT

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 
 from hotline.core.vocabulary import Disposition
-from hotline.dialer.ami_protocol import AMIMessage, AMIParser
+from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
+from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.dialer.ami_simulator import AMISimulator
 from hotline.dialer.call_tracker import Attempt, CallTracker
 from hotline.dialer.dispositions import disposition
+from hotline.dialer.preview_dispositions import resident_disposition
 
 from golden import golden_dir, stream
 
@@ -21,6 +27,7 @@ class Recorder:
         self.answered_ids: list[str] = []
         self.connected_ids: list[str] = []
         self.outcomes: dict[str, tuple[Disposition, list[int]]] = {}
+        self.agent_missed_ids: list[str] = []
 
     def answered(self, attempt: Attempt) -> None:
         self.answered_ids.append(attempt.call_id)
@@ -30,6 +37,9 @@ class Recorder:
 
     def finished(self, attempt: Attempt, outcome: Disposition) -> None:
         self.outcomes[attempt.call_id] = (outcome, list(attempt.causes))
+
+    def agent_missed(self, attempt: Attempt) -> None:
+        self.agent_missed_ids.append(attempt.call_id)
 
 
 def replay(name: str, call_ids: list[str], expect_agent: bool = False) -> Recorder:
@@ -132,3 +142,108 @@ def test_other_calls_hangups_do_not_accumulate() -> None:
         tracker.on_event(AMIMessage((("Event", "Hangup"), ("Linkedid", linked), ("Cause", "16"))))
     assert tracker._live == {} and tracker._seen == set()
     assert len(tracker._early_hangups) <= 2000
+
+
+# ------------------------------------------------------------------ agent first (preview)
+
+
+class OneResident(ResidentModel):
+    def __init__(self, plan: ResidentPlan) -> None:
+        self.fixed = plan
+
+    def plan(self, number: str, context: str) -> ResidentPlan | None:
+        return self.fixed
+
+
+def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Attempt]:
+    """One preview call played by the simulator, its events fed to a tracker as they come."""
+    clock = Clock()
+    now: Iterator[datetime] = (T0 + timedelta(seconds=n) for n in range(10_000))
+    recorder = Recorder()
+    tracker = CallTracker(lambda: next(now), recorder)
+    variables = {"CALL_ID": "lead-7-1", "HOTLINE_DIAL": "Local/13800138000@residents"}
+    attempt = Attempt("lead-7-1", 7, 1, "13800138000", False, T0, variables=variables)
+    attempt.agent_first, attempt.agent = True, "agent101"
+    tracker.dialled(attempt)
+    sim = AMISimulator(clock, residents=OneResident(resident), agents={"PJSIP/agent101": agent})
+    session = sim.factory().buildProtocol(None)
+    transport = StringTransport()
+    session.makeConnection(transport)
+    parser = AMIParser()
+
+    def send(action: str, *headers: tuple[str, str], action_id: str = "login") -> None:
+        session.dataReceived(format_action(action, headers, action_id=action_id))
+
+    def pump() -> None:
+        for msg in parser.feed(transport.value()):
+            tracker.on_event(msg)
+        transport.clear()
+
+    send("Login", ("Username", "dialer"), ("Secret", "dialer-secret"))
+    send(
+        "Originate",
+        ("Channel", "PJSIP/agent101"),
+        ("Context", "dialer-preview"),
+        ("Exten", "s"),
+        ("Priority", "1"),
+        ("Timeout", "20000"),
+        ("Async", "true"),
+        *[("Variable", f"{k}={v}") for k, v in variables.items()],
+        action_id="lead-7-1",
+    )
+    for _ in range(60):
+        clock.advance(1)
+        pump()
+    return recorder, attempt
+
+
+@pytest.mark.parametrize(
+    ("resident", "agent", "expected", "cause"),
+    [
+        (ResidentPlan("answer", ring_s=4.0), AgentPlan(), Disposition.ANSWERED, None),
+        (ResidentPlan("noanswer"), AgentPlan(), Disposition.NO_ANSWER, 19),
+        (ResidentPlan("busy"), AgentPlan(), Disposition.BUSY, 17),
+        (ResidentPlan("reject"), AgentPlan(), Disposition.REJECTED, 21),
+        (ResidentPlan("unallocated"), AgentPlan(), Disposition.UNALLOCATED, 1),
+        (ResidentPlan("noanswer"), AgentPlan(cancel_after_s=5.0), Disposition.NO_ANSWER, None),
+    ],
+)
+def test_an_agent_first_call_ends_as_the_residents_leg_did(
+    resident: ResidentPlan, agent: AgentPlan, expected: Disposition, cause: int | None
+) -> None:
+    recorder, attempt = agent_first(resident, agent)
+    outcome, causes = recorder.outcomes["lead-7-1"]
+    assert outcome is expected
+    assert (cause in causes) if cause is not None else not set(causes) - {0, 16}
+    assert attempt.channel is not None and attempt.channel.startswith("Local/13800138000@")
+    assert attempt.dialled_at is not None  # at DialBegin, after the agent answered
+    answered = expected is Disposition.ANSWERED
+    assert recorder.answered_ids == recorder.connected_ids == (["lead-7-1"] if answered else [])
+    if answered:
+        assert attempt.dialled_at < attempt.answered_at == attempt.connected_at  # type: ignore[operator]
+    assert recorder.agent_missed_ids == []
+
+
+def test_an_agent_who_does_not_answer_is_no_attempt_on_the_resident() -> None:
+    recorder, attempt = agent_first(ResidentPlan("answer"), AgentPlan(answer=False))
+    assert recorder.agent_missed_ids == ["lead-7-1"]
+    assert recorder.outcomes == {} and recorder.answered_ids == []
+    assert attempt.dialled_at is None and attempt.causes == [19]
+
+
+@pytest.mark.parametrize(
+    ("status", "causes", "expected"),
+    [
+        ("ANSWER", [16], Disposition.ANSWERED),
+        ("CONGESTION", [], Disposition.CONGESTION),
+        ("CHANUNAVAIL", [], Disposition.FAILED),
+        ("CHANUNAVAIL", [0, 3], Disposition.UNALLOCATED),
+        ("BUSY", [21], Disposition.REJECTED),
+        ("CANCEL", [16], Disposition.NO_ANSWER),
+        (None, [], Disposition.FAILED),  # the agent answered; Dial() never reported
+    ],
+)
+def test_dial_statuses_the_simulator_does_not_play(
+    status: str | None, causes: list[int], expected: Disposition
+) -> None:
+    assert resident_disposition(status, causes) is expected

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hotline.app import App
-from hotline.core import campaigns, leads, outcomes
-from hotline.core.models import CallRecord, Campaign, Lead
+from hotline.core import campaigns, dial_requests, leads, outcomes
+from hotline.core.models import CallRecord, Campaign, DialRequest, Lead
 from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState, parse_choice
 
 from .output import iso, parse_at, print_json, print_table
@@ -145,6 +145,17 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
         )
         if args.state:
             query = query.where(Lead.state == parse_choice(LeadState, args.state, "lead state"))
+        requests = {
+            r.lead_id: _request(r, tz)
+            for r in s.scalars(
+                select(DialRequest)
+                .join(Lead, Lead.id == DialRequest.lead_id)
+                .where(
+                    Lead.campaign_id == args.id,
+                    DialRequest.state.in_(dial_requests.OPEN_REQUEST_STATES),
+                )
+            )
+        }
         found = [
             {
                 "id": lead.id,
@@ -157,6 +168,7 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
                 "mode": (lead.payload or {}).get("mode"),
                 "flag": lead.flag,
                 "result": lead.result,
+                "dial_request": requests.get(lead.id),
             }
             for lead in s.scalars(query)
         ]
@@ -164,7 +176,7 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
         print_json(found)
         return
     print_table(
-        ["id", "state", "number", "resident", "prio", "tries", "next try", "flag"],
+        ["id", "state", "number", "resident", "prio", "tries", "next try", "flag", "call request"],
         [
             (
                 x["id"],
@@ -175,10 +187,42 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
                 x["attempts"],
                 x["next_attempt_at"],
                 x["flag"] or x["mode"] or "",
+                _request_text(x["dial_request"]),
             )
             for x in found
         ],
     )
+
+
+def _request(r: DialRequest, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "lead": r.lead_id,
+        "agent": r.agent,
+        "state": r.state,
+        "requested_at": iso(r.requested_at, tz),
+        "call_id": r.call_id,
+        "detail": r.detail,
+    }
+
+
+def _request_text(request: dict[str, Any] | None) -> str:
+    return f"{request['id']} {request['state']} for {request['agent']}" if request else ""
+
+
+def lead_dial(app: App, args: argparse.Namespace) -> None:
+    """Ask the running service to ring the agent's phone, then the preview lead's resident."""
+    window = app.settings.dialer.calling_window(app.rules.tz)
+    with app.require_db().session() as s:
+        request = dial_requests.request_dial(s, args.lead, args.agent, app.now(), window)
+        data = _request(request, app.rules.tz)
+    if args.json:
+        print_json(data)
+    else:
+        print(
+            f"lead {data['lead']}: call request {data['id']} {data['state']}; "
+            f"the service rings {data['agent']} first"
+        )
 
 
 def lead_outcome(app: App, args: argparse.Namespace) -> None:
@@ -256,6 +300,12 @@ def register(
     p.add_argument("id", type=int)
     p.add_argument("--state", help="ready, waiting, calling, done or stopped")
     p.set_defaults(func=campaign_leads)
+    p = cam.add_parser(
+        "dial", parents=[common], help="preview: the service rings the agent, then the lead"
+    )
+    p.add_argument("lead", type=int)
+    p.add_argument("--agent", required=True, help="the agent's extension (PJSIP endpoint)")
+    p.set_defaults(func=lead_dial)
     p = cam.add_parser("outcome", parents=[common], help="record a preview call made by hand")
     p.add_argument("lead", type=int)
     p.add_argument("--disposition", required=True, choices=[d.value for d in Disposition])

@@ -1,0 +1,95 @@
+"""Agent-first click-to-dial for preview leads.
+
+An agent asks for a lead's call (`hotline campaign dial`); each tick the dialer claims pending
+requests (SKIP LOCKED on PostgreSQL) and originates the agent's phone into `[dialer-preview]`,
+whose Dial(${HOTLINE_DIAL}) rings the resident once the agent answers. The call tracker follows
+both legs; the resident leg's outcome is recorded like any dialer call, with the agent on it. An
+agent who does not answer costs the lead nothing: the request ends, the lead stays ready.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from hotline.core.dial_requests import (
+    AGENT_MISSED_TEXT,
+    DialClaim,
+    agent_missed,
+    claim_dial_requests,
+)
+from hotline.core.retry import NextStep, StepKind
+
+from .call_tracker import Attempt
+
+if TYPE_CHECKING:
+    from .engine import Dialer
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CONTEXT = "dialer-preview"
+CLAIMS_PER_TICK = 10
+
+
+class PreviewCalls:
+    def __init__(self, dialer: Dialer) -> None:
+        self.dialer = dialer
+
+    async def place_requested(self) -> None:
+        for claim in await self.dialer.run(self._claim):
+            self._originate(claim)
+
+    def _claim(self) -> list[DialClaim]:
+        d = self.dialer
+        with d.db.session() as s:
+            return claim_dial_requests(s, CLAIMS_PER_TICK, d.clock(), d.config.worker, d.window)
+
+    def _originate(self, claim: DialClaim) -> None:
+        d, lead = self.dialer, claim.lead
+        variables = d.call_variables(lead)
+        variables["HOTLINE_DIAL"] = d.config.channel_template.format(number=lead.number)
+        attempt = Attempt(
+            lead.call_id,
+            lead.lead_id,
+            lead.campaign_id,
+            lead.number,
+            expect_agent=False,
+            queued_at=claim.requested_at,
+            agent=claim.agent,
+            variables=variables,
+            info={"request_id": claim.request_id},
+            agent_first=True,
+        )
+        d.tracker.dialled(attempt)
+        d.events(
+            lead.call_id,
+            "dialling",
+            {
+                "number": lead.number,
+                "campaign": lead.campaign_id,
+                "kind": lead.kind,
+                "resident": lead.resident_name,
+                "unit": lead.unit,
+                "mode": "preview",
+                "agent": claim.agent,
+            },
+        )
+        log.info("call %s: ringing agent %s for lead %d", lead.call_id, claim.agent, lead.lead_id)
+        d.originate(
+            d.config.agent_channel_template.format(agent=claim.agent),
+            PREVIEW_CONTEXT,
+            variables,
+            lead.call_id,
+        )
+
+    def record_agent_missed(self, attempt: Attempt) -> NextStep:
+        d = self.dialer
+        with d.db.session() as s:
+            agent_missed(s, attempt.info["request_id"], d.clock())
+        log.info(
+            "call %s: agent %s did not answer; lead %d stays ready",
+            attempt.call_id,
+            attempt.agent,
+            attempt.lead_id,
+        )
+        return NextStep(StepKind.IGNORED, None, AGENT_MISSED_TEXT)
