@@ -39,6 +39,8 @@ class AttemptOutcome:
     number: str | None = None
     channel: str | None = None
     uniqueid: str | None = None
+    # The call ended while the dialer's AMI link was down: `disposition` is a guess (failed).
+    lost: bool = False
 
 
 def record_attempt(
@@ -56,6 +58,9 @@ def record_attempt(
     lead = session.get(Lead, lead_id)
     if lead is None:
         raise DomainError(f"no lead {lead_id}")
+    if outcome.lost and _flow_answered(lead, outcome):
+        # AMI missed the call's end, but its call flow stored the resident's answers.
+        disposition = Disposition.ANSWERED
     campaign = session.get(Campaign, lead.campaign_id)
     assert campaign is not None  # a foreign key
     if lead.state == LeadState.CALLING and lead.call_id not in (None, outcome.call_id):
@@ -127,6 +132,12 @@ def record_call_by_hand(
         number=lead.number,
     )
     return record_attempt(session, rules, retry, lead_id, outcome, at)
+
+
+def _flow_answered(lead: Lead, outcome: AttemptOutcome) -> bool:
+    """The lead's call flow answers (`flow_answers`) were given during this attempt."""
+    answered_at = (lead.result or {}).get("at")
+    return answered_at is not None and datetime.fromisoformat(answered_at) >= outcome.queued_at
 
 
 def _next_step(

@@ -56,6 +56,7 @@ class Attempt:
     ended_at: datetime | None = None
     variables: dict[str, str] = field(default_factory=dict)  # set on the channel by Originate
     info: dict[str, Any] = field(default_factory=dict)  # what the dialer needs back
+    lost_during_outage: bool = False  # ended while AMI was away, its Reason never seen
     agent_first: bool = False  # preview: Originate rang the agent, whose Dial() rings the resident
     dial_status: str | None = None  # agent first: the resident leg's DialEnd
 
@@ -119,7 +120,7 @@ class CallTracker:
         if attempt.linkedid is not None and attempt.linkedid in live_linkedids:
             return
         if attempt.reason is None and not attempt.answered_at:
-            attempt.info["lost_during_outage"] = True
+            attempt.lost_during_outage = True
         if attempt.linkedid is not None:
             self._live[attempt.linkedid] = 0
         attempt.reason = attempt.reason if attempt.reason is not None else -1

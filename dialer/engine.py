@@ -375,6 +375,7 @@ class Dialer:
             channel=attempt.channel,
             uniqueid=attempt.uniqueid,
             recording=attempt.variables.get("HOTLINE_RECORDING") if attempt.answered_at else None,
+            lost=attempt.lost_during_outage,
         )
         with self.db.session() as s:
             step = record_attempt(s, self.rules, self.retry, attempt.lead_id, result, self.clock())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -155,6 +156,30 @@ def test_answered_is_done(db: Database, tmp_path: Path, rules: Rules) -> None:
     done = lead(db, c.lead_id)
     assert (done.state, done.last_disposition, done.claimed_by) == ("done", "answered", None)
     assert done.result == {"heard": True, "repeats": 1, "at": MORNING.isoformat()}
+
+
+@pytest.mark.parametrize("heard", [True, False])
+def test_an_outcome_lost_in_an_ami_outage_is_answered_when_the_flow_took_answers(
+    db: Database, tmp_path: Path, rules: Rules, heard: bool
+) -> None:
+    seed(db, tmp_path)
+    campaign_id, _ = running_campaign(db, rules, "notice", LI_NA)
+    (c,) = claim(db, campaign_id)
+    ended = MORNING + timedelta(minutes=1)
+    if heard:  # the notice flow ran over FastAGI while the dialer's AMI link was down
+        with db.session() as s:
+            notice_heard(s, c.lead_id, MORNING + timedelta(seconds=30), repeats=0)
+    lost = replace(outcome(c, "failed", ended), lost=True)
+    with db.session() as s:
+        step = record_attempt(s, rules, RETRY, c.lead_id, lost, ended)
+    with db.session() as s:
+        (record,) = list_calls(s, campaign_id)
+    if heard:
+        assert step == NextStep(StepKind.DONE) and record.disposition == "answered"
+        assert lead(db, c.lead_id).state == "done"
+    else:
+        assert step.kind is StepKind.RETRY and record.disposition == "failed"
+        assert lead(db, c.lead_id).state == "ready"  # due again at the retry time
 
 
 def test_abandoned_resident_gets_a_callback_lead_first_and_now(
