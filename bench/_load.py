@@ -19,11 +19,23 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hotline.agi.simulator import Input, PBXOptions, SimCaller, SimCallResult, environment_lines
 
 HOTLINE = Path(sys.executable).with_name("hotline")
+
+
+def daytime_timezone(now: datetime | None = None) -> str:
+    """A site timezone in which it is now about noon. The flows read the wall clock, and the
+    standard call must take the office-hours path whatever the hour the benchmark runs at."""
+    offset = 12 - (now or datetime.now(UTC)).hour  # -11 .. +12 hours from UTC
+    return f"Etc/GMT{-offset:+d}"  # POSIX-style names: Etc/GMT-2 is UTC+2
+
+
+# Every `hotline` process the benchmarks start runs with this environment over their own.
+SITE_ENV = {"HOTLINE_SITE_TIMEZONE": daytime_timezone()}
 _DIGITS = re.compile(rb"\d+")
 START_TIMEOUT = 30.0  # seconds for `hotline serve` to listen
 CALL_TIMEOUT = 120.0  # a call that takes longer is counted as an error and dropped
@@ -57,8 +69,9 @@ def make_home(root: Path, residents: int) -> tuple[Path, list[str]]:
 class ServerProcess:
     """`hotline serve` on ephemeral loopback ports, the AMI secret unset (dialer off)."""
 
-    def __init__(self, home: Path, log_path: Path) -> None:
+    def __init__(self, home: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.home, self.log_path = home, log_path
+        self.env = env or {}  # settings over the defaults below
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -69,6 +82,8 @@ class ServerProcess:
             "HOTLINE_FASTAGI_LISTEN": "127.0.0.1:0",
             "HOTLINE_METRICS_LISTEN": "127.0.0.1:0",
             "HOTLINE_AMI_SECRET": "",
+            **SITE_ENV,
+            **self.env,
         }
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen([HOTLINE, "serve"], env=env, stdout=log, stderr=log)
@@ -339,7 +354,7 @@ async def place_classic_call(script: CallScript, number: str, home: Path) -> Cal
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "HOTLINE_HOME": str(home)},
+        env={**os.environ, **SITE_ENV, "HOTLINE_HOME": str(home)},
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(env)

@@ -33,7 +33,9 @@ def serve(app: App, args: argparse.Namespace) -> None:
 
     logging.getLogger().setLevel(logging.INFO)
     app.require_db()
-    service = Service(app, reactor, metrics=Metrics.from_settings(app.settings))
+    # An empty metrics.listen turns the metrics off (and bench/metrics_overhead.py compares).
+    metrics = Metrics.from_settings(app.settings) if app.settings.metrics.listen else None
+    service = Service(app, reactor, metrics=metrics)
     service.start_dialer()
 
     def failed(failure: object) -> None:
