@@ -121,19 +121,31 @@ def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> No
 
 
 def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) -> None:
-    # Long rings: the calls are up when the link drops, and end while it is down.
-    plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(1, 6)}
+    # Long rings: the calls are up when the link drops, and end while it is down. One resident
+    # answers meanwhile: the flow, over FastAGI, takes the answer the dialer never hears of.
+    plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(2, 6)}
+    plans["13000000001"] = ResidentPlan("answer", ring_s=20.0)
+    answers = {"13000000001": [Keys("1")]}
 
     async def drop_the_link(reactor: Any, sim: AMISimulator, service: Service) -> None:
         await deferLater(reactor, 0.3, lambda: None)
         assert service.dialer is not None and service.dialer.tracker.in_flight()
-        for session in list(sim.sessions):
-            session.transport.loseConnection()
+        # Down for 75 simulated seconds: every call ends, the answered one's flow included.
+        for _ in range(30):
+            for session in list(sim.sessions):
+                session.transport.loseConnection()
+            await deferLater(reactor, 0.05, lambda: None)
 
-    run = run_dialer(app, plans, {}, start("arrears", "agentless"), during=drop_the_link, limit=40)
+    run = run_dialer(
+        app, plans, answers, start("arrears", "agentless"), during=drop_the_link, limit=40
+    )
     found = calls(app)
     assert sorted(found) == sorted(plans)
-    # Their Reason was missed while the link was down: recorded as failed, retried by the rules.
+    # The flow's answer shows the call was answered; the others' Reason was missed while the
+    # link was down: recorded as failed, retried by the rules.
+    answered = found.pop("13000000001")[0]
+    assert (answered.disposition, answered.next_step) == ("answered", "done")
+    assert answered.keypad == {"arrears-menu": "1"}
     assert {(cs[0].disposition, cs[0].next_step) for cs in found.values()} == {
         ("failed", "retry: failed")
     }
