@@ -13,7 +13,7 @@ from hotline.core import campaigns, dial_requests, leads, outcomes
 from hotline.core.models import CallRecord, Campaign, DialRequest, Lead
 from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState, parse_choice
 
-from .output import iso, parse_at, print_json, print_table
+from .output import iso, parse_at, print_json, print_listing, print_table
 
 
 def _campaign(c: Campaign, tz: tzinfo) -> dict[str, Any]:
@@ -124,12 +124,11 @@ def campaign_status(app: App, args: argparse.Namespace) -> None:
 def campaign_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = [_campaign(c, app.rules.tz) for c in campaigns.list_campaigns(s)]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "kind", "mode", "state", "name", "created"],
-        [(c["id"], c["kind"], c["mode"], c["state"], c["name"], c["created_at"]) for c in found],
+        lambda c: (c["id"], c["kind"], c["mode"], c["state"], c["name"], c["created_at"]),
     )
 
 
@@ -172,25 +171,21 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
             }
             for lead in s.scalars(query)
         ]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "state", "number", "resident", "prio", "tries", "next try", "flag", "call request"],
-        [
-            (
-                x["id"],
-                x["state"],
-                x["number"],
-                x["resident"],
-                x["priority"],
-                x["attempts"],
-                x["next_attempt_at"],
-                x["flag"] or x["mode"] or "",
-                _request_text(x["dial_request"]),
-            )
-            for x in found
-        ],
+        lambda x: (
+            x["id"],
+            x["state"],
+            x["number"],
+            x["resident"],
+            x["priority"],
+            x["attempts"],
+            x["next_attempt_at"],
+            x["flag"] or x["mode"] or "",
+            _request_text(x["dial_request"]),
+        ),
     )
 
 
@@ -248,24 +243,20 @@ def lead_outcome(app: App, args: argparse.Namespace) -> None:
 def calls_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "campaign", "lead", "number", "disposition", "cause", "ended", "next step"],
-        [
-            (
-                c["id"],
-                c["campaign"],
-                c["lead"],
-                c["number"],
-                c["disposition"],
-                c["hangup_cause"],
-                c["ended_at"],
-                c["next_step"],
-            )
-            for c in found
-        ],
+        lambda c: (
+            c["id"],
+            c["campaign"],
+            c["lead"],
+            c["number"],
+            c["disposition"],
+            c["hangup_cause"],
+            c["ended_at"],
+            c["next_step"],
+        ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TextIO
@@ -65,3 +65,13 @@ def print_table(
         print(line(row), file=out)
     if not rows:
         print("(none)", file=out)
+
+
+def print_listing(
+    found: Sequence[Any], as_json: bool, headers: Sequence[str], row: Callable[[Any], Sequence[Any]]
+) -> None:
+    """A list command's output: the items as JSON, or a table with one row an item."""
+    if as_json:
+        print_json(found)
+    else:
+        print_table(headers, [row(item) for item in found])

@@ -15,7 +15,7 @@ from hotline.recordings.export import export
 from hotline.recordings.retention import purge
 from hotline.recordings.worker import ConversionWorker, scan
 
-from .output import iso, parse_at, print_json, print_table
+from .output import iso, parse_at, print_json, print_listing, print_table
 
 
 def serialise(r: Recording, tz: tzinfo) -> dict[str, Any]:
@@ -50,25 +50,21 @@ def recordings_list(app: App, args: argparse.Namespace) -> None:
                 state=args.state,
             )
         ]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "kind", "call", "ticket", "state", "format", "seconds", "retain until", "flags"],
-        [
-            (
-                r["id"],
-                r["kind"],
-                r["call_id"],
-                r["ticket_id"],
-                r["state"],
-                r["format"],
-                None if r["duration"] is None else f"{r['duration']:.1f}",
-                r["retain_until"],
-                "restricted" if r["restricted"] else "",
-            )
-            for r in found
-        ],
+        lambda r: (
+            r["id"],
+            r["kind"],
+            r["call_id"],
+            r["ticket_id"],
+            r["state"],
+            r["format"],
+            None if r["duration"] is None else f"{r['duration']:.1f}",
+            r["retain_until"],
+            "restricted" if r["restricted"] else "",
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from hotline.core.report import Rate, build_report
 from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
 
 from . import serialise
-from .output import iso, parse_at, print_json, print_table
+from .output import iso, parse_at, print_json, print_listing, print_table
 
 
 def _bad_rows(bad: list[BadRow], skipped: bool) -> None:
@@ -43,22 +43,18 @@ def residents_import(app: App, args: argparse.Namespace) -> None:
 def residents_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = [serialise.resident(r) for r in residents.list_residents(s, args.unit)]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "unit", "name", "phones", "lang", "dnc"],
-        [
-            (
-                r["id"],
-                r["unit"],
-                r["name"],
-                " ".join(r["phones"]),
-                r["lang"],
-                "yes" if r["do_not_call"] else "",
-            )
-            for r in found
-        ],
+        lambda r: (
+            r["id"],
+            r["unit"],
+            r["name"],
+            " ".join(r["phones"]),
+            r["lang"],
+            "yes" if r["do_not_call"] else "",
+        ),
     )
 
 
@@ -148,24 +144,20 @@ def followups_due(app: App, args: argparse.Namespace) -> None:
             serialise.followup(f, app.rules.tz, app.rules.is_overdue(f.due_at, None, at))
             for f in followups.pending_followups(s)
         ]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["id", "ticket", "kind", "category", "unit", "assignee", "due", "overdue"],
-        [
-            (
-                f["id"],
-                f["ticket_id"],
-                f["kind"],
-                f["category"],
-                f["unit"],
-                f["assignee_role"],
-                f["due_at"],
-                "OVERDUE" if f["overdue"] else "",
-            )
-            for f in found
-        ],
+        lambda f: (
+            f["id"],
+            f["ticket_id"],
+            f["kind"],
+            f["category"],
+            f["unit"],
+            f["assignee_role"],
+            f["due_at"],
+            "OVERDUE" if f["overdue"] else "",
+        ),
     )
 
 
@@ -203,23 +195,19 @@ def arrears_due(app: App, args: argparse.Namespace) -> None:
         found = [
             serialise.due_reminder(d, app.rules.tz) for d in arrears.due_reminders(s, app.rules, at)
         ]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["account", "unit", "amount", "months", "stage", "next", "due"],
-        [
-            (
-                d["account_id"],
-                d["unit"],
-                d["amount"],
-                d["months"],
-                d["stage"],
-                d["next_stage"],
-                d["due_at"],
-            )
-            for d in found
-        ],
+        lambda d: (
+            d["account_id"],
+            d["unit"],
+            d["amount"],
+            d["months"],
+            d["stage"],
+            d["next_stage"],
+            d["due_at"],
+        ),
     )
 
 
@@ -257,15 +245,11 @@ def overdue(app: App, args: argparse.Namespace) -> None:
             }
             for o in overdue_now(s, app.rules, at)
         ]
-    if args.json:
-        print_json(found)
-        return
-    print_table(
+    print_listing(
+        found,
+        args.json,
         ["what", "deadline", "ticket", "unit", "detail"],
-        [
-            (o["what"], o["deadline"], o["ticket_id"] or "", o["unit"] or "", o["detail"])
-            for o in found
-        ],
+        lambda o: (o["what"], o["deadline"], o["ticket_id"] or "", o["unit"] or "", o["detail"]),
     )
 
 
