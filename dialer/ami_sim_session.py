@@ -18,7 +18,7 @@ from hotline.dialer.ami_protocol import (
     format_message,
 )
 from hotline.dialer.ami_sim_calls import OriginateRequest
-from hotline.dialer.ami_sim_channels import parse_caller_id
+from hotline.dialer.ami_sim_channels import Channel, parse_caller_id
 
 if TYPE_CHECKING:
     from hotline.dialer.ami_sim_queues import Queue
@@ -261,13 +261,18 @@ class AMISession(Protocol):
             message="Command output follows",
         )
 
+    def _named_channel(self, request: AMIMessage) -> Channel | None:
+        """The request's Channel, or None after answering "No such channel"."""
+        chan = self.sim.channels.get(request.get("Channel") or "")
+        if chan is None:
+            self.error(request, "No such channel")
+        return chan
+
     def action_getvar(self, request: AMIMessage) -> None:
         name = request.get("Variable", "")
-        channel = request.get("Channel")
-        if channel:
-            chan = self.sim.channels.get(channel)
+        if request.get("Channel"):
+            chan = self._named_channel(request)
             if chan is None:
-                self.error(request, "No such channel")
                 return
             value = chan.variables.get(name, "")
         else:
@@ -276,11 +281,9 @@ class AMISession(Protocol):
 
     def action_setvar(self, request: AMIMessage) -> None:
         name, value = request.get("Variable", ""), request.get("Value", "")
-        channel = request.get("Channel")
-        if channel:
-            chan = self.sim.channels.get(channel)
+        if request.get("Channel"):
+            chan = self._named_channel(request)
             if chan is None:
-                self.error(request, "No such channel")
                 return
             chan.variables[name] = value
             self.respond(request, "Success", message="Variable Set")
@@ -314,9 +317,8 @@ class AMISession(Protocol):
         self.list_response(request, "Channels will follow", items, "CoreShowChannelsComplete")
 
     def action_hangup(self, request: AMIMessage) -> None:
-        chan = self.sim.channels.get(request.get("Channel", ""))
+        chan = self._named_channel(request)
         if chan is None:
-            self.error(request, "No such channel")
             return
         self.respond(request, "Success", message="Channel Hungup")
         call = self.sim.calls.get(chan.linkedid)
