@@ -318,6 +318,8 @@ class Recording(Base):
     # When a worker took it: a `converting` row whose claim is old was left by a killed process.
     claimed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Conversions tried: a failed one is tried again later, up to recordings.worker.MAX_ATTEMPTS.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     retain_until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from sqlalchemy import select
 
 from hotline.agi.simulator import Keys, Silence, SimCaller, Speak, simulate_call
 from hotline.core.db import Database
-from hotline.core.models import CallRecord, Ticket
+from hotline.core.models import CallRecord, Recording, Ticket
 from hotline.service import Service
 
 from factories import seed_residents
 from flow_harness import OFFICE_HOURS, make_app
 from reactor_run import run_on_reactor
+from wavs import write_wav
 
 KEYED_REPAIR = [Silence(), Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
 
@@ -98,3 +100,26 @@ def test_serve_exits_non_zero_when_it_cannot_write_its_recordings(tmp_path: Path
     assert out.returncode == 1
     (line,) = [line for line in out.stderr.splitlines() if "ERROR" in line]
     assert f"cannot write in {blocked}" in line and "Traceback" not in out.stderr
+
+
+def test_the_service_indexes_and_converts_recordings_by_itself(
+    db: Database, tmp_path: Path
+) -> None:
+    app = make_app(tmp_path / "home", db.url)
+    wav = write_wav(app.settings.recordings_dir / "calls" / "1700000000.9.wav", 1)
+    settled = time.time() - 120  # Asterisk finished writing it two minutes ago
+    os.utime(wav, (settled, settled))
+
+    async def body(reactor: Any) -> None:
+        service = Service(app, reactor)
+        await service.start("127.0.0.1:0")
+        try:
+            await service._archive_recordings()  # what its loop runs every 30 s
+        finally:
+            await service.stop()
+
+    run_on_reactor(body, timeout=20)
+    with app.db.session() as s:
+        (recording,) = s.scalars(select(Recording))
+    assert recording.state == "archived" and recording.path == str(wav.with_suffix(".opus"))
+    assert not wav.exists()

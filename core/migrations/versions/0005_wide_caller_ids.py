@@ -1,8 +1,9 @@
-"""wide caller ids
+"""wide caller ids, conversion attempts
 
 Asterisk passes caller IDs of up to 80 characters (AST_MAX_EXTENSION); a long one failed the call
 on PostgreSQL (StringDataRightTruncation) after the resident had spoken. The desk cuts anything
-longer than these columns (hotline.core.intake.bounded).
+longer than these columns (hotline.core.intake.bounded). A failed recording conversion is tried
+again later; `recordings.attempts` counts the tries, so one broken for good is not tried forever.
 
 Revision ID: 0005
 Revises: 0004
@@ -31,9 +32,14 @@ def upgrade() -> None:
             batch.alter_column(
                 column, type_=sa.String(length=new), existing_type=sa.String(length=old)
             )
+    op.add_column(
+        "recordings", sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("recordings") as batch:
+        batch.drop_column("attempts")
     for table, column, old, new in WIDENED:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(
