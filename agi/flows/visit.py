@@ -225,7 +225,10 @@ class Visit:
         s = self.summary
         s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
-            s.disposition = "completed" if self.finished else "caller_hangup"
+            # The line dropped because the service is stopping: the dialplan sends the caller on
+            # to the duty queue (no done-marker), so this call was interrupted, not hung up.
+            ended = "interrupted" if self.ctx.desk.stopping else "caller_hangup"
+            s.disposition = "completed" if self.finished else ended
         elif error is not None:
             s.disposition = "failed"
         else:
