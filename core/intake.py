@@ -262,12 +262,13 @@ class IntakeDesk:
             return Arrears(account.amount - account.paid_amount, account.months)
 
     # writes: stored, or spooled when the database is down -------------------------------------
-    def file_report(self, report: PhoneReport) -> int | None:
+    def file_report(self, report: PhoneReport, *, first: bool = False) -> int | None:
         """The ticket number, or None when the report was spooled for later. NotKept when
-        neither the database nor the spool could keep it. (The report's key is its call's: a
-        call cut off before its close finds its report by that.)"""
+        neither the database nor the spool could keep it. `first`: the flow never filed it
+        before, so there is no ticket to update. (The report's key is its call's: a call cut off
+        before its close finds its report by that.)"""
         try:
-            return self._store_report(report)
+            return self._store_report(report, first)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             self._keep(exc, ("report", report))
             return None
@@ -348,25 +349,26 @@ class IntakeDesk:
             else:
                 self._call_tx(c, summary)
 
-    def _store_report(self, report: PhoneReport) -> int:
+    def _store_report(self, report: PhoneReport, first: bool = False) -> int:
         with self.db.transaction() as c:
-            return self._report_tx(c, report)
+            return self._report_tx(c, report, first)
 
-    def _report_tx(self, c: Connection, report: PhoneReport) -> int:
+    def _report_tx(self, c: Connection, report: PhoneReport, first: bool = False) -> int:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows."""
         bounded(vars(report), REPORT_WIDTHS)  # in place: every statement below sees it cut
-        updated = c.execute(
-            UPDATE_REPORT,
-            {
-                "key": report.key,
-                "recording": report.recording,
-                "text": report.text,
-                "about_staff": report.about_staff,
-                "incomplete": report.incomplete,
-            },
-        ).scalar()
-        if updated is not None:
-            return updated
+        if not first:
+            updated = c.execute(
+                UPDATE_REPORT,
+                {
+                    "key": report.key,
+                    "recording": report.recording,
+                    "text": report.text,
+                    "about_staff": report.about_staff,
+                    "incomplete": report.incomplete,
+                },
+            ).scalar()
+            if updated is not None:
+                return updated
         unit_id = None
         if report.unit:
             unit_id = c.scalar(UNIT_ID, {"code": report.unit})

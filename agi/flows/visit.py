@@ -63,6 +63,7 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
+        self._filings = 0  # times the report was filed (the first opens its ticket)
         self._recordings = 0
 
     # bookkeeping --------------------------------------------------------------------------------
@@ -175,7 +176,8 @@ class Visit:
         """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report))
+        first, self._filings = self._filings == 0, self._filings + 1
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, first=first))
         return self.ticket_id
 
     async def confirm_report(self) -> None:
