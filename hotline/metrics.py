@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.flows.visit import arrival_time
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
-from hotline.agi.server import AGIObserver
+from hotline.agi.server import DROP_REASONS, AGIObserver
 from hotline.core.policy import AnswerPolicy
 from hotline.core.rules import Rules
 from hotline.metrics_db import DbFigures, db_figures
@@ -145,6 +145,20 @@ class Metrics:
             buckets=AGI_COMMAND_BUCKETS,
             registry=r,
         )
+        self.fastagi_connections = Gauge(
+            "hotline_fastagi_connections", "FastAGI connections open now", registry=r
+        )
+        self.fastagi_refused = Counter(
+            "hotline_fastagi_connections_refused",
+            "FastAGI connections closed unserved: fastagi.max_connections were open",
+            registry=r,
+        )
+        self.fastagi_dropped = Counter(
+            "hotline_fastagi_connections_dropped",
+            "FastAGI connections we closed, by reason (timeouts, endless 520 block, garbage)",
+            ["reason"],
+            registry=r,
+        )
         self.menu_choices = Counter(
             "hotline_menu_choices",
             "Keypad choices in the voice menus (wrong, none: no valid key)",
@@ -172,6 +186,12 @@ class Metrics:
         self.ami_up = Gauge("hotline_ami_connected", "1 while logged in to the AMI", registry=r)
         self.ami_reconnects = Counter(
             "hotline_ami_reconnects", "AMI connections re-established", registry=r
+        )
+        self.ami_field_errors = Counter(
+            "hotline_ami_field_errors",
+            "AMI event fields that did not parse, by event and field (e.g. Hangup.Cause)",
+            ["kind"],
+            registry=r,
         )
         self.dialer_ringing = Gauge(
             "hotline_dialer_calls_ringing", "Outbound calls ringing now", registry=r
@@ -238,6 +258,8 @@ class Metrics:
             self.calls.labels("in", disposition)
         for state in AGENT_STATES:
             self.dialer_agents.labels(state)
+        for reason in DROP_REASONS:
+            self.fastagi_dropped.labels(reason)
 
     @classmethod
     def from_settings(
@@ -324,6 +346,10 @@ class Metrics:
         """A lost AMI connection was re-established (not the first login)."""
         self.ami_reconnects.inc()
 
+    def ami_field_error(self, kind: str) -> None:
+        """An AMI event field of this kind (``Event.Field``) did not parse."""
+        self.ami_field_errors.labels(kind).inc()
+
     def dialer_state(
         self,
         ringing: int,
@@ -388,3 +414,12 @@ class MetricsObserver(AGIObserver):
 
     def call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
         self._metrics._call_ended(env, error)
+
+    def connections_open(self, n: int) -> None:
+        self._metrics.fastagi_connections.set(n)
+
+    def connection_refused(self) -> None:
+        self._metrics.fastagi_refused.inc()
+
+    def connection_dropped(self, reason: str) -> None:
+        self._metrics.fastagi_dropped.labels(reason).inc()
