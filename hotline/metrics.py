@@ -95,6 +95,7 @@ class Metrics:
         answer: AnswerPolicy | None = None,
         late_answer_alert_ratio: float = 0.05,
         abandon_limit: float = 0.03,
+        fastagi_max_connections: int = 1500,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         registry: CollectorRegistry | None = None,
     ) -> None:
@@ -147,6 +148,9 @@ class Metrics:
         )
         self.fastagi_connections = Gauge(
             "hotline_fastagi_connections", "FastAGI connections open now", registry=r
+        )
+        self.fastagi_max_connections = Gauge(
+            "hotline_fastagi_max_connections", "Setting fastagi.max_connections", registry=r
         )
         self.fastagi_refused = Counter(
             "hotline_fastagi_connections_refused",
@@ -252,6 +256,7 @@ class Metrics:
 
         self.late_answer_alert_ratio.set(late_answer_alert_ratio)
         self.dialer_abandon_limit.set(abandon_limit)
+        self.fastagi_max_connections.set(fastagi_max_connections)
         for direction in ("in", "out"):
             self.active_calls.labels(direction)
         for disposition in INBOUND_DISPOSITIONS:
@@ -269,6 +274,7 @@ class Metrics:
             answer=settings.answer,
             late_answer_alert_ratio=settings.metrics.late_answer_alert_ratio,
             abandon_limit=settings.dialer.abandon_limit,
+            fastagi_max_connections=settings.fastagi.max_connections,
             clock=clock or (lambda: datetime.now(UTC)),
         )
 
