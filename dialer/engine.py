@@ -88,7 +88,7 @@ class Dialer:
     ) -> None:
         self.config, self.ami, self.db, self.rules = config, ami, db, rules
         self.retry, self.window, self.run, self.clock = retry, window, run, clock
-        self.tracker = CallTracker(clock, self)
+        self.tracker = CallTracker(clock, self, ami.field_errors)
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [
