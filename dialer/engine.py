@@ -32,6 +32,7 @@ from hotline.core.outcomes import AttemptOutcome, record_attempt
 from hotline.core.retry import NextStep, RetryPolicy
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import CampaignState, DialMode, Disposition
+from hotline.recordings.names import recording_path
 
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
@@ -236,7 +237,7 @@ class Dialer:
         if self.config.recordings_dir is not None:
             # The dialplan's MixMonitor records the call once answered (asterisk-conf).
             variables["HOTLINE_RECORDING"] = str(
-                self.config.recordings_dir / "calls" / f"{claim.call_id}.wav"
+                recording_path(self.config.recordings_dir / "calls", claim.call_id, ".wav")
             )
         return variables
 
