@@ -7,43 +7,53 @@ reads the trail back. Each row is also one log line, for sites that ship logs el
 from __future__ import annotations
 
 import logging
-import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hotline.core.models import Recording, RecordingAudit
+from hotline.core.plain_text import has_control_character
 from hotline.core.vocabulary import DomainError
 
 ACTIONS = ("listen", "list", "export", "purge")
 log = logging.getLogger("hotline.recordings.audit")
 log.setLevel(logging.INFO)  # written even where the root logger only passes warnings (the CLI)
 MAX_BY = 80
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a newline would forge a second log line
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who reads recordings, and why. ``restricted``: they mean to read confidential ones too,
+    which needs a named person and a reason; every such read is audited."""
+
+    by: str
+    reason: str = ""
+    restricted: bool = False
 
 
 def record(
     session: Session,
     action: str,
+    who: Access,
     *,
-    by: str,
-    reason: str,
-    at: datetime,
+    at: datetime | None = None,
     recording: Recording | None = None,
     outcome: str = "done",
     detail: str | None = None,
 ) -> RecordingAudit:
     """Append one row in the caller's transaction: it is stored exactly when the action is."""
+    by, reason = who.by, who.reason
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}; one of {', '.join(ACTIONS)}")
-    if not by.strip() or len(by) > MAX_BY or _CONTROL.search(by) or _CONTROL.search(reason):
+    if not by.strip() or len(by) > MAX_BY or has_control_character(by + reason):
         raise DomainError(
             f"the audit needs a person's name (1-{MAX_BY} characters) and a reason,"
             " without control characters"
         )
     entry = RecordingAudit(
-        at=at,
+        at=at or datetime.now(UTC),
         action=action,
         by=by,
         reason=reason,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -50,13 +50,5 @@ def export(
         part.replace(target)
     finally:
         part.unlink(missing_ok=True)
-    audit.record(
-        session,
-        "export",
-        by=access.by,
-        reason=access.reason,
-        at=at or datetime.now(UTC),
-        recording=rec,
-        detail=f"to {target}",
-    )
+    audit.record(session, "export", access, at=at, recording=rec, detail=f"to {target}")
     return target

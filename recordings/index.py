@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import wave
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Select, func, select
@@ -22,6 +21,7 @@ from hotline.core.models import CallRecord, Recording, Ticket
 from hotline.core.vocabulary import DomainError, Kind
 
 from . import audit
+from .audit import Access
 
 KINDS = ("call", "description", "comment")
 DEFAULT_RETENTION_YEARS = 2
@@ -34,16 +34,6 @@ class RecordingNotFound(DomainError):
 
 class RecordingRestricted(DomainError):
     """The recording is confidential (a complaint); reading it needs an explicit permission."""
-
-
-@dataclass(frozen=True)
-class Access:
-    """Who reads recordings, and why. ``restricted``: they mean to read confidential ones too,
-    which needs a named person and a reason; every such read is audited."""
-
-    by: str
-    reason: str = ""
-    restricted: bool = False
 
 
 def check_restricted(access: Access | None, what: str) -> Access:
@@ -151,9 +141,8 @@ def list_recordings(
         audit.record(
             session,
             "list",
-            by=access.by,
-            reason=access.reason,
-            at=at or datetime.now(UTC),
+            access,
+            at=at,
             detail=" ".join(f"{k}={v}" for k, v in filters.items() if v is not None) or None,
         )
     else:
@@ -189,14 +178,7 @@ def get_recording(
     recording = find_recording(session, recording_id)
     if recording.restricted:
         access = check_restricted(access, f"recording {recording_id}")
-        audit.record(
-            session,
-            "listen",
-            by=access.by,
-            reason=access.reason,
-            at=at or datetime.now(UTC),
-            recording=recording,
-        )
+        audit.record(session, "listen", access, at=at, recording=recording)
     return recording
 
 

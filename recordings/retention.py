@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -57,9 +57,8 @@ def purge(
             audit.record(
                 session,
                 "purge",
-                by=by,
-                reason=f"retention: kept until {rec.retain_until.isoformat()}",
-                at=now or datetime.now(UTC),
+                audit.Access(by, f"retention: kept until {rec.retain_until.isoformat()}"),
+                at=now,
                 recording=rec,
                 outcome="failed" if error else "done",
                 detail=error,

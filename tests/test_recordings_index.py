@@ -130,7 +130,7 @@ def test_every_reader_honours_restriction(db: Database, tmp_path: Path) -> None:
 def test_the_audit_trail_is_append_only(db: Database, tmp_path: Path) -> None:
     with db.session() as s:
         rec = register(s, write_wav(tmp_path / "x.wav", 0.2), "description", at=AT)
-        audit.record(s, "listen", by="Wang", reason="review", at=AT, recording=rec)
+        audit.record(s, "listen", Access("Wang", "review"), at=AT, recording=rec)
     for statement in ("UPDATE recording_audit SET by = 'nobody'", "DELETE FROM recording_audit"):
         with pytest.raises(DBAPIError, match="append-only"), db.session() as s:
             s.execute(text(statement))
@@ -141,7 +141,7 @@ def test_the_audit_trail_is_append_only(db: Database, tmp_path: Path) -> None:
 @pytest.mark.parametrize("by", ["", "x" * 81, "Wang\nlisten recording 1 by CEO"])
 def test_the_audit_needs_a_plain_name(db: Database, tmp_path: Path, by: str) -> None:
     with db.session() as s, pytest.raises(DomainError, match="person's name"):
-        audit.record(s, "export", by=by, reason="r", at=AT)
+        audit.record(s, "export", Access(by, "r"), at=AT)
 
 
 def test_checksums_verify_and_catch_a_changed_file(db: Database, tmp_path: Path) -> None:
