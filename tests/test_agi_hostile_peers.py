@@ -310,3 +310,25 @@ def test_a_newline_in_an_argument_never_reaches_the_wire(caplog: pytest.LogCaptu
     # The call fails to the dialplan's fallback.
     assert result.variables["HOTLINE_STATUS"] == "FAILED"
     assert AGIArgumentError.__name__ in caplog.text
+
+
+def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    replies = {"ANSWER": b"200 result=0\n", "GET DATA": b"599 odd\n", "SET": b"200 result=1\n"}
+
+    def odd(line: str) -> bytes:
+        return next(reply for start, reply in replies.items() if line.startswith(start))
+
+    async def body(reactor: Any) -> Peer:
+        h = await Harness(reactor).start()
+        peer = await h.connect(Peer(ENV, odd))
+        await h.watch.until(lambda: len(h.watch.errors) == 1)
+        peer.transport.loseConnection()
+        await peer.closed
+        await h.port.stopListening()
+        return peer
+
+    with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
+        peer = run_on_reactor(body, timeout=20)
+    # Not a broken connection: the peer still hears that the flow failed.
+    assert peer.commands[-1] == "SET VARIABLE HOTLINE_STATUS FAILED"
+    assert "flow 'inbound' failed" in caplog.text
