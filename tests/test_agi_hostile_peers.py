@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,9 @@ from hotline.agi.protocol import MAX_USAGE_LINES, AGIEnvironment
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import Keys, SimCaller, SimCallResult, simulate_call
+from hotline.app import App
+from hotline.service import Service
+from hotline.settings import load
 
 from .reactor_run import run_on_reactor
 
@@ -332,3 +336,11 @@ def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptur
     # Not a broken connection: the peer still hears that the flow failed.
     assert peer.commands[-1] == "SET VARIABLE HOTLINE_STATUS FAILED"
     assert "flow 'inbound' failed" in caplog.text
+
+
+def test_the_limits_are_settings(tmp_path: Path) -> None:
+    env = {"HOTLINE_FASTAGI_COMMAND_TIMEOUT": "30", "HOTLINE_FASTAGI_MAX_CONNECTIONS": "7"}
+    app = App(load(tmp_path, env=env))
+    factory = Service(app, Clock()).fastagi
+    assert (factory.command_timeout, factory.max_connections) == (30.0, 7)
+    assert factory.env_timeout == app.settings.fastagi.environment_timeout
