@@ -120,37 +120,3 @@ def recordings_convert(app: App, args: argparse.Namespace) -> None:
         print_json({"registered": len(found), "archived": archived, "failed": failed})
     else:
         print(f"registered {len(found)}, archived {archived}, failed {failed}")
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    rec = sub.add_parser(
-        "recordings", help="call recordings: index, export, retention"
-    ).add_subparsers(required=True)
-    p = rec.add_parser("list", parents=[common], help="indexed recordings, oldest first")
-    p.add_argument("--ticket", type=int)
-    p.add_argument("--call", type=int)
-    p.add_argument("--state", choices=("pending", "converting", "archived", "failed"))
-    p.add_argument(
-        "--include-restricted", action="store_true", help="include confidential (complaint) ones"
-    )
-    p.set_defaults(func=recordings_list)
-    p = rec.add_parser("show", parents=[common], help="one recording, its checksum verified")
-    p.add_argument("id", type=int)
-    p.add_argument("--allow-restricted", action="store_true")
-    p.set_defaults(func=recordings_show)
-    p = rec.add_parser("export", parents=[common], help="copy a recording out (audit-logged)")
-    p.add_argument("id", type=int)
-    p.add_argument("dest", help="file or folder")
-    p.add_argument("--allow-restricted", action="store_true")
-    p.set_defaults(func=recordings_export)
-    p = rec.add_parser("purge", parents=[common], help="delete what is past retention")
-    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
-    p.add_argument("--at", help="as if on this moment (ISO 8601)")
-    p.set_defaults(func=recordings_purge)
-    p = rec.add_parser(
-        "convert", parents=[common], help="index new WAVs and convert the backlog once"
-    )
-    p.add_argument("--limit", type=int, default=100)
-    p.set_defaults(func=recordings_convert)
