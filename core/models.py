@@ -141,6 +141,7 @@ class TicketEvent(Base):
     to_state: Mapped[str] = mapped_column(String(12))
     at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))  # who made the change (--by)
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
