@@ -136,7 +136,7 @@ class Service:
             self.make_context,
             observer,
             reactor=reactor,
-            env_timeout=app.settings.fastagi.environment_timeout,
+            **app.settings.fastagi.factory_options(),
         )
         # Brings the database up to date with what happened while it was away (a loop that
         # never dies: a failure is logged once and tried again next tick).
