@@ -14,6 +14,7 @@ from hotline.core.csv_import import BadRow
 from hotline.core.overdue import overdue_now
 from hotline.core.report import Rate, build_report
 from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
+from hotline.recordings.resolve import with_recordings
 
 from . import serialise
 from .output import iso, parse_at, print_json, print_listing, print_table
@@ -99,10 +100,13 @@ def tickets_new(app: App, args: argparse.Namespace) -> None:
 
 def tickets_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        found = [
-            serialise.ticket(t, app.rules.tz)
-            for t in tickets.list_tickets(s, args.state, args.kind)
-        ]
+        found = with_recordings(
+            s,
+            [
+                serialise.ticket(t, app.rules.tz)
+                for t in tickets.list_tickets(s, args.state, args.kind)
+            ],
+        )
     if args.json:
         print_json(found)
     else:
@@ -112,6 +116,7 @@ def tickets_list(app: App, args: argparse.Namespace) -> None:
 def tickets_show(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         data = serialise.ticket(tickets.get_ticket(s, args.id), app.rules.tz, events=True)
+        with_recordings(s, [data])
     if args.json:
         print_json(data)
         return
@@ -131,6 +136,7 @@ def tickets_move(app: App, args: argparse.Namespace) -> None:
             s, app.rules, args.id, args.state, parse_at(args.at, tz, app.now()), args.note, args.by
         )
         data = serialise.ticket(ticket, tz, events=True)
+        with_recordings(s, [data])
     if args.json:
         print_json(data)
     else:
