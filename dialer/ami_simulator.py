@@ -113,12 +113,14 @@ class AMISimulator:
         self.publish("DeviceStateChange", "call", [("Device", device), ("State", state)])
 
     def serve_queue(self, queue: Queue) -> None:
-        """Hand waiting callers to free, unpaused agents (ringall: first free one)."""
+        """Hand waiting callers to free, unpaused agents (ringall: first free one); a caller
+        whose member is ringing waits for that member's answer or ring-out."""
         for member in queue.members:
-            if not queue.waiting:
+            waiting = [call for call in queue.waiting if call.agent is None]
+            if not waiting:
                 return
             if not member.paused and not member.ringing_or_up:
-                queue.waiting[0].connect(member)
+                waiting[0].connect(member)
 
     def pause_member(self, queue: Queue, member: QueueMember, paused: bool, reason: str) -> None:
         member.paused = paused
