@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+import wave
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.dialer.ami_protocol import Header
@@ -62,11 +64,25 @@ class QueueCall:
         self.timeout = sim.later(self.plan.queue_timeout_s, self.give_up)
         sim.serve_queue(queue)
 
+    def mixmonitor(self, talk_s: float) -> None:
+        """The file of `MixMonitor(${HOTLINE_RECORDING},b)` (hotline-agent): `b` records only
+        while bridged, so a call no agent took leaves a 44-byte header-only WAV (Asterisk 22)."""
+        path = self.caller.variables.get("HOTLINE_RECORDING") if self.caller else None
+        if not self.sim.mixmonitor or not path:
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(path, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(bytes(2 * round(8000 * talk_s)))
+
     def give_up(self) -> None:
         """Queue timeout: leave the queue and hang up (the dialplan's next step)."""
         self.timeout = None
         if self not in self.queue.waiting or self.call.done:
             return
+        self.mixmonitor(0.0)
         self.leave()
         self.queue.abandoned += 1
         assert self.caller
@@ -256,6 +272,7 @@ class QueueCall:
         assert caller and a1 and a2 and agent
         queue, cid = self.queue, (caller.cid_num, caller.cid_name)
         talk = sim.now() - self.connected
+        self.mixmonitor(talk)
         sim.exten(a2, "Hangup", "", 5)
         sim.channel_event("SoftHangupRequest", "call", a2, ("Cause", "16"))
         sim.channel_event("HangupRequest", "call", a1, ("Cause", "16"))

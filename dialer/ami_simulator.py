@@ -56,8 +56,12 @@ class AMISimulator:
         landing_queues: dict[str, tuple[str, float]] | None = None,
         rng: random.Random | None = None,
         agents: dict[str, AgentPlan] | None = None,
+        mixmonitor: bool = False,
     ) -> None:
         self.clock = clock
+        # Calls landing in a queue with HOTLINE_RECORDING set get the file MixMonitor(,b)
+        # writes (`QueueCall.mixmonitor`); off by default: no files from tests that need none.
+        self.mixmonitor = mixmonitor
         self.users = users if users is not None else {"dialer": "dialer-secret"}
         self.residents = residents or ScriptedResidents()
         self.time_scale = time_scale

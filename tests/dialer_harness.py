@@ -79,9 +79,11 @@ def run_dialer(
     preview_agents: dict[str, AgentPlan] | None = None,
     done: Callable[[App], bool] = lambda app: open_leads(app) == 0,
     away_agents: int = 0,
+    mixmonitor: bool = False,
 ) -> Run:
     """Run the service's dialer until `done` (default: no lead is due) and no call is up
-    (or `limit` s). `away_agents` of the `agents` never answer their phone."""
+    (or `limit` s). `away_agents` of the `agents` never answer their phone; `mixmonitor`:
+    queued calls leave the files MixMonitor would."""
     run = Run()
 
     async def body(reactor: Any) -> None:
@@ -124,6 +126,7 @@ def run_dialer(
             queues=[Queue("outbound", members)],
             landing_queues={"dialer-agent": ("outbound", 2.0)},
             agents=preview_agents,
+            mixmonitor=mixmonitor,
         )
         originate = sim.originate
 

@@ -219,3 +219,40 @@ def test_queue_summary_counts_a_caller_waiting() -> None:
     s.send("QueueSummary", ("Queue", "support"), action_id="sum")
     (summary,) = s.events("QueueSummary")
     assert summary["Callers"] == "1" and int(summary["LongestHoldTime"]) >= 3
+
+
+def test_a_member_who_never_answers_rings_out_until_paused() -> None:
+    # queue-test waits 30 s in `support`; the member's phone rings 15 s (queues.conf timeout).
+    clock = Clock()
+    queues = default_queues(clock)
+    (member,) = queues[0].members
+    member.answers = False
+    sim = AMISimulator(clock, queues=queues)
+    s = Session(sim)
+    s.login()
+    s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
+           ("Data", "60"), ("Async", "true"), action_id="q")  # fmt: skip
+    for _ in range(16):
+        clock.advance(1)
+    called, again = s.events("AgentCalled")  # rung again at once (outbound: retry = 0)
+    (missed,) = s.events("AgentRingNoAnswer")
+    assert (missed["Queue"], missed["Interface"], missed["MemberName"], missed["RingTime"]) == (
+        "support", member.interface, member.name, "15000",
+    )  # fmt: skip
+    assert missed["DestChannel"] == called["DestChannel"] != again["DestChannel"]
+    leg = called["DestChannel"]
+    assert [m["DialStatus"] for m in s.events("DialEnd") if m["DestChannel"] == leg] == ["NOANSWER"]
+    assert not s.events("AgentConnect") and not s.events("QueueCallerLeave")
+    # The second ring ends with the caller's 30 s in the queue.
+    for _ in range(20):
+        clock.advance(1)
+    assert [m["RingTime"] for m in s.events("AgentRingNoAnswer")] == ["15000", "15000"]
+    assert len(s.events("QueueCallerLeave")) == 1 and sim.channels == {}
+    # Paused (the dialer's QueuePause), the member is not rung any more.
+    s.send("QueuePause", ("Queue", "support"), ("Interface", member.interface),
+           ("Paused", "true"), ("Reason", "ring-no-answer"), action_id="p")  # fmt: skip
+    s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
+           ("Data", "60"), ("Async", "true"), action_id="q2")  # fmt: skip
+    for _ in range(40):
+        clock.advance(1)
+    assert len(s.events("AgentCalled")) == 2 and len(s.events("QueueCallerLeave")) == 2

@@ -20,6 +20,8 @@ from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phon
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.recordings.resolve import resolve_path
+from hotline.recordings.worker import scan
 from hotline.service import Service
 
 from dialer_harness import dialer_app, run_dialer
@@ -189,7 +191,7 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
 
     run = run_dialer(
         app, plans, {}, start("arrears", "predictive"), agents=1, away_agents=1,
-        during=watch, limit=10, done=lambda app: True,
+        during=watch, limit=10, done=lambda app: True, mixmonitor=True,
     )  # fmt: skip
     found = calls(app)
     abandoned = [c for cs in found.values() for c in cs if c.disposition == "abandoned"]
@@ -203,3 +205,11 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
             lead for lead in s.scalars(select(Lead)) if "callback_of" in (lead.payload or {})
         ]
     assert callbacks and all(lead.preview and lead.state == "ready" for lead in callbacks)
+    # MixMonitor(,b) left the abandoned call a header-only WAV: no recording, none named.
+    (wav,) = (app.settings.recordings_dir / "calls").glob("*.wav")
+    assert wav.stat().st_size == 44 and abandoned[0].recording == str(wav)
+    later = app.now() + timedelta(hours=1)
+    with app.db.session() as s:
+        assert scan(s, app.settings.recordings_dir, at=later, settle=timedelta(0)) == []
+        assert resolve_path(s, abandoned[0].recording) is None
+    assert not wav.exists()
