@@ -205,15 +205,26 @@ def test_agents_take_queue_calls_and_wrap_up() -> None:
     assert member.calls_taken == 2 and not member.in_call
 
 
-def test_queue_summary_counts_a_caller_waiting() -> None:
+def queue_caller(**member: Any) -> tuple[Clock, AMISimulator, Session]:
+    """A caller in queue-test (30 s in `support`), whose one member is set as `member` says."""
     clock = Clock()
     queues = default_queues(clock)
-    queues[0].members[0].paused = True  # nobody to take the call: it waits
+    for name, value in member.items():
+        setattr(queues[0].members[0], name, value)
     sim = AMISimulator(clock, queues=queues)
     s = Session(sim)
     s.login()
+    call_the_queue(s, "q")
+    return clock, sim, s
+
+
+def call_the_queue(s: Session, action_id: str) -> None:
     s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
-           ("Data", "30"), ("Async", "true"), action_id="q")  # fmt: skip
+           ("Data", "60"), ("Async", "true"), action_id=action_id)  # fmt: skip
+
+
+def test_queue_summary_counts_a_caller_waiting() -> None:
+    clock, _, s = queue_caller(paused=True)  # nobody to take the call: it waits
     for _ in range(5):
         clock.advance(1)
     s.send("QueueSummary", ("Queue", "support"), action_id="sum")
@@ -222,16 +233,9 @@ def test_queue_summary_counts_a_caller_waiting() -> None:
 
 
 def test_a_member_who_never_answers_rings_out_until_paused() -> None:
-    # queue-test waits 30 s in `support`; the member's phone rings 15 s (queues.conf timeout).
-    clock = Clock()
-    queues = default_queues(clock)
-    (member,) = queues[0].members
-    member.answers = False
-    sim = AMISimulator(clock, queues=queues)
-    s = Session(sim)
-    s.login()
-    s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
-           ("Data", "60"), ("Async", "true"), action_id="q")  # fmt: skip
+    # The member's phone rings 15 s (queues.conf timeout), the caller waits 30 s.
+    clock, sim, s = queue_caller(answers=False)
+    (member,) = sim.queues["support"].members
     for _ in range(16):
         clock.advance(1)
     called, again = s.events("AgentCalled")  # rung again at once (outbound: retry = 0)
@@ -251,8 +255,7 @@ def test_a_member_who_never_answers_rings_out_until_paused() -> None:
     # Paused (the dialer's QueuePause), the member is not rung any more.
     s.send("QueuePause", ("Queue", "support"), ("Interface", member.interface),
            ("Paused", "true"), ("Reason", "ring-no-answer"), action_id="p")  # fmt: skip
-    s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
-           ("Data", "60"), ("Async", "true"), action_id="q2")  # fmt: skip
+    call_the_queue(s, "q2")
     for _ in range(40):
         clock.advance(1)
     assert len(s.events("AgentCalled")) == 2 and len(s.events("QueueCallerLeave")) == 2
