@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Exists, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .arrears import due_reminders
@@ -390,15 +390,20 @@ def claim_leads(
     return claims
 
 
-def _abandoned_since(since: datetime) -> Exists:
-    """The lead's resident had a call abandoned (by any campaign) since `since`."""
+def _abandoned_since(since: datetime) -> ColumnElement[bool]:
+    """The lead's resident had a call abandoned (by any campaign) since `since`: the recent
+    abandoned calls are few and indexed (ix_calls_disposition_ended), so they are read once."""
     other = aliased(Lead)
-    return exists().where(
-        CallRecord.lead_id == other.id,
-        other.resident_id == Lead.resident_id,
-        CallRecord.disposition == Disposition.ABANDONED,
-        CallRecord.ended_at >= since,
+    held = (
+        select(other.resident_id)
+        .join(CallRecord, CallRecord.lead_id == other.id)
+        .where(
+            CallRecord.disposition == Disposition.ABANDONED,
+            CallRecord.ended_at >= since,
+            other.resident_id.is_not(None),  # a NULL would make NOT IN exclude every lead
+        )
     )
+    return Lead.resident_id.in_(held)
 
 
 def load_resident(session: Session, resident_id: int) -> Resident:
