@@ -149,6 +149,11 @@ def test_failures_reason_0_and_a_refused_originate() -> None:
         (8, [], Disposition.CONGESTION),
         (0, [34], Disposition.CONGESTION),
         (None, [], Disposition.FAILED),
+        # The callee leg's cause, when telling, says more than the Reason.
+        (3, [16, 21], Disposition.REJECTED),
+        (5, [1], Disposition.UNALLOCATED),
+        (3, [16, 19], Disposition.NO_ANSWER),
+        (5, [16], Disposition.BUSY),
     ],
 )
 def test_causes_the_transcripts_do_not_show(
