@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, campaign_status
 from hotline.core.db import Database
+from hotline.core.dial_requests import request_dial
 from hotline.core.flow_answers import (
     appointment_answer,
     arrears_answer,
@@ -216,7 +217,10 @@ def test_the_dialer_leaves_an_abandoned_resident_alone_for_the_hold(
 ) -> None:
     seed(db, tmp_path)
     (first,) = claim(db, running_campaign(db, rules, "notice", LI_NA)[0])
-    attempt(db, rules, first, "abandoned", MORNING)
+    step = attempt(db, rules, first, "abandoned", MORNING)
+    with db.session() as s:  # a person may ring the callback lead at once
+        callback_id = int((step.detail or "").removeprefix("lead "))
+        assert request_dial(s, callback_id, "agent101", MORNING, WINDOW).state == "pending"
     # Another campaign's lead for the same resident waits out the 72 hours too.
     other, made = running_campaign(db, rules, "notice", LI_NA, at=MORNING + timedelta(hours=1))
     assert made == 1
