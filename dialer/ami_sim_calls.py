@@ -236,10 +236,14 @@ class OutboundCall:
         sim.channel_event("HangupRequest", "call", one, ("Cause", str(cause)))
         sim.hangup_channel(two, cause)
         self.device("NOT_INUSE")
-        self.dial_event("DialEnd", "NOANSWER")
+        self.dial_event("DialEnd", self.rejected_dial_status(cause))
         sim.hangup_channel(one, cause)
         self.device("NOT_INUSE")
         self.originate_response(REASON_FAILED, None)
+
+    def rejected_dial_status(self, cause: int) -> str:
+        """DialEnd of an Originate whose callee hung up unanswered: NOANSWER (ami-09)."""
+        return "NOANSWER"
 
     def unanswered_end(self, *, two_cause: int, reason: int) -> None:
         sim, one, two = self.sim, self.one, self.two
