@@ -108,6 +108,7 @@ def record_in_docs(docs: Path, log: Path) -> None:
             *header_lines(),
             "```",
             "",
+            "",
         ]
     )
     docs.write_text(text[:begin] + block + text[end:], encoding="utf-8")
