@@ -101,8 +101,8 @@ def record_in_docs(docs: Path, log: Path) -> None:
     block = "\n".join(
         [
             DOCS_BEGIN,
-            f"The lock was last refreshed by `./run lock` on {run_info()['date']}; the benchmarks",
-            f"it re-ran printed `{log.relative_to(ROOT)}`, measured with:",
+            "The lock was last refreshed by `./run lock`; the benchmarks it re-ran printed",
+            f"`{log.relative_to(ROOT)}` (which begins with their header). As the run ended:",
             "",
             "```",
             *header_lines(),
