@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from .plain_text import has_control_character
 from .vocabulary import DomainError
 
 T = TypeVar("T")
@@ -34,6 +35,10 @@ def read_rows(
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DomainError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DomainError(f"{path}: a folder, not a CSV file") from None
+    except OSError as exc:
+        raise DomainError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise DomainError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -46,17 +51,21 @@ def read_rows(
         parts = [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
         parts += [f"missing column(s) {', '.join(missing)}"] if missing else []
         raise DomainError(f"{path}: line 1: {'; '.join(parts)}")
+    end = reader.line_num
     for values in reader:
+        # The line the row starts on: a quoted field may run over several lines.
+        line, end = end + 1, reader.line_num
         if not any(v.strip() for v in values):
             continue
-        line = reader.line_num
         if len(values) > len(header):
             yield line, {"__error__": f"{len(values)} fields, the header has {len(header)}"}
             continue
-        yield (
-            line,
-            {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)},
-        )
+        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
+        bad = next(((h, v) for h, v in row.items() if has_control_character(v)), None)
+        if bad is not None:
+            yield line, {"__error__": f"control character in {bad[0]} {bad[1][:40]!r}"}
+            continue
+        yield line, row
 
 
 def parse_file(

@@ -60,6 +60,18 @@ class ObserverChain(AGIObserver):
         for o in self.observers:
             o.call_ended(env, error)
 
+    def connections_open(self, n: int) -> None:
+        for o in self.observers:
+            o.connections_open(n)
+
+    def connection_refused(self) -> None:
+        for o in self.observers:
+            o.connection_refused()
+
+    def connection_dropped(self, reason: str) -> None:
+        for o in self.observers:
+            o.connection_dropped(reason)
+
 
 def watch_ami(client: AMIClient, metrics: Metrics) -> None:
     """``hotline_ami_connected`` follows the client's logins; every login after the first is a
@@ -75,6 +87,7 @@ def watch_ami(client: AMIClient, metrics: Metrics) -> None:
 
     client.on_connected(connected)
     client.on_disconnected(lambda _client: metrics.ami_connected(False))
+    client.field_errors.listeners.append(metrics.ami_field_error)
 
 
 @dataclass

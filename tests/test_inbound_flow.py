@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import HangUp, Keys, Silence, SimCaller, Speak
+from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, CallRecord, Ticket, Unit
+from hotline.metrics import Metrics
 
 from factories import seed_residents
 from flow_harness import AFTER_HOURS, OFFICE_HOURS, make_app, place_calls
@@ -78,12 +79,14 @@ def test_known_caller_reports_a_repair_in_their_language(app: App) -> None:
 
 def test_caller_with_several_units_chooses_by_keypad(app: App) -> None:
     caller = SimCaller(
-        "13800138000", "张伟", [*GREETING, Keys("2"), Keys("2"), Speak(3.0), Keys("1")]
+        "13800138000",
+        "张伟",
+        [*GREETING, Keys("2"), Keys("2"), Keys("2"), Speak(3.0), Keys("1")],
     )
     out = place_calls(app, [caller])
     assert "SET VARIABLE CHANNEL(language) zh" in out.commands()
     (ticket,) = tickets(app)
-    assert ticket.kind == "complaint"
+    assert (ticket.kind, ticket.category) == ("complaint", "noise")  # chosen by keypad
     with app.db.session() as s:
         assert s.get(Unit, ticket.unit_id).code == "5-2-1101"
 
@@ -184,7 +187,8 @@ def test_two_records_again_and_the_second_recording_is_kept(app: App) -> None:
 
 
 def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
-    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("2"), Speak(8.0), Keys("1")])
+    inputs = [*GREETING, *KEEP_UNIT, Keys("2"), Keys("1"), Speak(8.0), Keys("1")]
+    caller = SimCaller("5551234", None, inputs)
     out = place_calls(app, [caller])
     (ticket,) = tickets(app)
     assert ticket.kind == "complaint" and ticket.about_staff
@@ -220,7 +224,7 @@ def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -
         ([*GREETING, *KEEP_UNIT, HangUp()], "enquiry", False),
         ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0, hang_up=True)], "repair", True),
         ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0), HangUp()], "repair", True),
-        ([*GREETING, *KEEP_UNIT, Keys("2"), Speak(3.0), HangUp()], "complaint", True),
+        ([*GREETING, *KEEP_UNIT, Keys("2"), Keys("6"), Speak(3.0), HangUp()], "complaint", True),
     ],
 )
 def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
@@ -285,3 +289,41 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     )
     (record,) = calls(up)
     assert record.ticket_id == ticket.id
+
+
+REPAIR = [*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(6.0), Keys("1")]
+
+
+def test_a_hostile_uniqueid_never_names_a_file_outside_the_recordings_folder(
+    app: App, tmp_path: Path
+) -> None:
+    hostile = PBXOptions(uniqueid="../../../outside", wall_clock=lambda: OFFICE_HOURS.timestamp())
+    before = set(tmp_path.rglob("*"))
+    place_calls(app, [SimCaller("5551234", "Li Na", REPAIR)], options=hostile)
+    agent = place_calls(
+        app, [SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("0")])], options=hostile
+    )
+    recordings = app.settings.recordings_dir.resolve()
+    (ticket,) = tickets(app)
+    assert ticket.recording is not None
+    assert Path(ticket.recording).resolve().is_relative_to(recordings)
+    assert Path(ticket.recording).exists()
+    monitor = Path(agent.result.variables["HOTLINE_RECORDING"])
+    assert monitor.resolve().is_relative_to(recordings / "calls")
+    wavs = {p.resolve() for p in set(tmp_path.rglob("*.wav")) - before}
+    assert wavs and all(p.is_relative_to(recordings) for p in wavs)
+
+
+@pytest.mark.parametrize("uniqueid", ["1000000000.77", "not-a-uniqueid", "17953279921.1"])
+def test_a_uniqueid_that_is_not_an_arrival_never_becomes_a_ring_count(
+    app: App, uniqueid: str
+) -> None:
+    metrics = Metrics()
+    caller = SimCaller("5551234", "Li Na", REPAIR)
+    place_calls(app, [caller], options=PBXOptions(uniqueid=uniqueid), metrics=metrics)
+    (record,) = calls(app)
+    assert record.answered_at is not None and record.rings_before_answer is None
+    value = metrics.registry.get_sample_value
+    assert value("hotline_calls_answered_late_total") == 0
+    assert value("hotline_rings_before_answer_count") == 0
+    assert value("hotline_answer_delay_seconds_count") == 0
