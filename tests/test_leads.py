@@ -6,14 +6,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hotline.core.arrears import import_arrears
 from hotline.core.calling_window import CallingWindow, in_calling_window
+from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.followups import Answers, record_answers
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
-from hotline.core.models import Campaign, Lead, Phone, Resident
+from hotline.core.models import Campaign, Lead, Phone, Resident, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.core.vocabulary import DomainError
@@ -50,6 +51,21 @@ def test_notice_leads_one_per_resident_never_do_not_call_and_idempotent(
             select(Resident.name).join(Lead, Lead.resident_id == Resident.id).order_by(Lead.id)
         ).all()
         assert sorted(names) == sorted(["张伟", "王芳", "Li Na", "刘洋"])
+
+
+def test_a_visitor_campaign_whose_unit_is_gone_fails_clearly(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed(db, tmp_path)
+    with db.session() as s:
+        campaign = create_campaign(
+            s, "visitor", params={"unit": "3-1-201", "visitor": "小李"}, at=MORNING
+        )
+        campaign_action(s, campaign.id, "start", MORNING)
+        s.execute(update(Unit).where(Unit.code == "3-1-201").values(code="3-1-209"))
+        with pytest.raises(DomainError, match="unknown unit 3-1-201"):
+            generate_leads(s, rules, campaign, MORNING)
+        assert s.scalar(select(func.count()).select_from(Lead)) == 0
 
 
 def test_a_resident_whose_numbers_are_all_invalid_is_skipped(
