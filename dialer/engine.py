@@ -76,7 +76,7 @@ class DialerConfig:
 class RunningCampaign:
     id: int
     kind: str
-    mode: str
+    mode: DialMode
     started_at: datetime | None
 
 
@@ -210,7 +210,7 @@ class Dialer:
                 chosen.append((c, pacer))
         return chosen
 
-    def _agent_pacer(self, mode: str) -> Pacer | None:
+    def _agent_pacer(self, mode: DialMode) -> Pacer | None:
         """Above the abandon limit a predictive campaign is paced progressively, once the
         calls its predictive pacer placed have ended (None until then)."""
         predictive = self.agent_pacers[DialMode.PREDICTIVE]
@@ -227,7 +227,7 @@ class Dialer:
                 .where(Campaign.state == CampaignState.RUNNING)
                 .order_by(Campaign.id)
             ).all()
-        return [RunningCampaign(*row) for row in rows]
+        return [RunningCampaign(id, kind, DialMode(mode), at) for id, kind, mode, at in rows]
 
     async def _refresh_leads(self, campaign: RunningCampaign) -> None:
         now = self.clock()

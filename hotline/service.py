@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -42,6 +42,7 @@ from hotline.metrics_service import (
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 T = TypeVar("T")
 
 SPOOL_REPLAY_SECONDS = 5.0
@@ -154,7 +155,7 @@ class Service:
         self.dialer: Dialer | None = None
         self.attached_metrics: AttachedMetrics | None = None
 
-    def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
+    def run_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
 
     def make_context(self, env: AGIEnvironment) -> FlowContext:
