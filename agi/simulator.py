@@ -28,6 +28,8 @@ from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from hotline.tcp import connected
+
 SAMPLE_RATE = 8000
 HANGUP_NOTICE_DELAY = 0.04  # Asterisk's HANGUP line trails the result=-1 by about this much
 
@@ -318,7 +320,7 @@ class PBXProtocol(LineOnlyReceiver):
             return
         for line in lines:
             self._log(">>", line)
-        self.transport.write("".join(line + "\n" for line in lines).encode())
+        connected(self).write("".join(line + "\n" for line in lines).encode())
 
     def _log(self, direction: str, line: str) -> None:
         self.transcript.append((direction, line, self.t))
@@ -326,7 +328,7 @@ class PBXProtocol(LineOnlyReceiver):
             self.observer(direction, line, self.t)
 
     def _crashed(self, failure: Failure) -> None:
-        self.transport.abortConnection()
+        connected(self).abortConnection()
         if not self.done.called:
             self.done.errback(failure)
 
@@ -361,7 +363,7 @@ class PBXProtocol(LineOnlyReceiver):
         if self.options.agisighup:
             self._send("HANGUP")
         self._closed = True
-        self.transport.loseConnection()
+        connected(self).loseConnection()
         self.done.callback(self._result())
 
     def _result(self) -> SimCallResult:

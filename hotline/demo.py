@@ -24,6 +24,7 @@ from hotline.core.report import build_report
 from hotline.core.residents import import_residents
 from hotline.service import Service
 from hotline.settings import load
+from hotline.tcp import bound_port
 
 from . import demo_data, demo_outbound
 from .demo_view import LiveView, cause_name, label_call
@@ -47,7 +48,7 @@ def prepare_home(home: Path, keep: bool) -> App:
 async def run_inbound(
     reactor: Any, service: Service, view: LiveView, speed: float, out: TextIO
 ) -> None:
-    port = service.ports[0].getHost().port
+    port = bound_port(service.ports[0])
     options = PBXOptions(time_scale=1 / speed)
     calls = []
     for i, scenario in enumerate(demo_data.INBOUND, 1):

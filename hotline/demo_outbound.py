@@ -24,6 +24,7 @@ from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
+from hotline.tcp import bound_port
 
 from . import demo_data
 from .demo_view import LiveView, label_call
@@ -82,7 +83,7 @@ def seed(app: App) -> None:
 
 
 def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> AMISimulator:
-    fastagi_port = service.ports[0].getHost().port
+    fastagi_port = bound_port(service.ports[0])
     answers = iter(demo_data.ARREARS_ANSWERS * 20)
 
     def landing_flow(info: dict[str, Any]) -> Deferred[Any]:
@@ -144,7 +145,7 @@ async def run_outbound(
 ) -> list[int]:
     seed(app)
     sim = simulator(reactor, service, view, speed)
-    port = sim.listen(reactor, 0).getHost().port
+    port = bound_port(sim.listen(reactor, 0))
     service.start_dialer(ami_port=port)
     now = app.now()
     with app.db.session() as s:

@@ -17,6 +17,7 @@ from hotline.core.vocabulary import DialMode
 from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_http import listen_metrics
+from hotline.tcp import address_text
 
 if TYPE_CHECKING:
     from hotline.dialer.ami_client import AMIClient
@@ -129,8 +130,7 @@ async def attach_metrics(
         service.reactor, listen or service.app.settings.metrics.listen, metrics
     )
     service.ports.append(port)
-    address = port.getHost()
-    log.info("metrics on http://%s:%s/metrics", address.host, address.port)
+    log.info("metrics on http://%s/metrics", address_text(port.getHost()))
     return AttachedMetrics(metrics, port, refresher)
 
 

@@ -40,6 +40,7 @@ from hotline.metrics_service import (
     watch_ami,
 )
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
+from hotline.tcp import address_text
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -274,8 +275,7 @@ class Service:
         listen = fastagi_listen or self.app.settings.fastagi.listen
         port = await listen_fastagi(self.reactor, listen, self.fastagi)
         self.ports.append(port)
-        address = port.getHost()
-        log.info("FastAGI listening on %s:%s", address.host, address.port)
+        log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         if self.metrics is not None:
@@ -292,7 +292,9 @@ class Service:
         if self.ami is not None:
             await self.ami.stop()
         for port in self.ports:
-            await port.stopListening()
+            stopped = port.stopListening()  # a Deferred, or None when it stops at once
+            if stopped is not None:
+                await stopped
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
         self.reactor.removeSystemEventTrigger(self._stopping_trigger)
