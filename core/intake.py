@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Connection,
     Insert,
     String,
@@ -98,7 +99,7 @@ def call_record_statements(dialect: str) -> tuple[Insert, Insert]:
     ticket = select(Ticket.id).where(Ticket.intake_key == bindparam("report_key"))
     row = insert_once(CallRecord).values(ticket_id=ticket.scalar_subquery())
     arrival = row.on_conflict_do_nothing(index_elements=["key"])
-    changes = {name: row.excluded[name] for name in CALL_UPDATES}
+    changes: dict[str, ColumnElement[Any]] = {name: row.excluded[name] for name in CALL_UPDATES}
     changes["ticket_id"] = func.coalesce(row.excluded.ticket_id, CallRecord.ticket_id)
     return arrival, row.on_conflict_do_update(index_elements=["key"], set_=changes)
 
