@@ -10,7 +10,6 @@ from sqlalchemy import func, select, update
 
 from hotline.core.arrears import import_arrears
 from hotline.core.calling_window import CallingWindow, in_calling_window
-from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.followups import Answers, record_answers
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
@@ -57,15 +56,16 @@ def test_a_visitor_campaign_whose_unit_is_gone_fails_clearly(
     db: Database, tmp_path: Path, rules: Rules
 ) -> None:
     seed(db, tmp_path)
+    campaign_id, made = running_campaign(
+        db, rules, "visitor", {"unit": "3-1-201", "visitor": "小李"}
+    )
     with db.session() as s:
-        campaign = create_campaign(
-            s, "visitor", params={"unit": "3-1-201", "visitor": "小李"}, at=MORNING
-        )
-        campaign_action(s, campaign.id, "start", MORNING)
         s.execute(update(Unit).where(Unit.code == "3-1-201").values(code="3-1-209"))
+        campaign = s.get(Campaign, campaign_id)
+        assert campaign is not None and made > 0
         with pytest.raises(DomainError, match="unknown unit 3-1-201"):
-            generate_leads(s, rules, campaign, MORNING)
-        assert s.scalar(select(func.count()).select_from(Lead)) == 0
+            generate_leads(s, rules, campaign, MORNING + timedelta(hours=1))
+        assert s.scalar(select(func.count()).select_from(Lead)) == made
 
 
 def test_a_resident_whose_numbers_are_all_invalid_is_skipped(
