@@ -125,12 +125,12 @@ def run_shift(scenario: Scenario, seed: int, pacer: Pacer, preview: bool = False
         at(t + talk, "talk_end", agent)
 
     for i in range(scenario.agents):
-        agent = f"a{i}"
-        pacer.agent_free(agent, 0.0)
+        name = f"a{i}"
+        pacer.agent_free(name, 0.0)
         if preview:
-            at(PREVIEW_TIME, "preview", agent)
+            at(PREVIEW_TIME, "preview", name)
         else:
-            free[agent] = None
+            free[name] = None
     at(0.0, "tick", "")
 
     while events:
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         for policy in args.policies
     ]
     order = {policy: i for i, policy in enumerate(POLICIES)}
-    rows.sort(key=lambda r: (r["p"], r["agents"], order[r["policy"]]))
+    rows.sort(key=lambda r: (r["p"], r["agents"], order[str(r["policy"])]))
     if args.json:
         for row in rows:
             print(json.dumps(row))

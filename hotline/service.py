@@ -40,7 +40,7 @@ from hotline.metrics_service import (
     watch_ami,
 )
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
-from hotline.tcp import address_text
+from hotline.tcp import address_text, stop_listening
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -292,9 +292,7 @@ class Service:
         if self.ami is not None:
             await self.ami.stop()
         for port in self.ports:
-            stopped = port.stopListening()  # a Deferred, or None when it stops at once
-            if stopped is not None:
-                await stopped
+            await stop_listening(port)
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
         self.reactor.removeSystemEventTrigger(self._stopping_trigger)

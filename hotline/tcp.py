@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import cast
 
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IAddress, IListeningPort, ITCPTransport
 from twisted.internet.protocol import Protocol
 
@@ -31,6 +32,12 @@ def bound_port(port: IListeningPort) -> int:
     if not isinstance(address, IPv4Address | IPv6Address):
         raise TypeError(f"{address} is not a TCP address")
     return address.port
+
+
+def stop_listening(port: IListeningPort) -> Deferred[None]:
+    """`port.stopListening()` as a Deferred, whatever it returns (None: stopped at once)."""
+    stopped = port.stopListening()
+    return succeed(None) if stopped is None else stopped
 
 
 def address_text(address: IAddress | None) -> str:

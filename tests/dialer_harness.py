@@ -21,6 +21,7 @@ from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
+from hotline.tcp import bound_port, stop_listening
 
 from flow_harness import make_app
 from reactor_run import run_on_reactor
@@ -89,7 +90,7 @@ def run_dialer(
     async def body(reactor: Any) -> None:
         service = Service(app, reactor, events=lambda *e: run.events.append(e))
         await service.start("127.0.0.1:0")
-        fastagi = service.ports[0].getHost().port
+        fastagi = bound_port(service.ports[0])
 
         def landing(info: dict[str, Any]) -> Deferred[Any]:
             kind = info["variables"]["CAMPAIGN_KIND"]
@@ -136,7 +137,7 @@ def run_dialer(
 
         sim.originate = counting  # type: ignore[method-assign]
         ami_port = sim.listen(reactor, 0)
-        service.start_dialer(ami_port=ami_port.getHost().port)
+        service.start_dialer(ami_port=bound_port(ami_port))
         assert service.dialer is not None
         start_campaigns(app)
         try:
@@ -151,7 +152,7 @@ def run_dialer(
                     break
         finally:
             await service.stop()
-            await ami_port.stopListening()
+            await stop_listening(ami_port)
 
     run_on_reactor(body, timeout=limit + 30)
     return run

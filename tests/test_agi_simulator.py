@@ -22,8 +22,9 @@ from hotline.agi.simulator import (
     parse_args,
     simulate_call,
 )
+from hotline.tcp import bound_port, stop_listening
 
-from .reactor_run import run_on_reactor
+from reactor_run import run_on_reactor
 
 
 def _run(flow: Any, caller: SimCaller, options: PBXOptions | None = None) -> SimCallResult:
@@ -37,13 +38,13 @@ def _run(flow: Any, caller: SimCaller, options: PBXOptions | None = None) -> Sim
         result = await simulate_call(
             reactor,
             "127.0.0.1",
-            port.getHost().port,
+            bound_port(port),
             caller,
             "t",
             options=options,
             observer=lambda *entry: seen.append(entry),
         )
-        await port.stopListening()
+        await stop_listening(port)
         return result
 
     result = run_on_reactor(body)

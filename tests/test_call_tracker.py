@@ -14,6 +14,7 @@ from hotline.core.vocabulary import Disposition
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.dialer.call_tracker import Attempt, CallTracker
 from hotline.dialer.dispositions import disposition
@@ -196,7 +197,7 @@ def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Att
     attempt.agent_first, attempt.agent = True, "agent101"
     tracker.dialled(attempt)
     sim = AMISimulator(clock, residents=OneResident(resident), agents={"PJSIP/agent101": agent})
-    session = sim.factory().buildProtocol(None)
+    session = AMISession(sim)
     transport = StringTransport()
     session.makeConnection(transport)
     parser = AMIParser()

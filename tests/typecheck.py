@@ -1,8 +1,9 @@
 """mypy over hotline as it installs (./run test runs this between ruff and pytest).
 
 pyproject's package-dir installs folders under other names (core/ -> hotline.core), which mypy
-cannot read: it checks a tree of links laid out as the package installs (var/typecheck/) with
-`-p hotline`, and each error is reported at the file's own path in the worktree.
+cannot read: it checks a tree of links laid out as the package installs (var/typecheck/), with
+the tests and benchmarks beside it, and each error is reported at the file's own path in the
+worktree.
 """
 
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "var" / "typecheck"
+SCRIPTS = ("tests", "bench")  # checked too, as the top-level modules pytest and python see
 
 
 def package_dirs(root: Path = ROOT) -> dict[str, str]:
@@ -38,6 +40,7 @@ def lay_tree(tree: Path, dirs: dict[str, str], root: Path = ROOT) -> None:
 
 def to_worktree(line: str, dirs: dict[str, str]) -> str:
     """`hotline/core/leads.py:3: ...` -> `core/leads.py:3: ...` (longest mapped prefix wins)."""
+    line = line.removeprefix(f"{ROOT}/")  # tests/, bench/ (given as absolute paths)
     for name in sorted(dirs, key=len, reverse=True):
         prefix = name.replace(".", "/") + "/"
         if line.startswith(prefix):
@@ -50,7 +53,9 @@ def main() -> int:
     shutil.rmtree(TREE, ignore_errors=True)  # laid anew: folders come and go
     lay_tree(TREE, dirs)
     command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
-    command += ["--cache-dir", str(ROOT / "var" / "mypy_cache"), "-p", min(dirs, key=len)]
+    command += ["--cache-dir", str(ROOT / "var" / "mypy_cache")]
+    # The package as a folder (not -p), so the scripts can be checked in the same run.
+    command += [min(dirs, key=len), *(str(ROOT / folder) for folder in SCRIPTS)]
     result = subprocess.run(
         [*command, *sys.argv[1:]],
         cwd=TREE,
