@@ -6,6 +6,7 @@ the tests and benchmarks beside it, and each error is reported at the file's own
 worktree.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,12 @@ def to_worktree(line: str, dirs: dict[str, str]) -> str:
     return line
 
 
+def source_files(dirs: dict[str, str], root: Path = ROOT) -> set[Path]:
+    """Every file mypy must check: the packages' folders and the scripts'."""
+    folders = [root / folder for folder in (*dirs.values(), *SCRIPTS)]
+    return {p.resolve() for f in folders for p in f.rglob("*.py") if "__pycache__" not in p.parts}
+
+
 def main() -> int:
     dirs = package_dirs()
     shutil.rmtree(TREE, ignore_errors=True)  # laid anew: folders come and go
@@ -65,6 +72,12 @@ def main() -> int:
     for line in result.stdout.splitlines():
         print(to_worktree(line, dirs))
     sys.stderr.write(result.stderr)
+    # A folder the tree missed would pass unseen: mypy must have read every file.
+    checked = re.search(r"(\d+) source files?", result.stdout)
+    expected = len(source_files(dirs))
+    if checked is None or int(checked[1]) != expected:
+        print(f"typecheck: mypy read {checked[1] if checked else 'no'} files, not all {expected}")
+        return 1
     return result.returncode
 
 
