@@ -291,6 +291,9 @@ class PBXProtocol(LineOnlyReceiver):
         self.done: Deferred[SimCallResult] = Deferred()
         self._hung_up_now = False
         self._closed = False
+        # res_agi: a command that fails on a live channel (RESULT_FAILURE: STREAM FILE of a
+        # missing file, RECORD FILE that cannot write) makes AGISTATUS=FAILURE at the end.
+        self._command_failed = False
 
     # --- socket ---
 
@@ -363,7 +366,12 @@ class PBXProtocol(LineOnlyReceiver):
         self.done.callback(self._result())
 
     def _result(self) -> SimCallResult:
+        """AGISTATUS as run_agi() leaves it. The script's end and a FastAGI server that dies
+        (EOF, or a reset, on the socket) look alike to Asterisk: both are "script completed",
+        SUCCESS unless the call hung up (HANGUP) or a command failed (FAILURE)."""
         status = "HANGUP" if self.hung_up_at is not None else "SUCCESS"
+        if self._command_failed:
+            status = "FAILURE"
         return SimCallResult(
             self.variables, self.transcript, self.hung_up_at, status, self.recordings
         )
@@ -540,6 +548,7 @@ class PBXProtocol(LineOnlyReceiver):
         silence = next((int(o[2:]) for o in options if o.startswith("s=")), None)
         target = Path(f"{path}.{fmt}")
         if fmt.lower() not in ("wav", "sln", "slin", "raw") or not target.parent.is_dir():
+            self._command_failed = True
             return ["200 result=-1 (writefile)"]
         if beep:
             await self._sleep(0.5)
@@ -597,6 +606,7 @@ class PBXProtocol(LineOnlyReceiver):
     async def _stream_file(self, args: list[str]) -> list[str]:
         seconds = self._sound_seconds(args[2])
         if seconds is None:
+            self._command_failed = True
             return ["200 result=-1 endpos=0"]
         result, played = await self._play(seconds, args[3])
         return [f"200 result={result} endpos={round(played * SAMPLE_RATE)}"]
