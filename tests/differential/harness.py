@@ -36,6 +36,10 @@ from hotline.core.rules import Rules
 
 from factories import seed_residents
 
+# The AMI link is cut this long after the scenario's last Originate: the calls that end at once
+# (busy, rejected, unallocated) are reported whole on every PBX; the one ringing (RING_TIMEOUT_S)
+# is still ringing when the dialer has logged in again.
+CUT_AFTER_S, RING_TIMEOUT_S = 2.5, 8
 PROMPT_SECONDS = 0.3  # every prompt, on both PBXs (the real one plays files of this length)
 NOTICE_MESSAGE = "notices/differential"
 SAMPLE_RATE = 8000
@@ -89,7 +93,7 @@ def service_env(home: Path, db_url: str, fastagi_port: int, ami_port: int) -> di
         "HOTLINE_DIALER_WINDOW_START": "00:00",
         "HOTLINE_DIALER_WINDOW_END": "23:59",
         "HOTLINE_DIALER_POLL_SECONDS": "0.2",
-        "HOTLINE_DIALER_RING_TIMEOUT_SECONDS": "4",
+        "HOTLINE_DIALER_RING_TIMEOUT_SECONDS": str(RING_TIMEOUT_S),
         "HOTLINE_SITE_OFFICE_START": "00:00",
         "HOTLINE_SITE_OFFICE_END": "23:59",
     }
@@ -133,7 +137,7 @@ class _Relay(Protocol):
         self.peer.transport.write(data)
         if self.link.drop_after is not None and self.link.originates >= self.link.drop_after:
             self.link.drop_after = None
-            self.link.reactor.callLater(0.5, self.link.cut)
+            self.link.reactor.callLater(CUT_AFTER_S, self.link.cut)
 
     def connectionLost(self, reason: object = None) -> None:
         if self.peer is not None and self.peer.transport is not None:

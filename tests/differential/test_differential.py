@@ -6,6 +6,7 @@ same queue. The simulator half always runs, and checks what each scenario is abo
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asterisk_dialplan import load, queue_strategy
 from asterisk_pbx import RealAsterisk, find_binary, free_port
 from harness import (
     AMILink,
@@ -120,9 +122,7 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
         assert outcome.handed_to == ["enquiries"]
         assert outcome.inbound_calls[0][2:4] == ("to_agent", "enquiries")
     else:
-        dispositions = {
-            number[:4]: disposition for number, disposition, _ in outcome.outbound_calls
-        }
+        dispositions = {number[:4]: disposition for number, disposition in outcome.outbound_calls}
         assert dispositions["1381"] == "answered" and dispositions["1382"] == "busy"
         # with the AMI link cut while it rang too: the call outlives the link, and its end
         # reaches the dialer once it has logged in again
@@ -217,3 +217,17 @@ def test_a_real_asterisk_does_the_same(
         scenario, folder, lambda reactor, serve: RealPBX(reactor, serve, real_asterisk)
     )
     assert real == simulated
+
+
+def test_a_real_asterisk_gives_each_queue_the_strategy_the_tests_read(
+    real_asterisk: RealAsterisk | None,
+) -> None:
+    """queue_strategy() (what the dialplan tests take from queues.conf) is what app_queue does."""
+    if real_asterisk is None:
+        pytest.skip(f"real Asterisk half: {find_binary()[1]}")
+    sections = load("queues.conf")
+    for name in sorted(s.name for s in sections if not s.template and s.name != "general"):
+        shown = real_asterisk.cli(f"queue show {name}")
+        match = re.search(r"in '(\w+)' strategy", shown)
+        assert match, shown
+        assert match.group(1) == queue_strategy(sections, name), name
