@@ -29,6 +29,7 @@ class QueueMember:
     login_time: int = 0
     ringing_or_up: bool = False  # device state (Status 2) - set before InCall
     in_call: bool = False
+    answers: bool = True  # False: rings for every call and never picks up (a call abandoned)
 
     def _stats(self) -> list[Header]:
         return [

@@ -117,7 +117,7 @@ class AMISimulator:
         for member in queue.members:
             if not queue.waiting:
                 return
-            if not member.paused and not member.ringing_or_up:
+            if not member.paused and not member.ringing_or_up and member.answers:
                 queue.waiting[0].connect(member)
 
     def pause_member(self, queue: Queue, member: QueueMember, paused: bool, reason: str) -> None:

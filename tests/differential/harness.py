@@ -187,7 +187,7 @@ def prepare_database(db: Database, scenario: Scenario, folder: Path) -> int:
     now = datetime.now(UTC)
     with db.session() as s:
         params = {"buildings": list(scenario.notice_buildings), "message": NOTICE_MESSAGE}
-        campaign = create_campaign(s, "notice", params=params, at=now)
+        campaign = create_campaign(s, "notice", scenario.notice_mode, params=params, at=now)
         campaign_action(s, campaign.id, "start", now)
         return generate_leads(s, Rules(), campaign, now)
 

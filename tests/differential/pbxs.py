@@ -12,7 +12,7 @@ from typing import Any
 from asterisk_dialplan import CONF_DIR, HungUp, parse_dialplan, run, split_top
 from asterisk_pbx import AMI_SECRET, AMI_USER, RealAsterisk
 from harness import PROMPT_SECONDS, ServeProcess, speech_name
-from scenario import OUTCOME_PREFIXES, InboundCall
+from scenario import OUTCOME_PREFIXES, InboundCall, Scenario
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
 from twisted.internet.protocol import ClientFactory, Factory
@@ -23,13 +23,16 @@ from hotline.agi import simulator
 from hotline.agi.simulator import HangUp, Input, Keys, Speak
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage
-from hotline.dialer.ami_sim_queues import Queue
+from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
 
 # The AMI simulator in real time: a call that rings through an AMI reconnect must still be
 # ringing when the dialer is back, as on a real PBX.
 SIM_TIME_SCALE = 1.0
+# [test-agents] 109 rings and never answers; 101-103, the outbound queue's members, answer.
+RING_OUT_AGENT = ("Agent 109", "Local/109@test-agents/n")
+ANSWERING_AGENTS = [f"Local/{n}@test-agents/n" for n in (101, 102, 103)]
 
 
 class PrefixResidents(ResidentModel):
@@ -43,8 +46,9 @@ class PrefixResidents(ResidentModel):
 class SimulatedPBX:
     name = "simulator"
 
-    def __init__(self, reactor: Any, serve: ServeProcess) -> None:
+    def __init__(self, reactor: Any, serve: ServeProcess, scenario: Scenario) -> None:
         self.reactor, self.serve = reactor, serve
+        agents = [QueueMember(*RING_OUT_AGENT, answers=False)] if scenario.agent_rings_out else []
         self.dialplan = parse_dialplan((CONF_DIR / "extensions.conf").read_text(encoding="utf-8"))
         self.ami = AMISimulator(
             reactor,
@@ -52,7 +56,7 @@ class SimulatedPBX:
             residents=PrefixResidents(),
             time_scale=SIM_TIME_SCALE,
             on_answered=self._landing,
-            queues=[Queue("outbound", [])],
+            queues=[Queue("outbound", agents)],
             landing_queues={"dialer-agent": ("outbound", 2.0)},
         )
         self.listening: IListeningPort = self.ami.listen(reactor, 0)
@@ -202,8 +206,10 @@ class _FromAsterisk(LineOnlyReceiver):
 class RealPBX:
     name = "asterisk"
 
-    def __init__(self, reactor: Any, serve: ServeProcess, asterisk: RealAsterisk) -> None:
-        self.reactor, self.serve = reactor, serve
+    def __init__(
+        self, reactor: Any, serve: ServeProcess, scenario: Scenario, asterisk: RealAsterisk
+    ) -> None:
+        self.reactor, self.serve, self.scenario = reactor, serve, scenario
         self.ami_port = asterisk.ports.ami
         host, port = asterisk.ports.fastagi.rsplit(":", 1)
         factory = Factory.forProtocol(lambda: _FromAsterisk(self))
@@ -221,6 +227,19 @@ class RealPBX:
 
     async def start(self) -> None:
         await self.driver.start()
+        if self.scenario.agent_rings_out:
+            await self._ring_out_agent_only(True)
+
+    async def _ring_out_agent_only(self, on: bool) -> None:
+        """The outbound queue as the scenario wants it: its members paused, 109 added."""
+        for member in ANSWERING_AGENTS:
+            pause = [("Queue", "outbound"), ("Interface", member), ("Paused", str(on).lower())]
+            await self.driver.send_action("QueuePause", pause)
+        member = [("Queue", "outbound"), ("Interface", RING_OUT_AGENT[1])]
+        if on:
+            await self.driver.send_action("QueueAdd", [*member, ("MemberName", RING_OUT_AGENT[0])])
+        else:
+            await self.driver.send_action("QueueRemove", member)
 
     def _act(self, delay: float, action: str, *headers: tuple[str, str]) -> None:
         def send() -> None:
@@ -297,5 +316,7 @@ class RealPBX:
         return self.joined
 
     async def close(self) -> None:
+        if self.scenario.agent_rings_out:
+            await self._ring_out_agent_only(False)
         await self.driver.stop()
         await self.listening.stopListening()

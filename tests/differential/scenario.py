@@ -39,7 +39,10 @@ class Scenario:
     name: str
     residents: str  # CSV for `residents import`
     inbound: tuple[InboundCall, ...] = ()
-    notice_buildings: tuple[str, ...] = ()  # an agentless notice campaign to these buildings
+    notice_buildings: tuple[str, ...] = ()  # a notice campaign to these buildings
+    notice_mode: str = "agentless"  # predictive: the residents go to the outbound queue
+    # The outbound queue's one free agent lets every call ring out (a predictive call abandoned).
+    agent_rings_out: bool = False
     drop_ami_after_originates: int | None = None  # cut the AMI link after that many Originates
 
 

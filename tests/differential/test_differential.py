@@ -46,6 +46,7 @@ OUTBOUND_RESIDENTS = (
     "8-1-104,拒接,13850000005,,zh,no\n"
     "8-1-105,空号,13860000006,,zh,no\n"
 )
+ABANDONED_RESIDENT = "unit,name,phone,phone2,lang,do_not_call\n9-1-101,放弃,13810000009,,zh,no\n"
 HOTLINE = "88001234"
 GREETING = Silence()  # the language hint plays through
 KEEP_UNIT = Silence()  # "press 2 if this is not your unit"
@@ -96,6 +97,13 @@ SCENARIOS = [
     ),
     Scenario("outbound-dispositions", OUTBOUND_RESIDENTS, notice_buildings=("8",)),
     Scenario(
+        "abandoned-predictive-call",
+        ABANDONED_RESIDENT,
+        notice_buildings=("9",),
+        notice_mode="predictive",
+        agent_rings_out=True,
+    ),
+    Scenario(
         "ami-link-drop", OUTBOUND_RESIDENTS, notice_buildings=("8",), drop_ami_after_originates=5
     ),
 ]
@@ -121,6 +129,8 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
     elif scenario.name == "queue-hand-off":
         assert outcome.handed_to == ["enquiries"]
         assert outcome.inbound_calls[0][2:4] == ("to_agent", "enquiries")
+    elif scenario.name == "abandoned-predictive-call":
+        assert outcome.outbound_calls[0] == ("13810000009", "abandoned"), outcome.outbound_calls
     else:
         dispositions = {number[:4]: disposition for number, disposition in outcome.outbound_calls}
         assert dispositions["1381"] == "answered" and dispositions["1382"] == "busy"
@@ -131,7 +141,7 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
         assert len(outcome.outbound_calls) == 5  # one call each: nobody dialled twice
 
 
-PBXFactory = Callable[[Any, ServeProcess], Any]
+PBXFactory = Callable[[Any, ServeProcess, Scenario], Any]
 
 
 def run_scenario(scenario: Scenario, folder: Path, make_pbx: PBXFactory) -> Outcome:
@@ -143,7 +153,7 @@ def run_scenario(scenario: Scenario, folder: Path, make_pbx: PBXFactory) -> Outc
 
     async def body(reactor: Any) -> None:
         serve = ServeProcess({}, fastagi, folder / "serve.log")
-        pbx = make_pbx(reactor, serve)
+        pbx = make_pbx(reactor, serve, scenario)
         if hasattr(pbx, "start"):
             await pbx.start()
         link = AMILink(reactor, pbx.ami_port, scenario.drop_ami_after_originates)
@@ -214,7 +224,9 @@ def test_a_real_asterisk_does_the_same(
     simulated = on_the_simulators(scenario, tmp_path_factory)
     folder = tmp_path_factory.mktemp(scenario.name) / "asterisk"
     real = run_scenario(
-        scenario, folder, lambda reactor, serve: RealPBX(reactor, serve, real_asterisk)
+        scenario,
+        folder,
+        lambda reactor, serve, scenario: RealPBX(reactor, serve, scenario, real_asterisk),
     )
     assert real == simulated
 
