@@ -575,7 +575,7 @@ class PBXProtocol(LineOnlyReceiver):
                 voice = limit
         endpos = round(voice * SAMPLE_RATE)
         tone = isinstance(action, Speak)
-        _write_audio(target, fmt.lower(), endpos, tone)
+        write_audio(target, fmt.lower(), endpos, tone)
         self.recordings.append(SimRecording(str(target), voice, endpos, ended_by))
         if ended_by == "hangup":
             self._hang_up()
@@ -628,7 +628,7 @@ class PBXProtocol(LineOnlyReceiver):
         return ["200 result=0"]
 
 
-def _write_audio(target: Path, fmt: str, samples: int, tone: bool) -> None:
+def write_audio(target: Path, fmt: str, samples: int, tone: bool) -> None:
     """A real 8 kHz mono 16-bit file: a 440 Hz tone for speech, zeros for silence."""
     if tone:
         step = 2 * math.pi * 440 / SAMPLE_RATE

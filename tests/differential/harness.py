@@ -7,12 +7,9 @@ scenario can cut, and its FastAGI port is the same kind of ``hotline serve``.
 
 from __future__ import annotations
 
-import math
 import os
-import struct
 import sys
 import time
-import wave
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +24,7 @@ from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.task import deferLater
 
 from hotline.agi.prompts import PROMPT_NAMES
-from hotline.agi.simulator import Speak
+from hotline.agi.simulator import SAMPLE_RATE, Speak, write_audio
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.leads import generate_leads
@@ -42,22 +39,9 @@ from factories import seed_residents
 CUT_AFTER_S, RING_TIMEOUT_S = 2.5, 8
 PROMPT_SECONDS = 0.3  # every prompt, on both PBXs (the real one plays files of this length)
 NOTICE_MESSAGE = "notices/differential"
-SAMPLE_RATE = 8000
 
 
 # ---------------------------------------------------------------- sounds for the real PBX
-
-
-def _write_wav(path: Path, seconds: float, tone: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = round(seconds * SAMPLE_RATE)
-    step = 2 * math.pi * 440 / SAMPLE_RATE
-    samples = [int(8000 * math.sin(step * i)) if tone else 0 for i in range(n)]
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(struct.pack(f"<{n}h", *samples))
 
 
 def speech_name(speak: Speak) -> str:
@@ -71,9 +55,14 @@ def write_sounds(folder: Path, speeches: Iterable[Speak]) -> None:
     names += ["digits/star", "digits/pound"]
     for lang in ("en", "zh"):
         for name in names:
-            _write_wav(folder / lang / f"{name}.wav", PROMPT_SECONDS, tone=False)
+            _sound(folder / lang / f"{name}.wav", PROMPT_SECONDS, tone=False)
         for speak in speeches:
-            _write_wav(folder / lang / "test" / f"{speech_name(speak)}.wav", speak.seconds, True)
+            _sound(folder / lang / "test" / f"{speech_name(speak)}.wav", speak.seconds, tone=True)
+
+
+def _sound(path: Path, seconds: float, tone: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_audio(path, "wav", round(seconds * SAMPLE_RATE), tone)
 
 
 # ---------------------------------------------------------------- hotline serve

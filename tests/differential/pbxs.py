@@ -44,7 +44,8 @@ class PrefixResidents(ResidentModel):
 
 
 class SimulatedPBX:
-    name = "simulator"
+    """The project's simulators: the PBX simulator for FastAGI calls (the shipped dialplan,
+    walked after the AGI, decides the queue), the AMI simulator for the dialer."""
 
     def __init__(self, reactor: Any, serve: ServeProcess, scenario: Scenario) -> None:
         self.reactor, self.serve = reactor, serve
@@ -204,7 +205,9 @@ class _FromAsterisk(LineOnlyReceiver):
 
 
 class RealPBX:
-    name = "asterisk"
+    """A real Asterisk: inbound calls are Originates of Local/<dialled>@hotline whose other half
+    idles in [test-caller]; its FastAGI connections reach `hotline serve` through a relay that
+    watches the commands and makes the resident act (keys, speech, hang-up) through AMI."""
 
     def __init__(
         self, reactor: Any, serve: ServeProcess, scenario: Scenario, asterisk: RealAsterisk
@@ -242,6 +245,8 @@ class RealPBX:
             await self.driver.send_action("QueueRemove", member)
 
     def _act(self, delay: float, action: str, *headers: tuple[str, str]) -> None:
+        """The resident's doing, a moment into the command; the channel may be gone by then."""
+
         def send() -> None:
             self.driver.send_action(action, list(headers), raise_on_error=False).addErrback(
                 lambda _: None
