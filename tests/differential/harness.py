@@ -83,6 +83,7 @@ def service_env(home: Path, db_url: str, fastagi_port: int, ami_port: int) -> di
         "HOTLINE_DIALER_WINDOW_END": "23:59",
         "HOTLINE_DIALER_POLL_SECONDS": "0.2",
         "HOTLINE_DIALER_RING_TIMEOUT_SECONDS": str(RING_TIMEOUT_S),
+        "HOTLINE_INBOUND_DIGIT_TIMEOUT_MS": "2000",  # a caller keying nothing costs less time
         "HOTLINE_SITE_OFFICE_START": "00:00",
         "HOTLINE_SITE_OFFICE_END": "23:59",
     }

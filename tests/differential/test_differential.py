@@ -63,7 +63,16 @@ SCENARIOS = [
             InboundCall(
                 HOTLINE,
                 "13911112222",
-                (GREETING, Keys("3*1*202#"), Keys("1"), Keys("5"), Speak(1.5), Keys("1")),
+                # nothing keyed at first: the no-input prompt, then the unit
+                (
+                    GREETING,
+                    Silence(),
+                    Keys("3*1*202#"),
+                    Keys("1"),
+                    Keys("5"),
+                    Speak(1.5),
+                    Keys("1"),
+                ),
             ),
         ),
     ),
@@ -120,6 +129,7 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
             ("repair", "door_lock", "new", False, "3-1-202")
         ]
         assert outcome.handed_to == [None]
+        assert outcome.inbound_calls[0][4].startswith("unit:none>unit:keyed>")
     elif scenario.name == "hang-up-mid-recording":
         ((kind, _, _, incomplete, unit, _, recorded),) = outcome.tickets
         assert (kind, incomplete, unit, recorded) == ("repair", True, "3-1-202", True)
