@@ -128,8 +128,9 @@ def write_config(folder: Path, binary: Path, ports: AsteriskPorts, sounds: Path)
     manager = manager.replace("CHANGE_ME_AMI_SECRET", AMI_SECRET)
     (etc / "manager.conf").write_text(manager)
     (etc / "logger.conf").write_text("[logfiles]\nmessages.log => notice,warning,error,verbose\n")
-    for name in ("musiconhold", "cdr", "cel", "features", "indications", "acl", "udptl"):
+    for name in ("musiconhold", "cdr", "cel", "features", "indications", "udptl"):
         (etc / f"{name}.conf").write_text("[general]\n")  # stock defaults
+    (etc / "acl.conf").write_text("")
     return etc / "asterisk.conf"
 
 
