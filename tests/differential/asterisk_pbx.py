@@ -25,13 +25,15 @@ AGENT_MEMBER = re.compile(r"^member => PJSIP/agent(\d+),", re.MULTILINE)
 TEST_CONTEXTS = """
 ; ---------------------------------------------------------------- test-only (differential suite)
 ; Residents the dialer calls (dialer.channel_template = Local/{number}@test-residents), by the
-; prefix of their number (scenario.OUTCOME_PREFIXES): 1381 answer, 1382 busy, 1384 ring without
+; prefix of their number (scenario.OUTCOME_PREFIXES): 1381 answer, 1382 busy, 1383 congestion,
+; 1384 ring without
 ; answer, 1385 reject (cause 21), 1386 unallocated (cause 1); anything else does not exist.
 [test-residents]
 exten => _1381XXXXXXX,1,Answer()
  same => n,Wait(30)
  same => n,Hangup()
 exten => _1382XXXXXXX,1,Busy(10)
+exten => _1383XXXXXXX,1,Congestion(10)
 exten => _1384XXXXXXX,1,Ringing()
  same => n,Wait(120)
  same => n,Hangup()

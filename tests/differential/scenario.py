@@ -16,6 +16,7 @@ from hotline.core.models import CallRecord, Ticket, Unit
 OUTCOME_PREFIXES = {
     "1381": "answer",
     "1382": "busy",
+    "1383": "congestion",
     "1384": "noanswer",
     "1385": "reject",  # Hangup(21) before answering
     "1386": "unallocated",  # Hangup(1)

@@ -42,6 +42,7 @@ OUTBOUND_RESIDENTS = (
     "unit,name,phone,phone2,lang,do_not_call\n"
     "8-1-101,接听,13810000001,,zh,no\n"
     "8-1-102,占线,13820000002,,zh,no\n"
+    "8-1-106,拥塞,13830000003,,zh,no\n"
     "8-1-103,无人接,13840000004,,zh,no\n"
     "8-1-104,拒接,13850000005,,zh,no\n"
     "8-1-105,空号,13860000006,,zh,no\n"
@@ -113,7 +114,7 @@ SCENARIOS = [
         agent_rings_out=True,
     ),
     Scenario(
-        "ami-link-drop", OUTBOUND_RESIDENTS, notice_buildings=("8",), drop_ami_after_originates=5
+        "ami-link-drop", OUTBOUND_RESIDENTS, notice_buildings=("8",), drop_ami_after_originates=6
     ),
 ]
 
@@ -148,7 +149,8 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
         # reaches the dialer once it has logged in again
         assert dispositions["1384"] == "no_answer", outcome.outbound_calls
         assert dispositions["1385"] == "rejected" and dispositions["1386"] == "unallocated"
-        assert len(outcome.outbound_calls) == 5  # one call each: nobody dialled twice
+        assert dispositions["1383"] == "congestion"
+        assert len(outcome.outbound_calls) == 6  # one call each: nobody dialled twice
 
 
 PBXFactory = Callable[[Any, ServeProcess, Scenario], Any]
