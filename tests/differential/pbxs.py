@@ -60,8 +60,12 @@ class SimulatedPBX:
             queues=[Queue("outbound", agents)],
             landing_queues={"dialer-agent": ("outbound", 2.0)},
         )
-        self.listening: IListeningPort = self.ami.listen(reactor, 0)
-        self.ami_port: int = self.listening.getHost().port
+        self.listening: IListeningPort | None = None
+        self.ami_port = 0
+
+    async def start(self) -> None:
+        self.listening = self.ami.listen(self.reactor, 0)
+        self.ami_port = self.listening.getHost().port
 
     def _options(self, context: str) -> simulator.PBXOptions:
         return simulator.PBXOptions(
@@ -115,7 +119,8 @@ class SimulatedPBX:
         return joined[0] if joined else None
 
     async def close(self) -> None:
-        await self.listening.stopListening()
+        if self.listening is not None:
+            await self.listening.stopListening()
 
 
 # ---------------------------------------------------------------- the real Asterisk

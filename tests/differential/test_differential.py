@@ -166,8 +166,7 @@ def run_scenario(scenario: Scenario, folder: Path, make_pbx: PBXFactory) -> Outc
     async def body(reactor: Any) -> None:
         serve = ServeProcess({}, fastagi, folder / "serve.log")
         pbx = make_pbx(reactor, serve, scenario)
-        if hasattr(pbx, "start"):
-            await pbx.start()
+        await pbx.start()
         link = AMILink(reactor, pbx.ami_port, scenario.drop_ami_after_originates)
         serve.env = service_env(folder / "home", db.url, fastagi, link.port.getHost().port)
         serve.start()
