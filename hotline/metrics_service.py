@@ -16,6 +16,7 @@ from hotline.agi.flows.context import FlowEvents
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
 from hotline.app import App
+from hotline.core.figures import db_figures
 from hotline.core.vocabulary import DialMode
 from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
@@ -129,7 +130,7 @@ async def attach_metrics(
 
     def refresh_blocking() -> None:
         with service.app.db.session() as session:
-            metrics.refresh_from_db(session, service.app.rules, service.clock())
+            metrics.show_db_figures(db_figures(session, service.app.rules, service.clock()))
 
     said = LogOnce(log, "metrics: database gauges not refreshed", logging.WARNING)
 
