@@ -23,14 +23,14 @@ from .models import Campaign
 from .outcomes import AttemptOutcome, open_attempts, record_attempt, settle_in_the_air
 from .retry import NextStep, RetryPolicy
 from .rules import Rules
-from .vocabulary import CampaignState
+from .vocabulary import CampaignState, DialMode
 
 
 @dataclass(frozen=True)
 class RunningCampaign:
     id: int
     kind: str
-    mode: str
+    mode: DialMode
     started_at: datetime | None
 
 
@@ -55,7 +55,7 @@ class DialerDesk:
                 .where(Campaign.state == CampaignState.RUNNING)
                 .order_by(Campaign.id)
             ).all()
-        return [RunningCampaign(*row) for row in rows]
+        return [RunningCampaign(id, kind, DialMode(mode), at) for id, kind, mode, at in rows]
 
     def generate(self, campaign_id: int, at: datetime) -> int:
         """The campaign's new leads at `at` (`core/leads.generate_leads`); 0 if it is gone."""
