@@ -27,6 +27,7 @@ PREVIEW_CONTEXT = "dialer-preview"
 CLAIMS_PER_TICK = 10
 
 
+# Read-only members (properties), so the dialer's own attributes and frozen config meet them.
 class Templates(Protocol):
     @property
     def channel_template(self) -> str: ...
@@ -37,12 +38,18 @@ class Templates(Protocol):
 class Placer(Protocol):
     """What preview calls use of the dialer (`engine.Dialer`), which owns them."""
 
-    config: Templates
-    desk: DialerDesk
-    tracker: CallTracker
-    run: Callable[..., Awaitable[Any]]
-    clock: Callable[[], datetime]
-    events: Callable[[str, str, dict[str, Any]], None]
+    @property
+    def config(self) -> Templates: ...
+    @property
+    def desk(self) -> DialerDesk: ...
+    @property
+    def tracker(self) -> CallTracker: ...
+    @property
+    def run(self) -> Callable[..., Awaitable[Any]]: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def events(self) -> Callable[[str, str, dict[str, Any]], None]: ...
 
     def call_variables(self, claim: LeadClaim) -> dict[str, str]: ...
 

@@ -36,10 +36,14 @@ class MetricsHost(Protocol):
     """What the metrics use of the running service (`hotline.service.Service`), which imports
     this module to wire them in."""
 
-    app: App
-    reactor: Any
-    clock: Callable[[], datetime]
-    ports: list[IListeningPort]
+    @property
+    def app(self) -> App: ...
+    @property
+    def reactor(self) -> Any: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def ports(self) -> list[IListeningPort]: ...
 
     def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]: ...
 
