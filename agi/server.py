@@ -31,7 +31,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp, UsageBlockTooLong
 from hotline.agi.protocol import AGIEnvironment, AGIResponse, AGIStreamParser, HangupNotice
 from hotline.agi.routes import RouteTable, UnknownRoute
-from hotline.tcp import address_text, connected
+from hotline.net.tcp import address_text, connected
 
 log = logging.getLogger(__name__)
 

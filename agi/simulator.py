@@ -28,7 +28,7 @@ from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from hotline.tcp import connected
+from hotline.net.tcp import connected
 
 SAMPLE_RATE = 8000
 HANGUP_NOTICE_DELAY = 0.04  # Asterisk's HANGUP line trails the result=-1 by about this much

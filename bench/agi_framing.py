@@ -21,7 +21,7 @@ from typing import Any
 from hotline.agi import protocol
 from hotline.agi.channel import Channel
 from hotline.agi.routes import RouteTable
-from hotline.tcp import bound_port
+from hotline.net.tcp import bound_port
 
 FLOW_LINES = [
     protocol.answer(),

@@ -28,7 +28,7 @@ from hotline.dialer.ami_protocol import (
     Header,
     format_action,
 )
-from hotline.tcp import connected
+from hotline.net.tcp import connected
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from hotline.dialer.ami_protocol import (
 )
 from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_channels import Channel, parse_caller_id
-from hotline.tcp import connected
+from hotline.net.tcp import connected
 
 if TYPE_CHECKING:
     from hotline.dialer.ami_sim_queues import Queue

@@ -20,8 +20,8 @@ from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import bound_port, stop_listening
 from hotline.service import Service
-from hotline.tcp import bound_port, stop_listening
 
 from flow_harness import make_app
 from reactor_run import run_on_reactor

@@ -16,9 +16,9 @@ from twisted.internet.threads import deferToThreadPool
 from hotline.agi.simulator import PBXOptions, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
 from hotline.metrics import Metrics
+from hotline.net.tcp import address_text, bound_port
 from hotline.service import Service
 from hotline.settings import load
-from hotline.tcp import address_text, bound_port
 
 from reactor_run import run_on_reactor
 

@@ -24,7 +24,7 @@ from hotline.agi.errors import AGICommandError, ChannelHungUp
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, simulate_call
-from hotline.tcp import bound_port, connected, stop_listening
+from hotline.net.tcp import bound_port, connected, stop_listening
 
 from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_jsonl
 from reactor_run import run_on_reactor, sleep

@@ -26,9 +26,9 @@ from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import Keys, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
+from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.service import Service
 from hotline.settings import load
-from hotline.tcp import bound_port, connected, stop_listening
 
 from reactor_run import run_on_reactor
 

@@ -17,7 +17,7 @@ from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import HangUp, Keys, SimCaller, SimCallResult, simulate_call
-from hotline.tcp import bound_port, connected, stop_listening
+from hotline.net.tcp import bound_port, connected, stop_listening
 
 from reactor_run import run_on_reactor
 

@@ -25,7 +25,7 @@ from hotline.agi.simulator import (
     parse_args,
     simulate_call,
 )
-from hotline.tcp import bound_port, connected, stop_listening
+from hotline.net.tcp import bound_port, connected, stop_listening
 
 from reactor_run import run_on_reactor
 

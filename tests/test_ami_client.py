@@ -21,7 +21,7 @@ from hotline.dialer.ami_client import (
 )
 from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
-from hotline.tcp import bound_port
+from hotline.net.tcp import bound_port
 
 SECRET = "dialer-secret"
 

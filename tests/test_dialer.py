@@ -20,10 +20,10 @@ from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phon
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import connected
 from hotline.recordings.resolve import resolve_path
 from hotline.recordings.worker import scan
 from hotline.service import Service
-from hotline.tcp import connected
 
 from dialer_harness import dialer_app, run_dialer
 from factories import seed_residents

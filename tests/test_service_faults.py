@@ -17,8 +17,8 @@ from sqlalchemy import select
 from hotline.agi.simulator import Input, Keys, Silence, SimCaller, Speak, simulate_call
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Recording, Ticket
+from hotline.net.tcp import bound_port
 from hotline.service import Service
-from hotline.tcp import bound_port
 
 from factories import seed_residents
 from flow_harness import OFFICE_HOURS, make_app

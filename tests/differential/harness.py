@@ -31,7 +31,7 @@ from hotline.core.db import Database
 from hotline.core.leads import generate_leads
 from hotline.core.models import CallRecord
 from hotline.core.rules import Rules
-from hotline.tcp import connected
+from hotline.net.tcp import connected
 
 from factories import seed_residents
 

@@ -26,7 +26,7 @@ from hotline.dialer.ami_protocol import AMIMessage
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
-from hotline.tcp import bound_port, connected, stop_listening
+from hotline.net.tcp import bound_port, connected, stop_listening
 
 # The AMI simulator in real time: a call that rings through an AMI reconnect must still be
 # ringing when the dialer is back, as on a real PBX.
