@@ -215,8 +215,8 @@ def _bench() -> ModuleType:
 def test_short_simulation_beats_progressive_within_abandon_limit() -> None:
     bench = _bench()
     scenario = bench.Scenario(agents=10, p=0.3, hours=2.0)
-    predictive = bench.run_shift(scenario, 7, PredictivePacer(bench.CONFIG))
-    progressive = bench.run_shift(scenario, 7, ProgressivePacer(bench.CONFIG))
+    predictive = bench.run_shift(scenario, 7, PredictivePacer(bench._config(scenario)))
+    progressive = bench.run_shift(scenario, 7, ProgressivePacer(bench._config(scenario)))
     assert predictive.answered > 100
     assert predictive.abandon_rate <= 0.03
     assert progressive.abandoned == 0
@@ -227,7 +227,7 @@ def test_short_simulation_beats_progressive_within_abandon_limit() -> None:
 def test_ratio_search_finds_highest_compliant_level(highest: int | None) -> None:
     bench = _bench()
     ok, over = bench.Shift(1.0, 1.0, 100, 3, 97), bench.Shift(1.0, 1.0, 100, 4, 96)
-    search, tried = bench._RatioSearch(), []
+    search, tried = bench._Search(len(bench.RATIOS), bench._compliant), []
     while (level := search.next_level()) is not None:
         tried.append(level)
         search.record(level, [ok if highest is not None and level <= highest else over])
