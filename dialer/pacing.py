@@ -32,8 +32,9 @@ class PacingConfig:
     max_dial_level: float = 4.0  # ringing calls per staffed agent, hard cap
     dial_ratio: float = 1.5  # ratio mode: level x active agents
     agentless_lines: int = 10  # agentless mode: concurrent calls
-    warmup_answered: int = 30  # predictive behaves progressively until this many answers ...
-    warmup_outcomes: int = 100  # ... and this many answered-or-not outcomes are known
+    # Predictive behaves progressively until it has seen this many answers and wrap-ups ...
+    warmup_answered: int = 15
+    warmup_outcomes: int = 60  # ... and this many answered-or-not outcomes
     model_memory: int = 2000  # observations kept by the online models
     forecast_step: float = 0.5  # forecast grid, seconds
     # Predictive: abandons accepted per idle agent-second saved. It starts low and the
@@ -42,7 +43,9 @@ class PacingConfig:
     tradeoff_initial: float = 0.004
     tradeoff_min: float = 1e-4
     tradeoff_max: float = 0.1
-    feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome
+    feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome, at first ...
+    feedback_settle: float = 200.0  # ... shrinking as sqrt(settle / (settle + answers fed back))
+    feedback_gain_floor: float = 0.04  # ... to this floor
     # Predictive: recent call starts per second, over this span. Kept short so the rate follows
     # the moment (bursts as wrap-ups end, lulls while all talk); a 60 s mean overstated the
     # competition in lulls and cost about 1 point of occupancy at 5 agents.
@@ -426,6 +429,7 @@ class PredictivePacer(_Tracker):
         self._talk = _Histogram(5.0, 3600.0, memory, windows, z)
         self._wrap = _Histogram(1.0, 600.0, memory)
         self._changes = 0  # shifts seen in the answer rate and talk times
+        self._feedback_count = 0  # answered calls fed back since the start or a shift
         self._log_tradeoff = math.log(config.tradeoff_initial)
         self._tables_at = -1  # observation count when the forecast tables were built
         self._observations = 0
@@ -451,6 +455,7 @@ class PredictivePacer(_Tracker):
         if changes != self._changes:
             self._changes = changes
             self._log_tradeoff = min(self._log_tradeoff, math.log(self.config.tradeoff_initial))
+            self._feedback_count = 0
             self._tables_at = -1
 
     def call_started(self, call_id: str, at: float) -> None:
@@ -480,7 +485,15 @@ class PredictivePacer(_Tracker):
     def _feedback(self, abandoned: bool) -> None:
         # Stochastic approximation: the mean step is zero exactly when rate == target.
         cfg = self.config
-        self._log_tradeoff += cfg.feedback_gain * (cfg.abandon_target - abandoned)
+        # Steps shrink as answers accrue (settling where a fixed step keeps it wandering),
+        # down to a floor that still follows slow drift; a shift in conditions restarts them.
+        self._feedback_count += 1
+        settle = cfg.feedback_settle
+        gain = max(
+            cfg.feedback_gain_floor,
+            cfg.feedback_gain * math.sqrt(settle / (settle + self._feedback_count)),
+        )
+        self._log_tradeoff += gain * (cfg.abandon_target - abandoned)
         self._log_tradeoff = min(
             max(self._log_tradeoff, math.log(cfg.tradeoff_min)), math.log(cfg.tradeoff_max)
         )
