@@ -396,18 +396,35 @@ class _Histogram:
 class PredictivePacer(_Tracker):
     """Forecasts answers against agents available over the next ring horizon.
 
-    Learnt online (never told): the answer probability p, the ring-to-answer distribution and
-    its horizon (a call that has rung past the longest answer seen will not be answered), talk
-    and wrap-up durations, and the recent dialing rate. At each decision, for every step k
-    ahead (0.5 s) it forecasts the mean and variance of
+    Inputs are the live dialer's events only (``Pacer``: calls started, answered, not
+    answered, connected, abandoned, ended; agents free, talking, in wrap-up, gone, as
+    ``QueueAgents`` reads them from app_queue) and the time of each decision.
+
+    Assumes: calls are independent; an answered call waits ``connect_limit`` for an agent;
+    answered calls connect to any free agent; durations are stable over the memory (or
+    change abruptly, which it notices). Told nothing else.
+
+    Learnt online: the answer probability p; the ring-to-answer distribution and its horizon
+    (a call that has rung past the longest answer seen will not be answered); talk durations;
+    wrap-up durations, from AgentComplete to the agent being free (the end of the queue's
+    wrap-up, or the unpause after after-call work, whose end is never told in advance); the
+    recent dialing rate. The answer rate and talk times keep the last ``model_memory``
+    observations, and only the newest ``change_windows`` ones once these have clearly
+    shifted (a mid-shift change); the pacer then starts cautious again (tradeoff back to its
+    initial value, feedback steps restarted). It holds back (is progressive) until it has
+    seen ``warmup_answered`` answers and wrap-ups and ``warmup_outcomes`` outcomes, and it
+    does not count on an agent whose wrap-up has run longer than any seen.
+
+    At each decision, for every step k ahead (0.5 s) it forecasts the mean and variance of
 
         margin(k) = agents available by k + connect limit - answers by k
 
-    Agents: free now, wrap-ups whose end is known (or expected), talking agents whose call
-    may end in time to finish wrap-up (talk-time survival given the time talked so far).
-    Answers: calls waiting for an agent; per ringing call of age a, p·(S(a)-S(a+k)) /
-    (p·S(a) + 1-p); and calls the dialer will start on the next ticks (at its recent rate),
-    whose short rings overtake long-ringing calls.
+    Agents: free now, wrap-ups whose end is known, wrap-ups of unknown end (learnt wrap-up
+    survival given the time spent so far), talking agents whose call may end in time to
+    finish a wrap-up (talk-time survival given the time talked so far, convolved with the
+    wrap-up quantiles). Answers: calls waiting for an agent; per ringing call of age a,
+    p·(S(a)-S(a+k)) / (p·S(a) + 1-p); and calls the dialer will start on the next ticks (at
+    its recent rate), whose short rings overtake long-ringing calls.
 
     One more call is then worth its expected idle agent-seconds saved over the horizon
     (sum over k of P(answered by k)·P(margin(k) >= 1)) per abandon it risks (p times the
@@ -415,10 +432,10 @@ class PredictivePacer(_Tracker):
     the call is worth only what starting it now rather than one step later adds, per abandon
     that adds, when waiting is the safer choice (an agent whose wrap-up ends in 15 s is better
     served by a call started a little later). Calls are added while worth x tradeoff >= 1.
-    The tradeoff is the feedback term: an integrator on each
-    answered call's outcome drives the abandon rate to the target, and a guard on the rolling
-    window rate cuts it to nothing as that rate reaches the limit. The floor is always
-    progressive; before enough observations the pacer is progressive.
+    The tradeoff is the feedback term: an integrator on each answered call's outcome, with
+    steps that shrink as answers accrue, drives the abandon rate to the target, and a guard
+    on the rolling window rate cuts it to nothing as that rate reaches the limit. The floor
+    is always progressive.
     """
 
     def __init__(self, config: PacingConfig) -> None:
