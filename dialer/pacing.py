@@ -290,13 +290,12 @@ class _Memory:
         self.values.append(value)
         self.total += value
         self.total_sq += value * value
-        if len(self.values) > self._size:
-            return self._forget(self._size)
+        dropped = self._forget(self._size) if len(self.values) > self._size else []
         keep = self._shifted()
-        if keep is None:
-            return []
-        self.changes += 1
-        return self._forget(keep)
+        if keep is not None:
+            self.changes += 1
+            dropped += self._forget(keep)
+        return dropped
 
     def _shifted(self) -> int | None:
         """The smallest recent window whose mean differs from the older observations' by

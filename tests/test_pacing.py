@@ -318,8 +318,8 @@ def test_answer_rate_forgets_its_past_after_a_mid_shift_change() -> None:
     rng = random.Random(3)
     pacer, t = PredictivePacer(CONFIG), 0.0
     tradeoffs = []
-    for i in range(1600):
-        p = 0.6 if i < 1200 else 0.2
+    for i in range(2800):  # the memory (2000) is full when the rate changes
+        p = 0.6 if i < 2400 else 0.2
         pacer.call_started(f"c{i}", t)
         if rng.random() < p:
             pacer.call_answered(f"c{i}", t + 5.0)
@@ -327,7 +327,7 @@ def test_answer_rate_forgets_its_past_after_a_mid_shift_change() -> None:
         else:
             pacer.call_not_answered(f"c{i}", t + 25.0)
         t += 1.0
-        if i == 1199:
+        if i == 2399:
             assert pacer.answer_probability == pytest.approx(0.6, abs=0.04)
             assert pacer._outcomes.changes == 0  # no shift seen in a steady stream
             tradeoffs.append(pacer.tradeoff)
