@@ -14,7 +14,7 @@ from .csv_import import BadRow, parse_file
 from .models import ArrearsAccount, Unit
 from .rules import Reminder, Rules
 from .units import parse_unit
-from .vocabulary import DomainError, ReminderStage
+from .vocabulary import DomainError, NotFound, ReminderStage
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def record_reminder(
     """The reminder that was due has been given: the account climbs one rung of the ladder."""
     account = session.get(ArrearsAccount, account_id)
     if account is None:
-        raise DomainError(f"no arrears account {account_id}")
+        raise NotFound(f"no arrears account {account_id}")
     reminder = next_reminder(rules, account)
     if reminder is None:
         raise DomainError(f"arrears account {account_id} has no reminder to give")
@@ -147,7 +147,7 @@ def record_payment(
 ) -> ArrearsAccount:
     account = session.get(ArrearsAccount, account_id)
     if account is None:
-        raise DomainError(f"no arrears account {account_id}")
+        raise NotFound(f"no arrears account {account_id}")
     if amount <= 0:
         raise DomainError("a payment must be positive")
     account.paid_amount += amount

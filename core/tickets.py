@@ -13,7 +13,15 @@ from .models import FollowUp, Ticket, TicketEvent, WorkOrder
 from .residents import require_unit
 from .rules import Rules
 from .ticket_states import FOLLOWUP_TRIGGER, check_transition
-from .vocabulary import Channel, DomainError, Kind, Severity, check_category, parse_choice
+from .vocabulary import (
+    Channel,
+    DomainError,
+    Kind,
+    NotFound,
+    Severity,
+    check_category,
+    parse_choice,
+)
 
 # The first moment a ticket reaches each milestone is kept on its row for the report.
 MILESTONES = {
@@ -100,7 +108,7 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
         Ticket, ticket_id, options=[selectinload(Ticket.events), selectinload(Ticket.unit)]
     )
     if ticket is None:
-        raise DomainError(f"no ticket {ticket_id}")
+        raise NotFound(f"no ticket {ticket_id}")
     return ticket
 
 

@@ -10,6 +10,10 @@ class DomainError(ValueError):
     """A user-facing mistake (bad unit, illegal transition, unknown id): one line, no traceback."""
 
 
+class NotFound(DomainError):
+    """An id or name that names nothing (the API answers 404)."""
+
+
 class Kind(StrEnum):
     REPAIR = "repair"
     COMPLAINT = "complaint"

@@ -5,28 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from hotline.core.vocabulary import DomainError
-
-
-def iso(moment: datetime | None, tz: tzinfo) -> str | None:
-    return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
-
-
-def parse_at(text: str | None, tz: tzinfo, default: datetime) -> datetime:
-    """ISO 8601; a time without offset is read as site time."""
-    if text is None:
-        return default
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise DomainError(
-            f"bad timestamp {text!r}: use ISO 8601, e.g. 2026-11-22T09:30:00+08:00"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+# The time serialisers are shared with the HTTP API; commands import them from here.
+from hotline.serialise import iso as iso
+from hotline.serialise import parse_at as parse_at
 
 
 def _default(value: Any) -> Any:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from hotline import serialise
 from hotline.app import App
 from hotline.core import arrears, followups, residents, tickets
 from hotline.core.csv_import import BadRow
@@ -15,7 +16,6 @@ from hotline.core.overdue import overdue_now
 from hotline.core.report import Rate, build_report
 from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
 
-from . import serialise
 from .output import iso, parse_at, print_json, print_listing, print_table
 
 
@@ -219,12 +219,7 @@ def arrears_paid(app: App, args: argparse.Namespace) -> None:
     at = parse_at(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
         account = arrears.record_payment(s, args.id, amount, at)
-        data = {
-            "account_id": account.id,
-            "paid_amount": str(account.paid_amount),
-            "amount": str(account.amount),
-            "paid_at": iso(account.paid_at, app.rules.tz),
-        }
+        data = serialise.payment(account, app.rules.tz)
     if args.json:
         print_json(data)
     else:
@@ -235,16 +230,7 @@ def overdue(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     at = parse_at(args.at, tz, app.now())
     with app.require_db().session() as s:
-        found = [
-            {
-                "what": o.what,
-                "deadline": iso(o.deadline, tz),
-                "ticket_id": o.ticket_id,
-                "unit": o.unit,
-                "detail": o.detail,
-            }
-            for o in overdue_now(s, app.rules, at)
-        ]
+        found = [serialise.overdue(o, tz) for o in overdue_now(s, app.rules, at)]
     print_listing(
         found,
         args.json,
