@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .models import ApiToken
-from .users import Principal, UserRole, check_name, get_user
+from .users import Principal, UserRole, check_name, get_user, principal
 from .vocabulary import DomainError, NotFound, parse_choice
 
 PREFIX = "hl_"
@@ -85,5 +85,5 @@ def principal_for_token(session: Session, secret: str) -> Principal | None:
     if token.user is not None:
         if token.user.disabled:
             return None
-        return Principal(token.user.name, UserRole(token.user.role), token.user.id)
+        return principal(token.user)
     return Principal(token.name, UserRole(token_role(token)))

@@ -142,6 +142,14 @@ def record_reminder(
     return account
 
 
+def parse_amount(text: str) -> Decimal:
+    """A payment as typed or sent: a decimal number of yuan, e.g. 1280.50."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise DomainError(f"bad amount {text!r}") from None
+
+
 def record_payment(
     session: Session, account_id: int, amount: Decimal, at: datetime
 ) -> ArrearsAccount:

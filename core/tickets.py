@@ -169,11 +169,18 @@ def _work_order_step(
 
 
 def list_tickets(
-    session: Session, state: str | None = None, kind: str | None = None, limit: int = 500
+    session: Session,
+    state: str | None = None,
+    kind: str | None = None,
+    limit: int = 500,
+    before: int | None = None,
 ) -> list[Ticket]:
+    """Newest first; ``before``: only tickets with a smaller id (the API's cursor)."""
     query = (
         select(Ticket).options(selectinload(Ticket.unit)).order_by(Ticket.id.desc()).limit(limit)
     )
+    if before is not None:
+        query = query.where(Ticket.id < before)
     if state:
         query = query.where(Ticket.state == state)
     if kind:

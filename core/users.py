@@ -46,6 +46,7 @@ class Principal:
     name: str
     role: UserRole
     user_id: int | None = None
+    extension: str | None = None  # the user's phone, which preview calls ring first
 
     def may(self, needed: UserRole) -> bool:
         return RANK[self.role] >= RANK[needed]
@@ -136,4 +137,4 @@ def authenticate(session: Session, name: str, password: str) -> User:
 
 
 def principal(user: User) -> Principal:
-    return Principal(user.name, UserRole(user.role), user.id)
+    return Principal(user.name, UserRole(user.role), user.id, user.extension)

@@ -42,8 +42,8 @@ def open_session(session: Session, user: User, at: datetime, hours: float) -> Se
     return SessionGrant(secret, csrf, expires)
 
 
-def session_principal(session: Session, secret: str, at: datetime) -> tuple[Principal, str] | None:
-    """The session's user and CSRF token; None when unknown, expired or the user disabled."""
+def find_session(session: Session, secret: str, at: datetime) -> WebSession | None:
+    """The live session with this secret; None when unknown, expired or the user disabled."""
     row = session.scalar(
         select(WebSession)
         .options(selectinload(WebSession.user))
@@ -51,7 +51,13 @@ def session_principal(session: Session, secret: str, at: datetime) -> tuple[Prin
     )
     if row is None or row.expires_at <= at or row.user.disabled:
         return None
-    return principal(row.user), row.csrf_token
+    return row
+
+
+def session_principal(session: Session, secret: str, at: datetime) -> tuple[Principal, str] | None:
+    """The session's user and CSRF token; None when the session is not live."""
+    row = find_session(session, secret, at)
+    return None if row is None else (principal(row.user), row.csrf_token)
 
 
 def close_session(session: Session, secret: str) -> None:

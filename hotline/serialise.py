@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from hotline.core.api_tokens import token_role
 from hotline.core.arrears import DueReminder
 from hotline.core.models import (
+    ApiToken,
     ArrearsAccount,
     CallRecord,
     Campaign,
@@ -18,9 +20,11 @@ from hotline.core.models import (
     RecordingAudit,
     Resident,
     Ticket,
+    User,
 )
 from hotline.core.overdue import Overdue
 from hotline.core.report import Report
+from hotline.core.retry import NextStep
 from hotline.core.vocabulary import DomainError
 
 
@@ -113,6 +117,13 @@ def report(r: Report, tz: tzinfo) -> dict[str, Any]:
     return data
 
 
+def quarter_start(moment: datetime) -> datetime:
+    """Midnight on the first day of the moment's quarter, in the moment's timezone."""
+    return moment.replace(
+        month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
 def payment(a: ArrearsAccount, tz: tzinfo) -> dict[str, Any]:
     return {
         "account_id": a.id,
@@ -196,6 +207,15 @@ def lead(lead: Lead, request: DialRequest | None, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def lead_outcome(lead_id: int, disposition: str, step: NextStep, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "lead": lead_id,
+        "disposition": disposition,
+        "next_step": step.text,
+        "next_step_at": iso(step.at, tz),
+    }
+
+
 def recording(r: Recording, tz: tzinfo) -> dict[str, Any]:
     return {
         "id": r.id,
@@ -227,4 +247,24 @@ def recording_audit(e: RecordingAudit, tz: tzinfo) -> dict[str, Any]:
         "restricted": e.restricted,
         "outcome": e.outcome,
         "detail": e.detail,
+    }
+
+
+def user(u: User, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "name": u.name,
+        "role": u.role,
+        "extension": u.extension,
+        "disabled": u.disabled,
+        "created_at": iso(u.created_at, tz),
+    }
+
+
+def token(t: ApiToken, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "user": t.user.name if t.user else None,
+        "role": token_role(t),
+        "created_at": iso(t.created_at, tz),
+        "revoked_at": iso(t.revoked_at, tz),
     }

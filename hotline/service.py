@@ -212,7 +212,10 @@ class Service:
         )
 
     async def start(
-        self, fastagi_listen: str | None = None, metrics_listen: str | None = None
+        self,
+        fastagi_listen: str | None = None,
+        metrics_listen: str | None = None,
+        web_listen: str | None = None,
     ) -> None:
         # RECORD FILE does not create folders: Asterisk writes into these (its monitor directory).
         for folder in FOLDERS:
@@ -230,6 +233,17 @@ class Service:
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
+        if web_listen:  # `hotline serve` passes web.listen; empty or None: no HTTP API
+            await self._start_web(web_listen)
+
+    async def _start_web(self, listen: str) -> None:
+        from hotline.web.server import listen_web, log_started
+        from hotline.web.site import web_api
+
+        api = web_api(self.app, self.run_blocking, self.clock)
+        port = await listen_web(self.reactor, listen, api.resource())
+        self.ports.append(port)
+        log_started(port)
 
     async def stop(self) -> None:
         for loop in (self._replay, self._recordings):

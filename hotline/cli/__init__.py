@@ -13,7 +13,7 @@ from hotline.core.db import DatabaseUnavailable
 from hotline.core.vocabulary import DomainError
 from hotline.settings import SettingsError
 
-from . import campaigns, recordings, records, running
+from . import campaigns, recordings, records, running, tokens, users
 from .output import print_json
 
 
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     records.register(sub, common)
     campaigns.register(sub, common)
     recordings.register(sub, common)
+    users.register(sub, common)
+    tokens.register(sub, common)
     running.register(sub)
     return parser
 

@@ -10,7 +10,7 @@ from hotline.app import App
 from hotline.core import campaigns, dial_requests, leads, outcomes
 from hotline.core.vocabulary import CampaignKind, DialMode, Disposition
 
-from .output import iso, parse_at, print_json, print_listing, print_table
+from .output import parse_at, print_json, print_listing, print_table
 
 
 def _split(text: str | None) -> list[str]:
@@ -49,9 +49,7 @@ def campaign_new(app: App, args: argparse.Namespace) -> None:
 def campaign_act(app: App, args: argparse.Namespace) -> None:
     now = app.now()
     with app.require_db().session() as s:
-        campaign = campaigns.campaign_action(s, args.id, args.action, now)
-        # Starting makes the leads known now; a running service tops them up as more fall due.
-        made = leads.generate_leads(s, app.rules, campaign, now) if args.action == "start" else 0
+        campaign, made = leads.act_on_campaign(s, app.rules, args.id, args.action, now)
         data = serialise.campaign(campaign, app.rules.tz)
     if args.action == "start":
         data["leads_made"] = made
@@ -146,12 +144,7 @@ def lead_outcome(app: App, args: argparse.Namespace) -> None:
         step = outcomes.record_call_by_hand(
             s, app.rules, retry, args.lead, args.disposition, at, args.by
         )
-    data = {
-        "lead": args.lead,
-        "disposition": args.disposition,
-        "next_step": step.text,
-        "next_step_at": iso(step.at, app.rules.tz),
-    }
+    data = serialise.lead_outcome(args.lead, args.disposition, step, app.rules.tz)
     if args.json:
         print_json(data)
     else:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from hotline import serialise
@@ -212,10 +210,7 @@ def arrears_due(app: App, args: argparse.Namespace) -> None:
 
 
 def arrears_paid(app: App, args: argparse.Namespace) -> None:
-    try:
-        amount = Decimal(args.amount)
-    except InvalidOperation:
-        raise DomainError(f"bad amount {args.amount!r}") from None
+    amount = arrears.parse_amount(args.amount)
     at = parse_at(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
         account = arrears.record_payment(s, args.id, amount, at)
@@ -239,12 +234,6 @@ def overdue(app: App, args: argparse.Namespace) -> None:
     )
 
 
-def _quarter_start(moment: datetime) -> datetime:
-    return moment.replace(
-        month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
-    )
-
-
 def _pct(rate: Rate) -> str:
     text = "-" if rate.rate is None else f"{rate.rate:.1%} ({rate.part}/{rate.whole})"
     return text + (f"  target {rate.target:.0%}" if rate.target is not None else "")
@@ -253,7 +242,7 @@ def _pct(rate: Rate) -> str:
 def report(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     end = parse_at(args.to, tz, app.now())
-    start = parse_at(args.from_, tz, _quarter_start(end.astimezone(tz)))
+    start = parse_at(args.from_, tz, serialise.quarter_start(end.astimezone(tz)))
     if start >= end:
         raise DomainError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
     with app.require_db().session() as s:
