@@ -184,7 +184,7 @@ class ApiClient:
         return cookie["hotline_session"].value, reply.json["csrf_token"]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2's defaults cost ~50 ms a hash by design; the tests check behaviour, not cost."""
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=64))
@@ -210,7 +210,11 @@ def people(db: Database) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def api(
-    db: Database, tmp_path: Path, clock: Clock, people: dict[str, tuple[str, str]]
+    db: Database,
+    tmp_path: Path,
+    clock: Clock,
+    people: dict[str, tuple[str, str]],
+    cheap_password_hashes: None,
 ) -> Iterator[ApiClient]:
     seed_residents(db, tmp_path)
     app = make_app(db, tmp_path / "home")

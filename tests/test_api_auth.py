@@ -17,8 +17,6 @@ from hotline.web.site import web_api
 
 from api_support import PASSWORD, ApiClient, Clock, inline, make_app
 
-pytest_plugins = ["api_support"]
-
 ROLE_OF = {"li": UserRole.AGENT, "wang": UserRole.SUPERVISOR, "zhao": UserRole.ADMIN}
 
 
@@ -116,6 +114,7 @@ def test_a_session_cookie_is_httponly_strict_and_scoped(api: ApiClient) -> None:
     assert api.get("/session", as_="wang").json["csrf_token"] is None
 
 
+@pytest.mark.usefixtures("cheap_password_hashes")
 def test_behind_tls_cookies_are_secure(db: Database, tmp_path: Path, clock: Clock) -> None:
     app = make_app(db, tmp_path / "home", behind_tls=True)
     client = ApiClient(web_api(app, inline, clock))

@@ -216,7 +216,10 @@ class WebApi:
         if isinstance(result, FileReply):
             for name, value in result.headers.items():
                 request.setHeader(name, value)
-            return File(str(result.path), defaultType=result.media_type)
+            streamed = File(str(result.path), defaultType=result.media_type)
+            # The type the index knows, not the system's guess from the file name.
+            streamed.contentTypes = {result.path.suffix.lower(): result.media_type}
+            return streamed
         status = route.status
         if isinstance(result, Reply):
             status = result.status or status
@@ -274,7 +277,7 @@ def listen_web(reactor: Any, listen: str, resource: IResource) -> Deferred[IList
     """Serve the API on ``listen`` (``"host:port"``; port 0: any free one)."""
     host, _, port = listen.rpartition(":")
     endpoint = TCP4ServerEndpoint(reactor, int(port), interface=host or "127.0.0.1")
-    site = Site(resource)
+    site = Site(resource, reactor=reactor)
     site.noisy = False
     return endpoint.listen(site)
 
