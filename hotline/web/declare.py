@@ -41,7 +41,7 @@ class Param:
     def schema(self) -> dict[str, Any]:
         schema = dict(PARAM_SCHEMA.get(self.type, {"type": self.type}))
         if self.enum:
-            schema["enum"] = list(self.enum)
+            schema["enum"] = [str(v) for v in self.enum]
         if self.maximum is not None:
             schema["maximum"] = self.maximum
         if self.type == "integer":

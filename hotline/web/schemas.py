@@ -184,6 +184,9 @@ COMPONENTS: dict[str, Schema] = {
         dial_request=null(DIAL_REQUEST),
     ),
     "DialRequest": DIAL_REQUEST,
+    "LeadOutcome": obj(
+        lead=INT, disposition=enum(Disposition), next_step=null(STR), next_step_at=null(TIME)
+    ),
     "Recording": obj(
         id=INT,
         kind=STR,
