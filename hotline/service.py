@@ -126,6 +126,7 @@ class Service:
         self.ami: AMIClient | None = None
         self.dialer: Dialer | None = None
         self.attached_metrics: AttachedMetrics | None = None
+        self.web_port: IListeningPort | None = None
 
     def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
@@ -241,9 +242,9 @@ class Service:
         from hotline.web.site import web_api
 
         api = web_api(self.app, self.run_blocking, self.clock)
-        port = await listen_web(self.reactor, listen, api.resource())
-        self.ports.append(port)
-        log_started(port)
+        self.web_port = await listen_web(self.reactor, listen, api.resource())
+        self.ports.append(self.web_port)
+        log_started(self.web_port)
 
     async def stop(self) -> None:
         for loop in (self._replay, self._recordings):
