@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from .api_tokens import digest
 from .models import User, WebSession
@@ -46,7 +46,7 @@ def find_session(session: Session, secret: str, at: datetime) -> WebSession | No
     """The live session with this secret; None when unknown, expired or the user disabled."""
     row = session.scalar(
         select(WebSession)
-        .options(selectinload(WebSession.user))
+        .options(joinedload(WebSession.user))  # one round trip on every request
         .where(WebSession.token_hash == digest(secret))
     )
     if row is None or row.expires_at <= at or row.user.disabled:

@@ -81,6 +81,21 @@ _TICKET = {
     "resolution_due_at": null(TIME),
     "updated_at": TIME,
 }
+_CAMPAIGN = {
+    "id": INT,
+    "kind": enum(CampaignKind),
+    "mode": enum(DialMode),
+    "state": enum(CampaignState),
+    "name": null(STR),
+    "params": null(OBJ),
+}
+_TOKEN = {
+    "name": STR,
+    "user": null(STR),
+    "role": enum(UserRole),
+    "created_at": TIME,
+    "revoked_at": null(TIME),
+}
 DIAL_REQUEST = obj(
     id=INT,
     lead=INT,
@@ -144,24 +159,9 @@ COMPONENTS: dict[str, Schema] = {
         next_step=null(STR),
         next_step_at=null(TIME),
     ),
-    "Campaign": obj(
-        id=INT,
-        kind=enum(CampaignKind),
-        mode=enum(DialMode),
-        state=enum(CampaignState),
-        name=null(STR),
-        params=null(OBJ),
-        created_at=TIME,
-        started_at=null(TIME),
-        finished_at=null(TIME),
-    ),
+    "Campaign": obj(**_CAMPAIGN, created_at=TIME, started_at=null(TIME), finished_at=null(TIME)),
     "CampaignStatus": obj(
-        id=INT,
-        kind=enum(CampaignKind),
-        mode=enum(DialMode),
-        state=enum(CampaignState),
-        name=null(STR),
-        params=null(OBJ),
+        **_CAMPAIGN,
         leads=obj(**{s.value: INT for s in LeadState}),
         skipped=INT,
         attempts=obj(**{d.value: INT for d in Disposition}),
@@ -212,21 +212,8 @@ COMPONENTS: dict[str, Schema] = {
         "properties": {"start": TIME, "end": TIME},
     },
     "User": obj(name=STR, role=enum(UserRole), extension=null(STR), disabled=BOOL, created_at=TIME),
-    "Token": obj(
-        name=STR,
-        user=null(STR),
-        role=enum(UserRole),
-        created_at=TIME,
-        revoked_at=null(TIME),
-    ),
-    "NewToken": obj(
-        name=STR,
-        user=null(STR),
-        role=enum(UserRole),
-        created_at=TIME,
-        revoked_at=null(TIME),
-        token=STR,
-    ),
+    "Token": obj(**_TOKEN),
+    "NewToken": obj(**_TOKEN, token=STR),
     "Session": obj(
         name=STR,
         role=enum(UserRole),
