@@ -4,6 +4,7 @@ role too low or a browser write without its CSRF token, 429 for sign-ins guessed
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -12,10 +13,11 @@ import pytest
 from hotline.core import users
 from hotline.core.db import Database
 from hotline.core.users import UserRole
+from hotline.web import auth
 from hotline.web.declare import API, Route
 from hotline.web.site import web_api
 
-from api_support import PASSWORD, ApiClient, Clock, inline, make_app
+from api_support import NOW, PASSWORD, ApiClient, Clock, inline, make_app
 
 ROLE_OF = {"li": UserRole.AGENT, "wang": UserRole.SUPERVISOR, "zhao": UserRole.ADMIN}
 
@@ -197,3 +199,14 @@ def test_the_admin_manages_users(api: ApiClient) -> None:
     names = [u["name"] for u in api.get("/users", as_="zhao").json["items"]]
     assert names == ["chen", "li", "wang", "zhao"]
     assert api.post("/users/nobody/disable", as_="zhao").code == "not_found"
+
+
+def test_the_throttle_forgets_stale_failures_when_many_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth, "MAX_KEYS", 4)
+    throttle = auth.LoginThrottle(5, timedelta(minutes=15))
+    for n in range(3):  # six keys: three names, three addresses
+        throttle.failed(f"old{n}", f"10.0.0.{n}", NOW)
+    throttle.failed("new", "10.0.0.9", NOW + timedelta(minutes=16))
+    assert set(throttle._failures) == {"name:new", "address:10.0.0.9"}

@@ -139,12 +139,19 @@ def test_bad_bodies_are_refused_and_change_nothing(
     api: ApiClient, raw: bytes, message: str | None
 ) -> None:
     reply = api.call("POST", "/tickets", raw=raw, as_="li")
-    assert reply.status in (400, 422)
+    assert (reply.status, reply.code) == (400, "bad_request")
     if message:
         assert reply.json["error"]["message"] == message
     else:
         assert reply.json["error"]["message"].startswith("bad timestamp 'soon'")
     assert api.get("/tickets", as_="li").json["items"] == []
+
+
+def test_a_bad_time_reads_as_the_clis(api: ApiClient, cli: Run) -> None:
+    reply = api.get("/overdue?at=yesterday", as_="li")
+    _code, _out, err = cli("overdue", "--at", "yesterday")
+    assert (reply.status, reply.code) == (400, "bad_request")
+    assert err.strip() == f"hotline: error: {reply.json['error']['message']}"
 
 
 def test_unknown_paths_and_methods(api: ApiClient) -> None:

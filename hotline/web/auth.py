@@ -20,6 +20,7 @@ from .errors import ApiError
 COOKIE = "hotline_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_KEYS = 10_000  # names and addresses with recent failures kept before a sweep
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class LoginThrottle:
 
     def failed(self, name: str, address: str, now: datetime) -> None:
         with self._lock:
+            if len(self._failures) > MAX_KEYS:  # many names or addresses: forget the stale
+                for key in list(self._failures):
+                    self._recent(key, now)
             for key in (f"name:{name}", f"address:{address}"):
                 self._failures[key].append(now)
 

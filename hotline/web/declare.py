@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from hotline.core.users import UserRole
+from hotline.core.vocabulary import DomainError
 from hotline.serialise import parse_at
 
 from .errors import ApiError
@@ -25,6 +26,14 @@ PARAM_SCHEMA: dict[str, dict[str, Any]] = {
     "date-time": {"type": "string", "format": "date-time"},
 }
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def _moment(text: str, tz: tzinfo) -> datetime:
+    """A time as the CLI reads one, its one-line reason as a 400."""
+    try:
+        return parse_at(text, tz, datetime.min)
+    except DomainError as exc:
+        raise ApiError.bad_request(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ class Param:
                 raise ApiError.bad_request(f"{self.name} must be true or false")
             value = text == "true"
         elif self.type == "date-time":
-            value = parse_at(text, tz, datetime.min)
+            value = _moment(text, tz)
         if self.enum and value not in self.enum:
             raise ApiError.bad_request(f"{self.name} must be one of: {', '.join(self.enum)}")
         return value
@@ -120,7 +129,7 @@ class Body:
                 raise ApiError.bad_request(f"{f.name} must be a JSON {f.type}")
             if f.enum and value not in f.enum:
                 raise ApiError.bad_request(f"{f.name} must be one of: {', '.join(f.enum)}")
-            values[f.name] = parse_at(value, tz, datetime.min) if f.type == "date-time" else value
+            values[f.name] = _moment(value, tz) if f.type == "date-time" else value
         return values
 
 

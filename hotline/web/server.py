@@ -1,6 +1,6 @@
-"""The API's request cycle on Klein: read the credentials and parameters on the reactor, then do
-everything that touches the database (who is asking, the role check, the handler) in one hop to
-the service's thread pool, and write JSON back."""
+"""The API's request cycle on Klein: read the request on the reactor, then make one hop to the
+service's thread pool for everything else (who is asking, the role, the parameters and body, the
+handler, in one transaction), and write JSON back on the reactor."""
 
 from __future__ import annotations
 
