@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.core import arrears
-from hotline.core.db import Database
+from hotline.core import arrears, tickets
+from hotline.core.db import Database, DatabaseUnavailable
 from hotline.core.models import CallRecord, RecordingAudit
 from hotline.core.rules import Rules
 from hotline.recordings import index
@@ -305,3 +305,26 @@ def test_recordings_restricted_ones_for_supervisors_with_a_reason(
         ("list", "wang", "weekly check", None),
     ]
     assert json.loads(api.get("/recordings/77", as_="li").body)["error"]["code"] == "not_found"
+
+
+def test_a_fault_of_the_service_is_a_logged_500_without_a_traceback(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(tickets, "list_tickets", broken)
+    reply = api.get("/tickets", as_="li")
+    assert reply.status == 500
+    assert reply.json == {
+        "error": {"code": "internal", "message": "internal error (logged by the service)"}
+    }
+    assert "disk on fire" not in reply.body.decode()
+    assert "disk on fire" in caplog.text and "Traceback" in caplog.text
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise DatabaseUnavailable("database unavailable: connection refused")
+
+    monkeypatch.setattr(tickets, "list_tickets", unreachable)
+    reply = api.get("/tickets", as_="li")
+    assert (reply.status, reply.code) == (503, "unavailable")
