@@ -203,7 +203,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def people(db: Database) -> dict[str, tuple[str, str]]:
+def people() -> dict[str, tuple[str, str]]:
     """One user of each role, with a token each: name → (role, extension)."""
     return {"li": ("agent", "101"), "wang": ("supervisor", "201"), "zhao": ("admin", "301")}
 
