@@ -35,6 +35,10 @@ def read_rows(
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DomainError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DomainError(f"{path}: a folder, not a CSV file") from None
+    except OSError as exc:
+        raise DomainError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise DomainError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))

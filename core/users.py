@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .models import User
 from .plain_text import has_control_character
-from .vocabulary import DomainError, NotFound, parse_choice
+from .vocabulary import DomainError, NotFound, UserRole, parse_choice
 
 MIN_PASSWORD = 10
 MAX_NAME = 80
@@ -26,14 +25,6 @@ _EXTENSION = re.compile(r"^[0-9A-Za-z_-]{1,20}$")
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 defaults
 # Verified against when the name is unknown, so a wrong name costs what a wrong password does.
 _UNKNOWN_USER_HASH = _hasher.hash("no such user")
-
-
-class UserRole(StrEnum):
-    """Each role may do what the one before it may, and more."""
-
-    AGENT = "agent"  # tickets, calls, follow-ups, arrears; unrestricted recordings
-    SUPERVISOR = "supervisor"  # also campaigns and restricted recordings (audited)
-    ADMIN = "admin"  # also users and tokens
 
 
 RANK = {role: n for n, role in enumerate(UserRole)}

@@ -52,6 +52,14 @@ class Role(StrEnum):
     MANAGER = "manager"
 
 
+class UserRole(StrEnum):
+    """Who signs in to the API and the console; each role may do what the one before it may."""
+
+    AGENT = "agent"  # tickets, calls, follow-ups, arrears; unrestricted recordings
+    SUPERVISOR = "supervisor"  # also campaigns and restricted recordings (audited)
+    ADMIN = "admin"  # also users and tokens
+
+
 class ReminderStage(StrEnum):
     NONE = "none"
     FIRST = "first"
@@ -108,6 +116,7 @@ class Disposition(StrEnum):
     UNALLOCATED = "unallocated"  # unallocated or invalid number
     FAILED = "failed"
     ABANDONED = "abandoned"  # answered, but no agent took the call in time
+    INTERRUPTED = "interrupted"  # in the air when the service stopped; settled at the next start
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -13,7 +13,7 @@ Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,7 @@ RINGS_BUCKETS = (0, 1, 2, 3, 4, 5, 6)
 AGI_COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 AGENT_STATES = ("idle", "talking", "wrapup")
 # How the inbound flow ends a call (Visit.close), created at zero so rate() sees the first one.
-INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed")
+INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed", "interrupted")
 
 # AGI commands are one, two or three words (res_agi's command table); the rest are arguments.
 _TWO_WORD_VERBS = frozenset(
@@ -184,6 +184,24 @@ class Metrics:
             "Spooled records stored once the database returned",
             registry=r,
         )
+        self.intakes_set_aside = Counter(
+            "hotline_intakes_set_aside",
+            "Spool entries that can never be stored (torn, refused), moved to intakes.bad",
+            registry=r,
+        )
+        self.intakes_lost = Counter(
+            "hotline_intakes_lost",
+            "Reports or call records neither the database nor the spool could keep",
+            registry=r,
+        )
+        self.spool_depth = Gauge(
+            "hotline_spool_depth", "Entries in the spool waiting for the database", registry=r
+        )
+        self.calls_interrupted = Counter(
+            "hotline_calls_interrupted",
+            "Calls cut off by a stop of the service, settled as interrupted at the next start",
+            registry=r,
+        )
 
         # AMI and the dialer ---------------------------------------------------------------------
         self.ami_up = Gauge("hotline_ami_connected", "1 while logged in to the AMI", registry=r)
@@ -214,6 +232,12 @@ class Metrics:
         )
         self.dialer_agents = Gauge(
             "hotline_dialer_agents", "Dialer agents by state", ["state"], registry=r
+        )
+        self.dialer_ring_outs = Gauge(
+            "hotline_dialer_agent_ring_outs",
+            "Outbound calls the agent let ring out since the service started (each paused them)",
+            ["agent"],
+            registry=r,
         )
         self.leads_waiting_gauge = Gauge(
             "hotline_dialer_leads_waiting",
@@ -376,6 +400,11 @@ class Metrics:
         ):
             self.dialer_agents.labels(state).set(n)
 
+    def agent_ring_outs(self, missed: Mapping[str, int]) -> None:
+        """Per agent interface, the delivered calls that rang out (dialer/queue_agents.py)."""
+        for agent, n in missed.items():
+            self.dialer_ring_outs.labels(agent).set(n)
+
     def leads_waiting(self, kind: str, n: int) -> None:
         """Leads of campaigns of this kind ready to dial now."""
         self.leads_waiting_gauge.labels(kind).set(n)
@@ -391,6 +420,18 @@ class Metrics:
     def replayed(self, n: int) -> None:
         """``n`` spooled records were stored after the database returned."""
         self.intakes_replayed.inc(n)
+
+    def set_aside(self, n: int) -> None:
+        """``n`` spool entries could never be stored: moved to intakes.bad for a person."""
+        self.intakes_set_aside.inc(n)
+
+    def lost(self) -> None:
+        """Neither the database nor the spool could keep a report or call record."""
+        self.intakes_lost.inc()
+
+    def interrupted(self, n: int) -> None:
+        """``n`` calls a stop of the service cut off were settled as interrupted."""
+        self.calls_interrupted.inc(n)
 
     # the database gauges (blocking: run in the service's thread pool) -------------------------
     def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:

@@ -3,8 +3,8 @@ stored, times ISO 8601 with the site's offset."""
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
-from typing import Any
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, overload
 
 from hotline.core.api_tokens import token_role
 from hotline.core.arrears import DueReminder
@@ -25,9 +25,14 @@ from hotline.core.models import (
 from hotline.core.overdue import Overdue
 from hotline.core.report import Report
 from hotline.core.retry import NextStep
+from hotline.core.tickets import TicketHistory
 from hotline.core.vocabulary import DomainError
 
 
+@overload
+def iso(moment: datetime, tz: tzinfo) -> str: ...
+@overload
+def iso(moment: datetime | None, tz: tzinfo) -> str | None: ...
 def iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
 
@@ -43,6 +48,26 @@ def parse_at(text: str | None, tz: tzinfo, default: datetime) -> datetime:
             f"bad timestamp {text!r}: use ISO 8601, e.g. 2026-11-22T09:30:00+08:00"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+# How far ahead of this machine's clock another's may be: a report stamped later than that is a
+# mistyped time (a year ahead), which would hold every deadline it sets off in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_past(moment: datetime, tz: tzinfo, now: datetime) -> datetime:
+    """When something happened: never later than now, give or take CLOCK_SKEW."""
+    if moment > now + CLOCK_SKEW:
+        raise DomainError(
+            f"--at {iso(moment, tz)} is in the future (now {iso(now, tz)}); "
+            f"record what has happened, at most {CLOCK_SKEW.seconds // 60} minutes ahead"
+        )
+    return moment
+
+
+def parse_past(text: str | None, tz: tzinfo, now: datetime) -> datetime:
+    """When something happened (default now), as check_past allows."""
+    return check_past(parse_at(text, tz, now), tz, now)
 
 
 def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
@@ -68,10 +93,73 @@ def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
     }
     if events:
         data["events"] = [
-            {"from": e.from_state, "to": e.to_state, "at": iso(e.at, tz), "note": e.note}
+            {
+                "from": e.from_state,
+                "to": e.to_state,
+                "at": iso(e.at, tz),
+                "by": e.actor,
+                "note": e.note,
+            }
             for e in t.events
         ]
     return data
+
+
+def history(h: TicketHistory, tz: tzinfo) -> dict[str, Any]:
+    """A ticket with everything done about it: who moved it when, its work orders, follow-ups,
+    calls and recordings (as the recordings index names them; a restricted one's path is
+    shown by `hotline recordings show --allow-restricted` only)."""
+    data = ticket(h.ticket, tz, events=True)
+    data["work_orders"] = [
+        {
+            "id": w.id,
+            "technician": w.technician,
+            "created_at": iso(w.created_at, tz),
+            "completed_at": iso(w.completed_at, tz),
+            "accepted_by": w.accepted_by,
+            "accepted_at": iso(w.accepted_at, tz),
+        }
+        for w in h.work_orders
+    ]
+    data["followups"] = [
+        dict(followup(f, tz, False), **followup_answers(f, tz)) for f in h.followups
+    ]
+    data["calls"] = [
+        {
+            "id": c.id,
+            "direction": c.direction,
+            "number": c.callee if c.direction == "out" else c.caller,
+            "arrived_at": iso(c.arrived_at, tz),
+            "answered_at": iso(c.answered_at, tz),
+            "ended_at": iso(c.ended_at, tz),
+            "disposition": c.disposition,
+            "agent": c.agent,
+            "queue": c.queue,
+            "campaign_id": c.campaign_id,
+        }
+        for c in h.calls
+    ]
+    data["recordings"] = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "call_id": r.call_id,
+            "path": None if r.restricted else r.path,
+            "state": r.state,
+            "restricted": r.restricted,
+        }
+        for r in h.recordings
+    ]
+    return data
+
+
+def followup_answers(f: FollowUp, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "done_at": iso(f.done_at, tz),
+        "satisfaction": f.satisfaction,
+        "quality": f.quality,
+        "comment": f.comment,
+    }
 
 
 def resident(r: Resident) -> dict[str, Any]:
@@ -115,13 +203,6 @@ def report(r: Report, tz: tzinfo) -> dict[str, Any]:
     data = r.to_dict()
     data["start"], data["end"] = iso(r.start, tz), iso(r.end, tz)
     return data
-
-
-def quarter_start(moment: datetime) -> datetime:
-    """Midnight on the first day of the moment's quarter, in the moment's timezone."""
-    return moment.replace(
-        month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
-    )
 
 
 def payment(a: ArrearsAccount, tz: tzinfo) -> dict[str, Any]:

@@ -72,9 +72,9 @@ def test_the_api_refuses_with_the_clis_reason(api: ApiClient, cli: Run) -> None:
     code, _out, err = cli("tickets", "move", str(tid), "closed")
     assert (reply.status, reply.code, code) == (422, "rejected", 1)
     assert err.strip() == f"hotline: error: {reply.json['error']['message']}"
-    reply = api.post("/tickets", REPAIR | {"category": "fire"}, as_="li")
+    reply = api.post("/tickets", REPAIR | {"category": "noise"}, as_="li")  # a complaint's
     code, _out, err = cli(
-        "tickets", "new", "--kind", "repair", "--category", "fire", "--unit", "3-1-201"
+        "tickets", "new", "--kind", "repair", "--category", "noise", "--unit", "3-1-201"
     )
     assert err.strip() == f"hotline: error: {reply.json['error']['message']}"
     assert api.get("/tickets/999", as_="li").json["error"] == {
@@ -152,6 +152,13 @@ def test_a_bad_time_reads_as_the_clis(api: ApiClient, cli: Run) -> None:
     _code, _out, err = cli("overdue", "--at", "yesterday")
     assert (reply.status, reply.code) == (400, "bad_request")
     assert err.strip() == f"hotline: error: {reply.json['error']['message']}"
+
+
+def test_what_happened_is_not_in_the_future(api: ApiClient) -> None:
+    reply = api.post("/tickets", REPAIR | {"at": "2026-11-25T10:06"}, as_="li")  # now is 10:00
+    assert (reply.status, reply.code) == (422, "rejected")
+    assert reply.json["error"]["message"].startswith("--at 2026-11-25T10:06:00+08:00 is in the")
+    assert api.post("/tickets", REPAIR | {"at": "2026-11-25T10:04"}, as_="li").status == 201
 
 
 def test_unknown_paths_and_methods(api: ApiClient) -> None:

@@ -79,12 +79,14 @@ def test_known_caller_reports_a_repair_in_their_language(app: App) -> None:
 
 def test_caller_with_several_units_chooses_by_keypad(app: App) -> None:
     caller = SimCaller(
-        "13800138000", "张伟", [*GREETING, Keys("2"), Keys("2"), Speak(3.0), Keys("1")]
+        "13800138000",
+        "张伟",
+        [*GREETING, Keys("2"), Keys("2"), Keys("2"), Speak(3.0), Keys("1")],
     )
     out = place_calls(app, [caller])
     assert "SET VARIABLE CHANNEL(language) zh" in out.commands()
     (ticket,) = tickets(app)
-    assert ticket.kind == "complaint"
+    assert (ticket.kind, ticket.category) == ("complaint", "noise")  # chosen by keypad
     with app.db.session() as s:
         assert s.get(Unit, ticket.unit_id).code == "5-2-1101"
 
@@ -185,7 +187,8 @@ def test_two_records_again_and_the_second_recording_is_kept(app: App) -> None:
 
 
 def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
-    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("2"), Speak(8.0), Keys("1")])
+    inputs = [*GREETING, *KEEP_UNIT, Keys("2"), Keys("1"), Speak(8.0), Keys("1")]
+    caller = SimCaller("5551234", None, inputs)
     out = place_calls(app, [caller])
     (ticket,) = tickets(app)
     assert ticket.kind == "complaint" and ticket.about_staff
@@ -193,7 +196,8 @@ def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
     assert any("complaint-registered" in c for c in out.commands())
 
 
-def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, lang: str) -> None:
     with app.db.session() as s:
         unit = s.scalar(select(Unit).where(Unit.code == "3-1-202"))
         s.add(
@@ -205,12 +209,23 @@ def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -
                 collection_month=OFFICE_HOURS.date().replace(day=1),
             )
         )
-    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("3"), Keys("1")])
+    greeting = GREETING if lang == "en" else [Keys("9")]  # Li Na speaks English
+    caller = SimCaller("5551234", None, [*greeting, *KEEP_UNIT, Keys("3"), Keys("1")])
     out = place_calls(app, [caller])
     commands = out.commands()
     spoken = [c for c in commands if c.startswith("SAY ")]
-    assert 'SAY NUMBER 1280 ""' in spoken and 'SAY DIGITS 5 ""' in spoken
-    assert spoken[-1] == 'SAY NUMBER 3 ""'  # months
+    if lang == "en":
+        assert 'SAY NUMBER 1280 ""' in spoken and 'SAY DIGITS 5 ""' in spoken
+        assert spoken[-1] == 'SAY NUMBER 3 ""'  # months
+    else:  # SAY NUMBER on zh reads the units in English: our Mandarin words instead
+        assert not [c for c in spoken if c.startswith("SAY NUMBER")]
+        files = [c.split()[2] for c in commands if c.startswith("STREAM FILE ")]
+        start = files.index("hotline/fees-amount-due") + 1
+        assert files[start : start + 12] == [
+            "digits/1", "hotline/num-thousand", "digits/2", "hotline/num-hundred", "digits/8",
+            "hotline/num-ten", "hotline/fees-yuan", "digits/5", "hotline/fees-jiao",
+            "hotline/fees-for", "digits/3", "hotline/fees-months",
+        ]  # fmt: skip
     assert out.result.variables["HOTLINE_QUEUE"] == "cashier"
     assert tickets(app) == []  # a fee enquiry answered is no report
 
@@ -221,7 +236,7 @@ def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -
         ([*GREETING, *KEEP_UNIT, HangUp()], "enquiry", False),
         ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0, hang_up=True)], "repair", True),
         ([*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(3.0), HangUp()], "repair", True),
-        ([*GREETING, *KEEP_UNIT, Keys("2"), Speak(3.0), HangUp()], "complaint", True),
+        ([*GREETING, *KEEP_UNIT, Keys("2"), Keys("6"), Speak(3.0), HangUp()], "complaint", True),
     ],
 )
 def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
@@ -239,13 +254,13 @@ def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
 
 
 def test_a_failing_flow_tells_the_dialplan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(number: str | None) -> list:
+    def broken(summary: object) -> list:
         raise RuntimeError("bug in the lookup")
 
     out = place_calls(
         app,
         [SimCaller("5551234", None, [])],
-        before=lambda service: monkeypatch.setattr(service.desk, "identify", broken),
+        before=lambda service: monkeypatch.setattr(service.desk, "arrive", broken),
     )
     assert out.result.variables["HOTLINE_STATUS"] == "FAILED"
     (record,) = calls(app)
@@ -264,8 +279,10 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     assert any("report-confirmed" in c for c in out.commands())
     assert not any(c.startswith("SAY DIGITS") for c in out.commands())  # no number to read yet
     spool = down.settings.spool_path
-    # The report as first filed, again once confirmed, then the call record.
+    # The call record written ahead; the report as first filed, again once confirmed; the call
+    # record finished.
     assert [json.loads(line)["kind"] for line in spool.read_text().splitlines()] == [
+        "arrival",
         "report",
         "report",
         "call",
@@ -276,7 +293,7 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     from hotline.core.spool import Spool
 
     desk = IntakeDesk(up.db, up.rules, Spool(spool))
-    assert desk.replay_spool() == 3
+    assert desk.replay_spool() == 4
     assert desk.replay_spool() == 0
     (ticket,) = tickets(up)
     assert (ticket.category, ticket.caller_number, ticket.incomplete) == (

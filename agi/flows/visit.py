@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from hotline.agi import say_zh
 from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
@@ -60,7 +61,7 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
-        self._confirmed = False  # a confirmation not stored yet
+        self._filings = 0  # times the report was filed (the first opens its ticket)
         self._recordings = 0
 
     # bookkeeping --------------------------------------------------------------------------------
@@ -69,12 +70,14 @@ class Visit:
         self.ctx.events(self.id, "step", {"step": name, **data})
 
     async def answer(self) -> None:
+        """Answer, then write the call record ahead and look up the caller (one transaction)."""
         await self.call.answer()
         s = self.summary
         s.answered_at = self.ctx.clock()
         if self._rings_known:
             s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
         self.ctx.events(self.id, "answered", {"rings": s.rings_before_answer, "caller": s.caller})
+        self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
 
     async def set_language(self, lang: str) -> None:
         self.lang = lang
@@ -125,9 +128,15 @@ class Visit:
             await self.call.say_digits(str(ticket))
 
     async def say_amount(self, amount: Decimal, months: int) -> None:
-        """ "The amount due is 1280 yuan [point 5] for 3 months", the numbers spoken by SAY."""
+        """ "The amount due is 1280 yuan [point 5] for 3 months": en by SAY NUMBER, zh with our
+        Mandarin number words (SAY NUMBER on a zh channel reads units in English)."""
         yuan, cents = divmod(amount.quantize(Decimal("0.01")) * 100, 100)
         await self.play("hotline/fees-amount-due")
+        if self.lang == "zh":
+            await self.say_words(
+                [*say_zh.amount(amount), "hotline/fees-for", *say_zh.months(months)]
+            )
+            return
         await self.call.say_number(int(yuan))
         if cents:
             await self.play("hotline/fees-point")
@@ -135,6 +144,11 @@ class Visit:
         await self.play("hotline/fees-yuan", "hotline/fees-for")
         await self.call.say_number(months)
         await self.play("hotline/fees-months")
+
+    async def say_words(self, names: list[str]) -> None:
+        """Play number words (agi/say_zh.py): our prompts and the Mandarin `digits/0`-`9`."""
+        for name in names:
+            await self.call.stream_file(name if name.startswith("digits/") else prompt(name), "")
 
     async def record(self, intro: str, kind: str) -> Recording:
         """Record a voice description after `intro`; a hang-up keeps the partial recording."""
@@ -171,15 +185,15 @@ class Visit:
         """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report))
+        first, self._filings = self._filings == 0, self._filings + 1
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, first=first))
         return self.ticket_id
 
-    def confirm_report(self) -> None:
-        """The caller confirmed the report: it is stored complete with the call record, in the
-        same transaction, when the call ends (Visit.close)."""
-        assert self.report is not None, "start_report first"
-        self.report.incomplete = False
-        self._confirmed = True
+    async def confirm_report(self) -> None:
+        """The caller confirmed the report: stored complete (or spooled) before anyone says so.
+        When neither the database nor the spool can keep it, NotKept fails the flow and the
+        dialplan hands the caller to a person."""
+        await self.file_report(complete=True)
 
     def _filed(self, ticket_id: int | None) -> None:
         assert self.report is not None
@@ -222,13 +236,16 @@ class Visit:
         s = self.summary
         s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
-            s.disposition = "completed" if self.finished else "caller_hangup"
+            # The line dropped because the service is stopping: the dialplan sends the caller on
+            # to the duty queue (no done-marker), so this call was interrupted, not hung up.
+            ended = "interrupted" if self.ctx.desk.stopping else "caller_hangup"
+            s.disposition = "completed" if self.finished else ended
         elif error is not None:
             s.disposition = "failed"
         else:
             s.disposition = "to_agent" if s.queue else "completed"
+        report = None
         unfinished = self.report is None or self.report.incomplete
-        keep = self._confirmed
         if not self.finished and unfinished and s.answered_at is not None:
             if self.report is None:
                 # Hung up (or failed) before choosing what they called for: a lost call the
@@ -236,8 +253,7 @@ class Visit:
                 self.start_report("enquiry", "other")
                 assert self.report is not None
                 self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
-            keep = True
-        report = self.report if keep else None
+            report = self.report
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)

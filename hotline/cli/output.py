@@ -9,9 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from wcwidth import wcwidth
+
 # The time serialisers are shared with the HTTP API; commands import them from here.
 from hotline.serialise import iso as iso
 from hotline.serialise import parse_at as parse_at
+from hotline.serialise import parse_past as parse_past
 
 
 def _default(value: Any) -> Any:
@@ -28,8 +31,11 @@ def print_json(data: Any) -> None:
 
 
 def _width(text: str) -> int:
-    """Display width: CJK characters take two columns in a terminal."""
-    return sum(2 if ord(ch) >= 0x1100 and not 0x2000 <= ord(ch) < 0x2E80 else 1 for ch in text)
+    """Display width in a terminal (CJK takes two columns, combining marks none); a control
+    character counts as none rather than wcwidth's -1."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(max(wcwidth(ch), 0) for ch in text)
 
 
 def print_table(

@@ -7,7 +7,6 @@ import argparse
 from hotline import serialise
 from hotline.app import App
 from hotline.core import api_tokens
-from hotline.core.users import UserRole
 
 from .output import print_json, print_listing
 
@@ -43,19 +42,3 @@ def tokens_revoke(app: App, args: argparse.Namespace) -> None:
         print_json(data)
     else:
         print(f"token {args.name}: revoked")
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    tok = sub.add_parser("tokens", help="API tokens").add_subparsers(required=True)
-    p = tok.add_parser("add", parents=[common], help="a new token, shown once")
-    p.add_argument("name")
-    whose = p.add_mutually_exclusive_group(required=True)
-    whose.add_argument("--role", choices=[r.value for r in UserRole], help="an integration's token")
-    whose.add_argument("--user", help="a token acting as this user")
-    p.set_defaults(func=tokens_add)
-    tok.add_parser("list", parents=[common]).set_defaults(func=tokens_list)
-    p = tok.add_parser("revoke", parents=[common])
-    p.add_argument("name")
-    p.set_defaults(func=tokens_revoke)

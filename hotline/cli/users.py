@@ -9,7 +9,6 @@ import sys
 from hotline import serialise
 from hotline.app import App
 from hotline.core import users
-from hotline.core.users import UserRole
 from hotline.core.vocabulary import DomainError
 
 from .output import print_json, print_listing
@@ -67,25 +66,3 @@ def users_passwd(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         users.set_password(s, args.name, password)
     print(f"user {args.name}: password changed")
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    use = sub.add_parser("users", help="API and console users").add_subparsers(required=True)
-    secret = argparse.ArgumentParser(add_help=False)
-    secret.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
-    )
-    p = use.add_parser("add", parents=[common, secret], help="add a user (asks the password)")
-    p.add_argument("name")
-    p.add_argument("--role", required=True, choices=[r.value for r in UserRole])
-    p.add_argument("--extension", help="the user's phone (PJSIP endpoint), e.g. 101")
-    p.set_defaults(func=users_add)
-    use.add_parser("list", parents=[common]).set_defaults(func=users_list)
-    p = use.add_parser("disable", parents=[common], help="the user can no longer sign in")
-    p.add_argument("name")
-    p.set_defaults(func=users_disable)
-    p = use.add_parser("passwd", parents=[secret], help="set a user's password")
-    p.add_argument("name")
-    p.set_defaults(func=users_passwd)

@@ -8,10 +8,11 @@ from typing import Any
 from hotline import serialise
 from hotline.core import arrears, followups, residents, tickets
 from hotline.core.overdue import overdue_now
-from hotline.core.report import build_report
+from hotline.core.report import build_report, report_period
 from hotline.core.ticket_states import ALL_STATES
 from hotline.core.users import UserRole
 from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
+from hotline.recordings.resolve import with_recordings
 
 from .declare import API, Body, Param
 from .schemas import items, ref
@@ -84,20 +85,21 @@ def list_tickets(call: Call) -> dict[str, Any]:
     found = tickets.list_tickets(
         call.session, call.params["state"], call.params["kind"], limit, page_cursor(call)
     )
-    return page([serialise.ticket(t, call.tz) for t in found], limit)
+    return page(with_recordings(call.session, [serialise.ticket(t, call.tz) for t in found]), limit)
 
 
 @API.route(
     "GET",
     "/tickets/{id}",
-    "A ticket with its history",
+    "A ticket with its history: moves, work orders, follow-ups, calls, recordings",
     role=AGENT,
     path_params=(ID,),
-    response=ref("TicketWithHistory"),
+    response=ref("TicketHistory"),
     tag="tickets",
 )
 def get_ticket(call: Call) -> dict[str, Any]:
-    return serialise.ticket(tickets.get_ticket(call.session, call.params["id"]), call.tz, True)
+    history = serialise.history(tickets.ticket_history(call.session, call.params["id"]), call.tz)
+    return with_recordings(call.session, [history])[0]
 
 
 @API.route(
@@ -133,7 +135,7 @@ def create_ticket(call: Call) -> dict[str, Any]:
         severity=b["severity"] or Severity.GENERAL.value,
         channel=b["channel"] or Channel.WEB.value,
         text=b["text"],
-        received_at=b["at"] or call.now,
+        received_at=call.happened(),
     )
     return serialise.ticket(tickets.open_ticket(call.session, call.app.rules, intake), call.tz)
 
@@ -141,9 +143,9 @@ def create_ticket(call: Call) -> dict[str, Any]:
 def _move(call: Call, state: str, by: str | None) -> dict[str, Any]:
     b = call.body
     ticket = tickets.move_ticket(
-        call.session, call.app.rules, call.params["id"], state, b["at"] or call.now, b["note"], by
+        call.session, call.app.rules, call.params["id"], state, call.happened(), b["note"], by
     )
-    return serialise.ticket(ticket, call.tz, True)
+    return with_recordings(call.session, [serialise.ticket(ticket, call.tz, True)])[0]
 
 
 @API.route(
@@ -160,7 +162,7 @@ def _move(call: Call, state: str, by: str | None) -> dict[str, Any]:
             Param("at", "date-time"),
         )
     ),
-    response=ref("TicketWithHistory"),
+    response=ref("TicketWithEvents"),
     tag="tickets",
 )
 def move_ticket(call: Call) -> dict[str, Any]:
@@ -174,7 +176,7 @@ def move_ticket(call: Call) -> dict[str, Any]:
     role=AGENT,
     path_params=(ID,),
     body=Body((Param("technician", required=True), Param("note"), Param("at", "date-time"))),
-    response=ref("TicketWithHistory"),
+    response=ref("TicketWithEvents"),
     tag="tickets",
 )
 def assign_ticket(call: Call) -> dict[str, Any]:
@@ -223,7 +225,7 @@ def record_followup(call: Call) -> dict[str, Any]:
         raise DomainError(f"satisfaction must be 1 to 5, not {b['satisfaction']}")
     answers = followups.Answers(b["satisfaction"], b["quality"], comment=b["comment"])
     complaint = followups.record_answers(
-        call.session, call.app.rules, call.params["id"], answers, b["at"] or call.now
+        call.session, call.app.rules, call.params["id"], answers, call.happened()
     )
     return {
         "followup_id": call.params["id"],
@@ -263,8 +265,7 @@ def arrears_due(call: Call) -> dict[str, Any]:
 )
 def arrears_paid(call: Call) -> dict[str, Any]:
     amount = arrears.parse_amount(call.body["amount"])
-    at = call.body["at"] or call.now
-    account = arrears.record_payment(call.session, call.params["id"], amount, at)
+    account = arrears.record_payment(call.session, call.params["id"], amount, call.happened())
     return serialise.payment(account, call.tz)
 
 
@@ -285,15 +286,13 @@ def overdue(call: Call) -> dict[str, Any]:
 @API.route(
     "GET",
     "/report",
-    "The centre's figures for a period (default: this quarter so far)",
+    "The centre's figures for a period (default: this quarter to the end of today)",
     role=AGENT,
     query=(Param("from", "date-time"), Param("to", "date-time")),
     response=ref("Report"),
     tag="report",
 )
 def report(call: Call) -> dict[str, Any]:
-    end = call.params["to"] or call.now
-    start = call.params["from"] or serialise.quarter_start(end.astimezone(call.tz))
-    if start >= end:
-        raise DomainError(f"from {start.isoformat()} is not before to {end.isoformat()}")
-    return serialise.report(build_report(call.session, call.app.rules, start, end), call.tz)
+    start, end = report_period(call.params["from"], call.params["to"], call.tz, call.now)
+    result = build_report(call.session, call.app.rules, start, end, call.now)
+    return serialise.report(result, call.tz)

@@ -9,6 +9,7 @@ from hotline import serialise
 from hotline.core import campaigns, dial_requests, leads, outcomes
 from hotline.core.users import UserRole
 from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState
+from hotline.recordings.resolve import with_recordings
 
 from .api_office import CURSOR, ID, LIMIT, page, page_cursor
 from .declare import API, Body, Param
@@ -30,7 +31,7 @@ AGENT, SUPERVISOR = UserRole.AGENT, UserRole.SUPERVISOR
 def list_calls(call: Call) -> dict[str, Any]:
     limit = call.params["limit"] or 50
     found = outcomes.list_calls(call.session, call.params["campaign"], limit, page_cursor(call))
-    return page([serialise.call(r, call.tz) for r in found], limit)
+    return page(with_recordings(call.session, [serialise.call(r, call.tz) for r in found]), limit)
 
 
 @API.route(
@@ -43,7 +44,8 @@ def list_calls(call: Call) -> dict[str, Any]:
     tag="calls",
 )
 def get_call(call: Call) -> dict[str, Any]:
-    return serialise.call(outcomes.get_call(call.session, call.params["id"]), call.tz)
+    record = serialise.call(outcomes.get_call(call.session, call.params["id"]), call.tz)
+    return with_recordings(call.session, [record])[0]
 
 
 @API.route(
@@ -178,7 +180,7 @@ def lead_outcome(call: Call) -> dict[str, Any]:
         call.app.settings.dialer.retry,
         call.params["id"],
         b["disposition"],
-        b["at"] or call.now,
+        call.happened(),
         call.who.name,
     )
     return serialise.lead_outcome(call.params["id"], b["disposition"], step, call.tz)

@@ -48,6 +48,10 @@ def obj(**props: Schema) -> Schema:
     }
 
 
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
 def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -60,7 +64,7 @@ def items(name: str, paged: bool = False) -> Schema:
     return obj(**props)
 
 
-TICKET_EVENT = obj(**{"from": null(STR), "to": STR, "at": TIME, "note": null(STR)})
+TICKET_EVENT = obj(**{"from": null(STR), "to": STR, "at": TIME, "by": null(STR), "note": null(STR)})
 _TICKET = {
     "id": INT,
     "kind": enum(Kind),
@@ -80,6 +84,16 @@ _TICKET = {
     "escalation_due_at": null(TIME),
     "resolution_due_at": null(TIME),
     "updated_at": TIME,
+}
+_FOLLOWUP = {
+    "id": INT,
+    "ticket_id": INT,
+    "kind": enum(Kind),
+    "category": STR,
+    "unit": null(STR),
+    "assignee_role": STR,
+    "due_at": TIME,
+    "overdue": BOOL,
 }
 _CAMPAIGN = {
     "id": INT,
@@ -118,17 +132,56 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "Unit": obj(code=STR, residents={"type": "array", "items": ref("Resident")}),
     "Ticket": obj(**_TICKET),
-    "TicketWithHistory": obj(**_TICKET, events={"type": "array", "items": TICKET_EVENT}),
-    "FollowUp": obj(
-        id=INT,
-        ticket_id=INT,
-        kind=enum(Kind),
-        category=STR,
-        unit=null(STR),
-        assignee_role=STR,
-        due_at=TIME,
-        overdue=BOOL,
+    "TicketWithEvents": obj(**_TICKET, events=array(TICKET_EVENT)),
+    # `hotline tickets show --json`: the ticket with everything done about it.
+    "TicketHistory": obj(
+        **_TICKET,
+        events=array(TICKET_EVENT),
+        work_orders=array(
+            obj(
+                id=INT,
+                technician=null(STR),
+                created_at=TIME,
+                completed_at=null(TIME),
+                accepted_by=null(STR),
+                accepted_at=null(TIME),
+            )
+        ),
+        followups=array(
+            obj(
+                **_FOLLOWUP,
+                done_at=null(TIME),
+                satisfaction=null(INT),
+                quality=null(INT),
+                comment=null(STR),
+            )
+        ),
+        calls=array(
+            obj(
+                id=INT,
+                direction=enum(("in", "out")),
+                number=null(STR),
+                arrived_at=TIME,
+                answered_at=null(TIME),
+                ended_at=null(TIME),
+                disposition=null(STR),
+                agent=null(STR),
+                queue=null(STR),
+                campaign_id=null(INT),
+            )
+        ),
+        recordings=array(
+            obj(
+                id=INT,
+                kind=STR,
+                call_id=null(INT),
+                path=null(STR),
+                state=STR,
+                restricted=BOOL,
+            )
+        ),
     ),
+    "FollowUp": obj(**_FOLLOWUP),
     "FollowUpRecorded": obj(followup_id=INT, satisfaction=INT, complaint=null(ref("Ticket"))),
     "DueReminder": obj(
         account_id=INT,

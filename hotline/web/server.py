@@ -26,6 +26,7 @@ from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
+from hotline.serialise import check_past
 
 from .auth import COOKIE, CSRF_HEADER, Credentials, LoginThrottle, identify
 from .declare import Route
@@ -59,6 +60,12 @@ class Call:
         """The signed-in principal (routes with a role always have one)."""
         assert self.principal is not None
         return self.principal
+
+    def happened(self) -> datetime:
+        """The body's `at`, when what is recorded happened (default now): never in the future,
+        the CLI's rule for --at."""
+        at = self.body.get("at")
+        return self.now if at is None else check_past(at, self.tz, self.now)
 
     def extension(self) -> str:
         """The signed-in user's phone (a preview call rings it first)."""

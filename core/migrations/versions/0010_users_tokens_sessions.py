@@ -4,7 +4,7 @@ The HTTP API's people and integrations (issue 13): users with a role and an argo
 bearer tokens and browser sessions kept as SHA-256 of the secret handed out.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
