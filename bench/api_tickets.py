@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import treq
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from _header import print_header, print_load_at_end  # bench/ is on sys.path when this runs
+from _load import postgres_database
+from sqlalchemy import insert, text
 from twisted.internet import defer, task
 
 from hotline.core.api_tokens import add_token
@@ -86,17 +87,9 @@ def seed(db: Database, tickets: int) -> str:
 def database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    name = f"hotline_bench_api_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    else:
+        with postgres_database(PG_ADMIN_URL) as url:
+            yield url
 
 
 def free_port() -> int:
@@ -208,7 +201,7 @@ def main() -> None:
 
 
 async def report(args: argparse.Namespace) -> None:
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print_header()
     for kind in args.databases:
         for concurrency, f in (await run(kind, args)).items():
             verdict = "ok" if f["p99_ms"] <= TARGET_P99_MS else "MISSED"
@@ -217,7 +210,7 @@ async def report(args: argparse.Namespace) -> None:
                 f"p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms "
                 f"(target {TARGET_P99_MS:.0f}: {verdict}), {f['per_second']:.0f} requests/s"
             )
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print_load_at_end()
 
 
 if __name__ == "__main__":
