@@ -5,7 +5,8 @@ Inputs, all cheap enough for the reactor thread:
 - ``metrics.on_flow_event``: the call flows' events (answers, keypad choices, tickets, endings);
 - plain methods for the AMI client, the dialer and the recordings worker (thread-safe, as every
   prometheus-client metric is);
-- ``refresh_from_db``: blocking aggregate queries for the rule gauges, run off the reactor.
+- ``show_db_figures``: the rule gauges' figures (``core/figures.py``, blocking SQL run off the
+  reactor).
 
 Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_service``.
 """
@@ -19,14 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy.orm import Session
 
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse, channel_created
 from hotline.agi.server import DROP_REASONS, AGIObserver
+from hotline.core.figures import DbFigures
 from hotline.core.policy import AnswerPolicy
-from hotline.core.rules import Rules
-from hotline.metrics_db import DbFigures, db_figures
 from hotline.settings import Settings
 
 # Answer delay buckets end on ring boundaries: 5, 10, 15, 20 s with the China cadence.
@@ -433,9 +432,8 @@ class Metrics:
         """``n`` calls a stop of the service cut off were settled as interrupted."""
         self.calls_interrupted.inc(n)
 
-    # the database gauges (blocking: run in the service's thread pool) -------------------------
-    def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:
-        figures = db_figures(session, rules, now)
+    # the database gauges ---------------------------------------------------------------------
+    def show_db_figures(self, figures: DbFigures) -> None:
         self.followups_due.set(figures.followups_due)
         self.followups_overdue.set(figures.followups_overdue)
         self.complaints_unescalated.set(figures.complaints_unescalated_overdue)
@@ -444,7 +442,6 @@ class Metrics:
         self.recordings_backlog.set(figures.recordings_backlog)
         for kind, n in figures.leads_waiting.items():
             self.leads_waiting(kind, n)
-        return figures
 
 
 class MetricsObserver(AGIObserver):

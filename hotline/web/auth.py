@@ -9,9 +9,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from hotline.core.api_tokens import principal_for_token
+from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.users import Principal
 from hotline.core.web_sessions import session_principal
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from klein import Klein
-from sqlalchemy.orm import Session
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
@@ -24,6 +23,7 @@ from werkzeug.exceptions import NotFound as NoRoute
 
 from hotline.agi.flows.context import Runner
 from hotline.app import App
+from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
 from hotline.serialise import check_past
