@@ -1,0 +1,110 @@
+"""kill -9 of `hotline serve` while its outbound calls ring, then a restart.
+
+Issue 9, table row 2: the attempt had no call record, and the resident was dialled again seconds
+later instead of after the retry rule's interval.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from hotline.core.campaigns import campaign_action, create_campaign
+from hotline.core.models import CallRecord
+from hotline.dialer.ami_sim_residents import ResidentPlan
+
+from pbx import DIALER_ENV, Dialling, RecordingAMI, estate_csv
+from reactor_run import run_on_reactor
+from service_process import Records, ServiceFactory, ServiceProcess, free_port, sleep, until
+
+RESIDENTS = 6
+RING_SCALE = 0.2  # the AMI's simulated seconds per real one: 25 s of ringing is 5 s
+
+
+def start_notice_campaign(service: ServiceProcess) -> None:
+    app = service.app
+    with app.db.session() as s:
+        campaign = create_campaign(
+            s,
+            "notice",
+            "agentless",
+            params={"buildings": [1], "message": "notices/x"},
+            at=app.now(),
+        )
+        campaign_action(s, campaign.id, "start", app.now())
+    app.db.dispose()
+
+
+def attempt_recorder(service: ServiceProcess) -> Any:
+    """Whether the attempt `call_id` has its record in the database now."""
+    app = service.app
+
+    def recorded(call_id: str) -> bool:
+        with app.db.session() as s:
+            return s.scalar(select(CallRecord.id).where(CallRecord.key == call_id)) is not None
+
+    return recorded
+
+
+def dialler_service(services: ServiceFactory, db_url: str, ami_port: int) -> ServiceProcess:
+    service = services(db_url, **DIALER_ENV, HOTLINE_AMI_PORT=str(ami_port))
+    service.init(estate_csv(RESIDENTS))
+    start_notice_campaign(service)
+    return service
+
+
+@pytest.mark.slow
+def test_kill9_while_outbound_calls_ring(
+    services: ServiceFactory, db_url: str, backend: str
+) -> None:
+    rng = random.Random(f"outbound-{backend}")
+    dialling = Dialling()
+
+    async def body(reactor: Any) -> Records:
+        ami_port = free_port()
+        service = dialler_service(services, db_url, ami_port)
+        records = Records(service.app)
+        ami = RecordingAMI(
+            reactor,
+            dialling,
+            attempt_recorder(service),
+            ResidentPlan("noanswer"),
+            time_scale=RING_SCALE,
+        )
+        ami.listen(reactor, ami_port)
+        await service.start_ready(reactor)
+        await until(
+            reactor, lambda: len(dialling.originates) == RESIDENTS, "every resident dialled"
+        )
+        await sleep(reactor, rng.uniform(0.1, 3.0))  # the calls ring for 5 s
+        service.kill9()
+        dialled = {o.call_id for o in dialling.originates}
+        await service.start_ready(reactor)
+
+        def unsettled() -> list[str]:
+            calls = records.calls()
+            return [c for c in dialled if c not in calls or calls[c].disposition is None]
+
+        await until(
+            reactor,
+            lambda: not unsettled(),
+            "every attempt in the air at the crash settled after the restart",
+            describe=unsettled,
+        )
+        # Long enough for the dialler to tick many times and for the old calls to time out.
+        await sleep(reactor, 6.0)
+        return records
+
+    records = run_on_reactor(body, timeout=90)
+    assert [o.call_id for o in dialling.originates if not o.recorded_before] == []
+    twice = {n: k for n, k in Counter(dialling.numbers()).items() if k > 1}
+    assert twice == {}, f"dialled again before the retry interval: {twice}"
+    calls = records.calls()
+    for o in dialling.originates:
+        record = calls[o.call_id]
+        assert record.disposition is not None and record.ended_at is not None, record
+    records.dispose()
