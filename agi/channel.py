@@ -7,6 +7,7 @@ Asterisk also says ``HANGUP``; a 511 means the channel is already dead.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -28,19 +29,25 @@ class Channel(ABC):
         self.env = env
 
     @abstractmethod
-    async def _command(self, line: str) -> AGIResponse:
-        """Send one command line and return Asterisk's complete response."""
+    async def _command(self, line: str, wait_s: float) -> AGIResponse:
+        """Send one command line and return Asterisk's complete response. ``wait_s``: how long
+        the command may legitimately wait for the caller (digits, a recording) on top of the
+        transport's own response timeout; ``math.inf`` for a command that may wait for ever."""
 
     @abstractmethod
     async def _hangup_follows(self) -> bool:
         """After a ``result=-1``: does Asterisk report a hang-up (``HANGUP`` line, SIGHUP)?"""
 
-    async def send_raw(self, line: str) -> AGIResponse:
+    async def send_raw(self, line: str, wait_s: float = 0.0) -> AGIResponse:
         """Any command, response returned unchecked (for commands this API does not wrap)."""
-        return await self._command(line)
+        return await self._send(line, wait_s)
 
-    async def _run(self, line: str) -> AGIResponse:
-        response = await self._command(line)
+    async def _send(self, line: str, wait_s: float) -> AGIResponse:
+        # The last guard before the wire: a CR or LF would make the rest a second command.
+        return await self._command(protocol.check_line(line), wait_s)
+
+    async def _run(self, line: str, wait_s: float = 0.0) -> AGIResponse:
+        response = await self._send(line, wait_s)
         if response.code == 200:
             return response
         if response.code == 511:
@@ -55,9 +62,9 @@ class Channel(ABC):
             return ChannelHungUp("caller hung up", response)
         return AGICommandError(line, response)
 
-    async def _digit_command(self, line: str) -> str:
+    async def _digit_command(self, line: str, wait_s: float = 0.0) -> str:
         """Commands answering 0, -1, or the ASCII code of the digit that interrupted them."""
-        response = await self._run(line)
+        response = await self._run(line, wait_s)
         code = response.result_int
         if code is None or code < 0:
             raise await self._failed(line, response)
@@ -87,13 +94,15 @@ class Channel(ABC):
     async def get_data(self, prompt: str, timeout_ms: int, max_digits: int) -> str:
         """Digits entered (``#`` ends entry and is not included); "" on timeout."""
         line = protocol.get_data(prompt, timeout_ms, max_digits)
-        response = await self._run(line)
+        # The timeout runs again for each digit, after the prompt has played.
+        response = await self._run(line, _seconds(timeout_ms) * max(max_digits, 1))
         if response.result == "-1":
             raise await self._failed(line, response)
         return response.result or ""
 
     async def wait_for_digit(self, timeout_ms: int) -> str:
-        return await self._digit_command(protocol.wait_for_digit(timeout_ms))
+        line = protocol.wait_for_digit(timeout_ms)
+        return await self._digit_command(line, _seconds(timeout_ms))
 
     async def say_digits(self, digits: str, escape_digits: str = "") -> str:
         return await self._digit_command(protocol.say_digits(digits, escape_digits))
@@ -117,7 +126,7 @@ class Channel(ABC):
     ) -> RecordResult:
         """Record ``path.fmt``; a hang-up is reported, not raised, so the partial file is kept."""
         line = protocol.record_file(path, fmt, escape_digits, timeout_ms, beep, silence_s)
-        response = await self._run(line)
+        response = await self._run(line, _seconds(timeout_ms))
         code, endpos = response.result_int, response.endpos or 0
         if response.data == "hangup":
             return RecordResult("", endpos, timed_out=False, hung_up=True)
@@ -126,10 +135,11 @@ class Channel(ABC):
         digit = chr(code) if code else ""
         return RecordResult(digit, endpos, timed_out=response.data == "timeout", hung_up=False)
 
-    async def exec(self, app: str, *args: str) -> int:
-        """Run a dialplan application; its return value (-1 on failure that is not a hang-up)."""
+    async def exec(self, app: str, *args: str, wait_s: float = 0.0) -> int:
+        """Run a dialplan application; its return value (-1 on failure that is not a hang-up).
+        ``wait_s``: how long the application may run (Dial, Queue) beyond a prompt's length."""
         line = protocol.exec_app(app, *args)
-        response = await self._run(line)
+        response = await self._run(line, wait_s)
         code = response.result_int
         if code == -2:
             raise AGICommandError(line, response)  # no such application
@@ -144,3 +154,8 @@ class Channel(ABC):
 
     async def hangup(self) -> None:
         await self._run(protocol.hangup())
+
+
+def _seconds(timeout_ms: int) -> float:
+    """An AGI timeout in seconds; a negative one means no limit."""
+    return math.inf if timeout_ms < 0 else timeout_ms / 1000

@@ -33,7 +33,8 @@ class ClassicChannel(Channel):
         self._parser = AGIStreamParser()
         self._parser.feed("")  # pyst2 has consumed the environment block
 
-    async def _command(self, line: str) -> AGIResponse:
+    async def _command(self, line: str, wait_s: float) -> AGIResponse:
+        # Asterisk kills a classic script when the channel goes: no response timeout needed.
         self._agi.send_command(line)
         while True:
             text = self._agi.stdin.readline()

@@ -31,3 +31,11 @@ class AGICommandError(AGIError):
 
 class AGIProtocolError(AGIError):
     """The peer sent something that is not AGI."""
+
+
+class UsageBlockTooLong(AGIProtocolError):
+    """A ``520-`` usage block went on past the parser's line or byte limit."""
+
+
+class AGIArgumentError(AGIError, ValueError):
+    """A command argument holds a control character (a CR or LF would start a second command)."""

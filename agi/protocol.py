@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from hotline.agi.errors import AGIProtocolError
+from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
 
 UNKNOWN = "unknown"
 MAX_ENV_LINES = 256
+# A 520 usage text is a few dozen lines; a peer that never ends the block must not grow memory.
+MAX_USAGE_LINES = 200
+MAX_USAGE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +138,23 @@ Event = AGIEnvironment | AGIResponse | HangupNotice
 class AGIStreamParser:
     """What Asterisk sends, a line at a time: the environment block, then responses and HANGUPs."""
 
-    __slots__ = ("_env", "_env_done", "_usage")
+    __slots__ = (
+        "_env",
+        "_env_done",
+        "_usage",
+        "_usage_bytes",
+        "max_usage_bytes",
+        "max_usage_lines",
+    )
 
-    def __init__(self) -> None:
+    def __init__(
+        self, max_usage_lines: int = MAX_USAGE_LINES, max_usage_bytes: int = MAX_USAGE_BYTES
+    ) -> None:
         self._env: dict[str, str] | None = {}
         self._env_done = False
         self._usage: list[str] | None = None
+        self._usage_bytes = 0
+        self.max_usage_lines, self.max_usage_bytes = max_usage_lines, max_usage_bytes
 
     @property
     def in_environment(self) -> bool:
@@ -154,7 +168,7 @@ class AGIStreamParser:
         if line == "HANGUP":
             return HANGUP
         if line.startswith(_USAGE_START):
-            self._usage = [line[4:]]
+            self._usage, self._usage_bytes = [line[4:]], len(line)
             return None
         return parse_response_line(line)
 
@@ -172,6 +186,13 @@ class AGIStreamParser:
     def _feed_usage(self, line: str) -> AGIResponse | None:
         assert self._usage is not None
         if not line.startswith(_USAGE_END):
+            self._usage_bytes += len(line) + 1
+            if len(self._usage) >= self.max_usage_lines or self._usage_bytes > self.max_usage_bytes:
+                self._usage = None  # let the memory go: the connection is closed after this
+                raise UsageBlockTooLong(
+                    f"520 usage block longer than {self.max_usage_lines} lines"
+                    f" or {self.max_usage_bytes} bytes"
+                )
             self._usage.append(line)
             return None
         head, *usage = self._usage
@@ -182,16 +203,29 @@ class AGIStreamParser:
 # --- commands ------------------------------------------------------------------------------------
 
 _NEEDS_QUOTES = re.compile(r'[\s"\\]')
+# A CR or LF ends the command line and starts another (``EXEC System ...``); other control
+# characters have no business in a command either. Tabs included: no command needs one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_line(text: str, what: str = "command") -> str:
+    """``text`` unchanged, or AGIArgumentError if a control character would break the line."""
+    match = _CONTROL.search(text)
+    if match:
+        raise AGIArgumentError(f"control character {match[0]!r} in AGI {what} {text[:80]!r}")
+    return text
 
 
 def quoted(value: str) -> str:
     """Always double-quoted (escape digits, VERBOSE text), escaped as Asterisk parses it."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + check_line(value, "argument").replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def bare(value: str) -> str:
     """As is, unless empty or holding blanks, quotes or backslashes (``SET VARIABLE X "a b"``)."""
-    return quoted(value) if not value or _NEEDS_QUOTES.search(value) else value
+    return (
+        quoted(value) if not value or _NEEDS_QUOTES.search(value) else check_line(value, "argument")
+    )
 
 
 def answer() -> str:

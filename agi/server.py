@@ -7,6 +7,7 @@ call flow, one command at a time, and enforces the limits that keep bad peers ch
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from hotline.agi.channel import Channel
-from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp
+from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp, UsageBlockTooLong
 from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
 from hotline.agi.routes import RouteTable, UnknownRoute
 
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 STATUS_VARIABLE = "HOTLINE_STATUS"
 BACKLOG = 1024  # Asterisk may open hundreds of AGI connections in one burst
+# Labels of AGIObserver.connection_dropped: why we closed a connection.
+ENVIRONMENT_TIMEOUT, COMMAND_TIMEOUT = "environment_timeout", "command_timeout"
+USAGE_BLOCK, PROTOCOL_ERROR = "usage_block", "protocol_error"
+DROP_REASONS = (ENVIRONMENT_TIMEOUT, COMMAND_TIMEOUT, USAGE_BLOCK, PROTOCOL_ERROR)
 
 
 class AGIObserver:
@@ -51,6 +56,16 @@ class AGIObserver:
     def call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
         """``error`` is None when the flow returned, ``ChannelHungUp`` on a hang-up."""
 
+    def connections_open(self, n: int) -> None:
+        """FastAGI connections open now (each is a call, or a peer still sending its env)."""
+
+    def connection_refused(self) -> None:
+        """A connection closed unserved: ``max_connections`` were open already."""
+
+    def connection_dropped(self, reason: str) -> None:
+        """We closed a connection: ``environment_timeout``, ``command_timeout`` (the peer never
+        answered a command), ``usage_block`` (an endless 520 block) or ``protocol_error``."""
+
 
 class FastAGIFactory(ServerFactory):
     def __init__(
@@ -63,6 +78,8 @@ class FastAGIFactory(ServerFactory):
         env_timeout: float = 10.0,
         hangup_grace: float = 0.2,
         close_timeout: float = 10.0,
+        command_timeout: float = 120.0,
+        max_connections: int = 1500,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
@@ -75,9 +92,35 @@ class FastAGIFactory(ServerFactory):
         self.env_timeout = env_timeout  # connected but no complete environment yet
         self.hangup_grace = hangup_grace  # how long a result=-1 waits for Asterisk's HANGUP line
         self.close_timeout = close_timeout  # after our half-close, for Asterisk to close
+        # For a response, on top of what the command itself may wait for (Channel's wait_s):
+        # long enough for the longest prompt a STREAM FILE plays.
+        self.command_timeout = command_timeout
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self._at_cap = False  # logged once per episode, not once per refused peer
 
-    def buildProtocol(self, addr: Any) -> FastAGIProtocol:
+    def buildProtocol(self, addr: Any) -> FastAGIProtocol | None:
+        if self.open_connections >= self.max_connections:
+            if not self._at_cap:
+                self._at_cap = True
+                log.warning(
+                    "FastAGI: %d connections open (fastagi.max_connections); refusing new ones",
+                    self.open_connections,
+                )
+            self.observer.connection_refused()
+            return None  # the port closes the socket at once
         return FastAGIProtocol(self)
+
+    def _opened(self) -> None:
+        self.open_connections += 1
+        self.observer.connections_open(self.open_connections)
+
+    def _closed(self) -> None:
+        self.open_connections -= 1
+        self.observer.connections_open(self.open_connections)
+        if self._at_cap and self.open_connections < self.max_connections:
+            self._at_cap = False
+            log.warning("FastAGI: below fastagi.max_connections again; accepting connections")
 
 
 class _FastAGIChannel(Channel):
@@ -85,8 +128,8 @@ class _FastAGIChannel(Channel):
         super().__init__(env)
         self._connection = connection
 
-    async def _command(self, line: str) -> AGIResponse:
-        return await self._connection.send_command(line)
+    async def _command(self, line: str, wait_s: float) -> AGIResponse:
+        return await self._connection.send_command(line, wait_s)
 
     async def _hangup_follows(self) -> bool:
         return await self._connection.hangup_notice()
@@ -106,7 +149,9 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._hangup_seen = False
         self._hangup_waiter: Deferred[bool] | None = None
         self._closed = False
+        self._counted = False  # in the factory's open connections
         self._timer: IDelayedCall | None = None
+        self._command_timer: IDelayedCall | None = None
 
     # --- connection events ---
 
@@ -114,13 +159,15 @@ class FastAGIProtocol(LineOnlyReceiver):
         # One small command per round trip: Nagle would hold it back waiting for an ACK.
         if hasattr(self.transport, "setTcpNoDelay"):
             self.transport.setTcpNoDelay(True)
+        self._counted = True
+        self.factory._opened()
         self._timer = self.factory.reactor.callLater(self.factory.env_timeout, self._env_timeout)
 
     def lineReceived(self, line: bytes) -> None:
         try:
             event = self._parser.feed(line.decode("utf-8", "replace").removesuffix("\r"))
         except AGIProtocolError as e:
-            self._abort(str(e))
+            self._abort(str(e), USAGE_BLOCK if isinstance(e, UsageBlockTooLong) else PROTOCOL_ERROR)
             return
         if event is None:
             return
@@ -146,6 +193,10 @@ class FastAGIProtocol(LineOnlyReceiver):
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         self._gone("connection lost")
         self._cancel_timer()
+        self._cancel_command_timer()
+        if self._counted:
+            self._counted = False
+            self.factory._closed()
 
     def _gone(self, why: str) -> None:
         if self._closed:
@@ -156,15 +207,28 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._on_hangup_notice()
         self._fail_pending(ChannelHungUp(why))
 
-    def _abort(self, why: str) -> None:
+    def _abort(self, why: str, reason: str = PROTOCOL_ERROR) -> None:
         log.warning("FastAGI %s: %s; closing the connection", self._peer(), why)
         self._closed = True
+        self.factory.observer.connection_dropped(reason)
+        self._cancel_command_timer()
         self._fail_pending(AGIProtocolError(why))
         self.transport.loseConnection()
 
     def _env_timeout(self) -> None:
         self._timer = None
-        self._abort(f"no AGI environment within {self.factory.env_timeout:g} s")
+        self._abort(
+            f"no AGI environment within {self.factory.env_timeout:g} s", ENVIRONMENT_TIMEOUT
+        )
+
+    def _command_timeout(self, line: str, seconds: float) -> None:
+        self._command_timer = None
+        self._abort(f"no response to {line[:40]!r} within {seconds:g} s", COMMAND_TIMEOUT)
+
+    def _cancel_command_timer(self) -> None:
+        if self._command_timer is not None and self._command_timer.active():
+            self._command_timer.cancel()
+        self._command_timer = None
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and self._timer.active():
@@ -200,6 +264,8 @@ class FastAGIProtocol(LineOnlyReceiver):
             await flow(channel, self.factory.make_context(env))
         except ChannelHungUp as e:
             error = e
+        except AGIProtocolError as e:
+            error = e  # the peer broke the protocol; _abort logged it and closed the connection
         except Exception as e:
             error = e
             log.exception("FastAGI %s: flow %r failed", self._peer(), env.route)
@@ -229,7 +295,9 @@ class FastAGIProtocol(LineOnlyReceiver):
 
     # --- commands and responses ---
 
-    def send_command(self, line: str) -> Deferred[AGIResponse]:
+    def send_command(self, line: str, wait_s: float = 0.0) -> Deferred[AGIResponse]:
+        """Send one command; a peer that does not answer within ``command_timeout`` plus
+        ``wait_s`` (what the command may wait for the caller) is dropped."""
         if self._closed:
             raise ChannelHungUp("connection closed")
         if self._pending is not None:
@@ -239,9 +307,15 @@ class FastAGIProtocol(LineOnlyReceiver):
         self.factory.observer.command_sent(self.env, line)
         self._sent_at = time.monotonic()
         self._pending = Deferred()
+        seconds = self.factory.command_timeout + wait_s
+        if not math.isinf(seconds):
+            self._command_timer = self.factory.reactor.callLater(
+                seconds, self._command_timeout, line, seconds
+            )
         return self._pending
 
     def _on_response(self, response: AGIResponse) -> None:
+        self._cancel_command_timer()
         pending, self._pending = self._pending, None
         if pending is None:
             self._abort(f"response {response.describe()!r} without a command")

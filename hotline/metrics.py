@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.flows.visit import arrival_time
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
-from hotline.agi.server import AGIObserver
+from hotline.agi.server import DROP_REASONS, AGIObserver
 from hotline.core.policy import AnswerPolicy
 from hotline.core.rules import Rules
 from hotline.metrics_db import DbFigures, db_figures
@@ -95,6 +95,7 @@ class Metrics:
         answer: AnswerPolicy | None = None,
         late_answer_alert_ratio: float = 0.05,
         abandon_limit: float = 0.03,
+        fastagi_max_connections: int = 1500,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         registry: CollectorRegistry | None = None,
     ) -> None:
@@ -145,6 +146,23 @@ class Metrics:
             buckets=AGI_COMMAND_BUCKETS,
             registry=r,
         )
+        self.fastagi_connections = Gauge(
+            "hotline_fastagi_connections", "FastAGI connections open now", registry=r
+        )
+        self.fastagi_max_connections = Gauge(
+            "hotline_fastagi_max_connections", "Setting fastagi.max_connections", registry=r
+        )
+        self.fastagi_refused = Counter(
+            "hotline_fastagi_connections_refused",
+            "FastAGI connections closed unserved: fastagi.max_connections were open",
+            registry=r,
+        )
+        self.fastagi_dropped = Counter(
+            "hotline_fastagi_connections_dropped",
+            "FastAGI connections we closed, by reason (timeouts, endless 520 block, garbage)",
+            ["reason"],
+            registry=r,
+        )
         self.menu_choices = Counter(
             "hotline_menu_choices",
             "Keypad choices in the voice menus (wrong, none: no valid key)",
@@ -172,6 +190,12 @@ class Metrics:
         self.ami_up = Gauge("hotline_ami_connected", "1 while logged in to the AMI", registry=r)
         self.ami_reconnects = Counter(
             "hotline_ami_reconnects", "AMI connections re-established", registry=r
+        )
+        self.ami_field_errors = Counter(
+            "hotline_ami_field_errors",
+            "AMI event fields that did not parse, by event and field (e.g. Hangup.Cause)",
+            ["kind"],
+            registry=r,
         )
         self.dialer_ringing = Gauge(
             "hotline_dialer_calls_ringing", "Outbound calls ringing now", registry=r
@@ -232,12 +256,15 @@ class Metrics:
 
         self.late_answer_alert_ratio.set(late_answer_alert_ratio)
         self.dialer_abandon_limit.set(abandon_limit)
+        self.fastagi_max_connections.set(fastagi_max_connections)
         for direction in ("in", "out"):
             self.active_calls.labels(direction)
         for disposition in INBOUND_DISPOSITIONS:
             self.calls.labels("in", disposition)
         for state in AGENT_STATES:
             self.dialer_agents.labels(state)
+        for reason in DROP_REASONS:
+            self.fastagi_dropped.labels(reason)
 
     @classmethod
     def from_settings(
@@ -247,6 +274,7 @@ class Metrics:
             answer=settings.answer,
             late_answer_alert_ratio=settings.metrics.late_answer_alert_ratio,
             abandon_limit=settings.dialer.abandon_limit,
+            fastagi_max_connections=settings.fastagi.max_connections,
             clock=clock or (lambda: datetime.now(UTC)),
         )
 
@@ -324,6 +352,10 @@ class Metrics:
         """A lost AMI connection was re-established (not the first login)."""
         self.ami_reconnects.inc()
 
+    def ami_field_error(self, kind: str) -> None:
+        """An AMI event field of this kind (``Event.Field``) did not parse."""
+        self.ami_field_errors.labels(kind).inc()
+
     def dialer_state(
         self,
         ringing: int,
@@ -388,3 +420,12 @@ class MetricsObserver(AGIObserver):
 
     def call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
         self._metrics._call_ended(env, error)
+
+    def connections_open(self, n: int) -> None:
+        self._metrics.fastagi_connections.set(n)
+
+    def connection_refused(self) -> None:
+        self._metrics.fastagi_refused.inc()
+
+    def connection_dropped(self, reason: str) -> None:
+        self._metrics.fastagi_dropped.labels(reason).inc()

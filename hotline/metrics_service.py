@@ -60,6 +60,18 @@ class ObserverChain(AGIObserver):
         for o in self.observers:
             o.call_ended(env, error)
 
+    def connections_open(self, n: int) -> None:
+        for o in self.observers:
+            o.connections_open(n)
+
+    def connection_refused(self) -> None:
+        for o in self.observers:
+            o.connection_refused()
+
+    def connection_dropped(self, reason: str) -> None:
+        for o in self.observers:
+            o.connection_dropped(reason)
+
 
 def watch_ami(client: AMIClient, metrics: Metrics) -> None:
     """``hotline_ami_connected`` follows the client's logins; every login after the first is a

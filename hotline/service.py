@@ -113,7 +113,7 @@ class Service:
             self.make_context,
             observer,
             reactor=reactor,
-            env_timeout=app.settings.fastagi.environment_timeout,
+            **app.settings.fastagi.factory_options(),
         )
         self._replay = LoopingCall(self._replay_spool)
         self._replay.clock = reactor

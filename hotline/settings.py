@@ -42,6 +42,20 @@ class DbSettings:
 class FastAGISettings:
     listen: str = "127.0.0.1:4573"
     environment_timeout: float = 10.0  # a client that connects and sends nothing is dropped
+    # Seconds for a response to a command, on top of what the command itself waits for (GET DATA
+    # and WAIT FOR DIGIT timeouts, RECORD FILE's maximum): covers the longest prompt played.
+    command_timeout: float = 120.0
+    # Connections open at once (calls, plus peers still sending the environment); more are
+    # closed unserved and counted. Above the 1,000 calls in flight of bench/inbound_load.py.
+    max_connections: int = 1500
+
+    def factory_options(self) -> dict[str, float]:
+        """The limits as ``FastAGIFactory`` keyword arguments."""
+        return {
+            "env_timeout": self.environment_timeout,
+            "command_timeout": self.command_timeout,
+            "max_connections": self.max_connections,
+        }
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.agi import protocol
-from hotline.agi.errors import AGIProtocolError
+from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
 from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
 
 from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_raw
@@ -122,3 +122,63 @@ def test_command_lines_quote_like_the_transcripts() -> None:
     assert protocol.get_full_variable("${CALLERID(num)}") == "GET FULL VARIABLE ${CALLERID(num)}"
     assert protocol.exec_app("Playback", "beep") == "EXEC Playback beep"
     assert protocol.exec_app("Dial", "Local/1@x", "30") == "EXEC Dial Local/1@x,30"
+
+
+def _after_environment(parser: AGIStreamParser) -> AGIStreamParser:
+    parser.feed("agi_network_script: inbound")
+    parser.feed("")
+    return parser
+
+
+def test_usage_block_is_bounded_in_lines() -> None:
+    parser = _after_environment(AGIStreamParser(max_usage_lines=3))
+    parser.feed("520-Invalid command syntax.  Proper usage follows:")
+    for n in range(2):
+        assert parser.feed(f"usage line {n}") is None
+    with pytest.raises(UsageBlockTooLong):
+        parser.feed("one line too many")
+
+
+def test_usage_block_is_bounded_in_bytes() -> None:
+    parser = _after_environment(AGIStreamParser(max_usage_bytes=100))
+    parser.feed("520-Invalid command syntax.  Proper usage follows:")
+    with pytest.raises(UsageBlockTooLong):
+        parser.feed("x" * 60)
+
+
+def test_usage_block_within_the_bounds_still_parses() -> None:
+    parser = _after_environment(AGIStreamParser(max_usage_lines=3))
+    parser.feed("520-Invalid command syntax.  Proper usage follows:")
+    parser.feed(" Usage: ANSWER")
+    response = parser.feed("520 End of proper usage.")
+    assert response == AGIResponse(
+        520, data="Invalid command syntax.  Proper usage follows:", usage=" Usage: ANSWER"
+    )
+
+
+HOSTILE = ["Li\nEXEC System x", "Li\r\nNOOP", "a\rb", "nul\x00", "esc\x1b[2J", "del\x7f"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_control_characters_in_arguments_are_refused(value: str) -> None:
+    builders = [
+        lambda v: protocol.set_variable("HOTLINE_CALLERNAME", v),
+        lambda v: protocol.set_variable(v, "x"),
+        lambda v: protocol.stream_file(v),
+        lambda v: protocol.get_data(v, 1000, 1),
+        lambda v: protocol.record_file(v, "wav", "#", 1000, True, None),
+        lambda v: protocol.exec_app("Dial", v),
+        lambda v: protocol.verbose(v),
+        lambda v: protocol.get_variable(v),
+    ]
+    for build in builders:
+        with pytest.raises(AGIArgumentError, match="control character"):
+            build(value)
+    with pytest.raises(AGIArgumentError):
+        protocol.check_line(f"NOOP {value}")
+
+
+def test_unicode_names_pass() -> None:
+    assert protocol.set_variable("HOTLINE_CALLERNAME", "3-1201 王小明") == (
+        'SET VARIABLE HOTLINE_CALLERNAME "3-1201 王小明"'
+    )
