@@ -41,6 +41,10 @@ def estate_csv(residents: int) -> str:
 
 # A known resident reports a plumbing repair, records it, and confirms it (report-confirmed).
 REPAIR: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
+# The same report from a number the service does not know (or cannot look up: database down):
+# the caller keys in the unit 1-1-101.
+KEYED: list[Input] = [Silence(), Keys("1*1*101#"), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
+UNKNOWN = "13999990000"
 CONFIRMED = "hotline/report-confirmed"
 
 

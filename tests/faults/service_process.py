@@ -141,7 +141,7 @@ class ServiceProcess:
 
         def limits() -> None:
             if file_size_limit is not None:
-                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.RLIM_INFINITY))
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hotline.cli", "serve"],
@@ -225,8 +225,9 @@ class ServiceProcess:
         return code
 
     def set_file_size_limit(self, limit: int) -> None:
-        """Change the running service's RLIMIT_FSIZE: the disk fills, or is freed, under it."""
-        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        """Change the running service's RLIMIT_FSIZE (the soft one: raising it back needs no
+        privilege): the disk fills, or is freed, under it."""
+        resource.prlimit(self.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
