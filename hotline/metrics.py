@@ -185,6 +185,24 @@ class Metrics:
             "Spooled records stored once the database returned",
             registry=r,
         )
+        self.intakes_set_aside = Counter(
+            "hotline_intakes_set_aside",
+            "Spool entries that can never be stored (torn, refused), moved to intakes.bad",
+            registry=r,
+        )
+        self.intakes_lost = Counter(
+            "hotline_intakes_lost",
+            "Reports or call records neither the database nor the spool could keep",
+            registry=r,
+        )
+        self.spool_depth = Gauge(
+            "hotline_spool_depth", "Entries in the spool waiting for the database", registry=r
+        )
+        self.calls_interrupted = Counter(
+            "hotline_calls_interrupted",
+            "Calls cut off by a stop of the service, settled as interrupted at the next start",
+            registry=r,
+        )
 
         # AMI and the dialer ---------------------------------------------------------------------
         self.ami_up = Gauge("hotline_ami_connected", "1 while logged in to the AMI", registry=r)
@@ -390,6 +408,18 @@ class Metrics:
     def replayed(self, n: int) -> None:
         """``n`` spooled records were stored after the database returned."""
         self.intakes_replayed.inc(n)
+
+    def set_aside(self, n: int) -> None:
+        """``n`` spool entries could never be stored: moved to intakes.bad for a person."""
+        self.intakes_set_aside.inc(n)
+
+    def lost(self) -> None:
+        """Neither the database nor the spool could keep a report or call record."""
+        self.intakes_lost.inc()
+
+    def interrupted(self, n: int) -> None:
+        """``n`` calls a stop of the service cut off were settled as interrupted."""
+        self.calls_interrupted.inc(n)
 
     # the database gauges (blocking: run in the service's thread pool) -------------------------
     def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:

@@ -238,13 +238,13 @@ def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
 
 
 def test_a_failing_flow_tells_the_dialplan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(number: str | None) -> list:
+    def broken(summary: object) -> list:
         raise RuntimeError("bug in the lookup")
 
     out = place_calls(
         app,
         [SimCaller("5551234", None, [])],
-        before=lambda service: monkeypatch.setattr(service.desk, "identify", broken),
+        before=lambda service: monkeypatch.setattr(service.desk, "arrive", broken),
     )
     assert out.result.variables["HOTLINE_STATUS"] == "FAILED"
     (record,) = calls(app)
@@ -263,10 +263,11 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     assert any("report-confirmed" in c for c in out.commands())
     assert not any(c.startswith("SAY DIGITS") for c in out.commands())  # no number to read yet
     spool = down.settings.spool_path
-    # The report as first filed, again once confirmed, then the call record.
+    # The arrival; the report as first filed, again once confirmed, each with the call record
+    # as it stood; the call record at the end.
     assert [json.loads(line)["kind"] for line in spool.read_text().splitlines()] == [
-        "report",
-        "report",
+        "arrival",
+        *("report", "call") * 2,
         "call",
     ]
 
@@ -275,7 +276,7 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     from hotline.core.spool import Spool
 
     desk = IntakeDesk(up.db, up.rules, Spool(spool))
-    assert desk.replay_spool() == 3
+    assert desk.replay_spool() == 6
     assert desk.replay_spool() == 0
     (ticket,) = tickets(up)
     assert (ticket.category, ticket.caller_number, ticket.incomplete) == (

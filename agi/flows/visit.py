@@ -63,7 +63,6 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
-        self._confirmed = False  # a confirmation not stored yet
         self._recordings = 0
 
     # bookkeeping --------------------------------------------------------------------------------
@@ -72,11 +71,13 @@ class Visit:
         self.ctx.events(self.id, "step", {"step": name, **data})
 
     async def answer(self) -> None:
+        """Answer, then write the call record ahead and look up the caller (one transaction)."""
         await self.call.answer()
         s = self.summary
         s.answered_at = self.ctx.clock()
         s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
         self.ctx.events(self.id, "answered", {"rings": s.rings_before_answer, "caller": s.caller})
+        self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
 
     async def set_language(self, lang: str) -> None:
         self.lang = lang
@@ -174,15 +175,14 @@ class Visit:
         """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report))
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, self.summary))
         return self.ticket_id
 
-    def confirm_report(self) -> None:
-        """The caller confirmed the report: it is stored complete with the call record, in the
-        same transaction, when the call ends (Visit.close)."""
-        assert self.report is not None, "start_report first"
-        self.report.incomplete = False
-        self._confirmed = True
+    async def confirm_report(self) -> None:
+        """The caller confirmed the report: stored complete (or spooled) before anyone says so.
+        When neither the database nor the spool can keep it, NotKept fails the flow and the
+        dialplan hands the caller to a person."""
+        await self.file_report(complete=True)
 
     def _filed(self, ticket_id: int | None) -> None:
         assert self.report is not None
@@ -230,8 +230,8 @@ class Visit:
             s.disposition = "failed"
         else:
             s.disposition = "to_agent" if s.queue else "completed"
+        report = None
         unfinished = self.report is None or self.report.incomplete
-        keep = self._confirmed
         if not self.finished and unfinished and s.answered_at is not None:
             if self.report is None:
                 # Hung up (or failed) before choosing what they called for: a lost call the
@@ -239,8 +239,7 @@ class Visit:
                 self.start_report("enquiry", "other")
                 assert self.report is not None
                 self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
-            keep = True
-        report = self.report if keep else None
+            report = self.report
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)
