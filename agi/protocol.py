@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
@@ -60,6 +61,23 @@ class AGIEnvironment:
             context=values.get("agi_context", ""),
             extension=values.get("agi_extension", ""),
         )
+
+
+# Asterisk's uniqueid: `<epoch>.<sequence>`, prefixed `<systemname>-` when asterisk.conf sets one.
+_UNIQUEID = re.compile(r"(?:[A-Za-z0-9_.-]+-)?(\d{1,12})\.(\d{1,10})")
+# A channel reaches a flow seconds after it was made; an epoch further away is not its arrival.
+MAX_CHANNEL_AGE = timedelta(hours=12)
+CLOCK_SKEW = timedelta(minutes=5)  # the PBX's clock may run a little ahead of ours
+
+
+def channel_created(uniqueid: str, now: datetime) -> datetime | None:
+    """When Asterisk made the channel (the uniqueid's epoch second), or None when the uniqueid is
+    not Asterisk's ``epoch.sequence`` or its epoch is implausible against ``now``."""
+    match = _UNIQUEID.fullmatch(uniqueid)
+    if match is None:
+        return None
+    created = datetime.fromtimestamp(int(match[1]), UTC)
+    return created if now - MAX_CHANNEL_AGE <= created <= now + CLOCK_SKEW else None
 
 
 def _known(value: str | None) -> str | None:

@@ -106,6 +106,7 @@ class PBXOptions:
     language: str = "en"
     # The PBX's wall clock: the uniqueid starts with the epoch second the channel was created.
     wall_clock: Callable[[], float] = time.time
+    uniqueid: str | None = None  # instead of `<epoch>.<n>` (a peer's odd or hostile uniqueid)
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,8 @@ _FUNCTION_SUBST = re.compile(r"\$\{([^${}]+)\}")
 def _ids(options: PBXOptions) -> tuple[str, str, str]:
     seq = next(_sequence)
     channel = f"Local/{options.extension}@{options.context}-{seq:08x};2"
-    return channel, f"{int(options.wall_clock())}.{2 * seq + 1}", str(random.getrandbits(47))
+    uniqueid = options.uniqueid or f"{int(options.wall_clock())}.{2 * seq + 1}"
+    return channel, uniqueid, str(random.getrandbits(47))
 
 
 def environment_lines(

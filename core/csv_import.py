@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Generic, TypeVar
 from .vocabulary import DomainError
 
 T = TypeVar("T")
+# Names and notes end up in AGI commands, AMI headers and terminals: a CR or LF there would start a
+# second command, an escape sequence would rewrite an operator's screen.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -46,17 +50,21 @@ def read_rows(
         parts = [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
         parts += [f"missing column(s) {', '.join(missing)}"] if missing else []
         raise DomainError(f"{path}: line 1: {'; '.join(parts)}")
+    end = reader.line_num
     for values in reader:
+        # The line the row starts on: a quoted field may run over several lines.
+        line, end = end + 1, reader.line_num
         if not any(v.strip() for v in values):
             continue
-        line = reader.line_num
         if len(values) > len(header):
             yield line, {"__error__": f"{len(values)} fields, the header has {len(header)}"}
             continue
-        yield (
-            line,
-            {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)},
-        )
+        row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
+        bad = next(((h, v) for h, v in row.items() if _CONTROL.search(v)), None)
+        if bad is not None:
+            yield line, {"__error__": f"control character in {bad[0]} {bad[1][:40]!r}"}
+            continue
+        yield line, row
 
 
 def parse_file(

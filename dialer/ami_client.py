@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClient
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
+from hotline.dialer.ami_fields import FieldErrors
 from hotline.dialer.ami_protocol import (
     AMIMessage,
     AMIParser,
@@ -288,6 +289,8 @@ class AMIClient:
         self._ready_waiters: list[defer.Deferred[AMIClient]] = []
         self._service: ClientService | None = None
         self.login_error: AMILoginError | None = None
+        self.field_errors = FieldErrors()  # the event handlers' unparsable fields, by kind
+        self._failures_logged: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"<AMIClient {self.config.username}@{self.config.host}:{self.config.port}>"
@@ -355,8 +358,13 @@ class AMIClient:
         for callback in (*self._subscribers.get(message.name.lower(), ()), *self._catch_all):
             try:
                 callback(message)
-            except Exception:
-                log.exception("AMI event subscriber failed on %s", message.name)
+            except Exception as exc:
+                # A traceback per kind of failure, not per event: a peer repeating the event
+                # that trips a subscriber must not flood the log (and stall the reactor).
+                kind = (getattr(callback, "__qualname__", repr(callback)), type(exc).__name__)
+                if kind not in self._failures_logged:
+                    self._failures_logged.add(kind)
+                    log.exception("AMI event subscriber failed on %s (logged once)", message.name)
 
     def _notify(self, callbacks: list[ConnectionCallback]) -> None:
         for callback in list(callbacks):

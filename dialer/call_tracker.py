@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 
 from hotline.core.vocabulary import Disposition
 
+from .ami_fields import FieldErrors
 from .ami_protocol import AMIMessage
 from .dispositions import REASON_ANSWERED, disposition
 from .preview_dispositions import resident_disposition
@@ -83,8 +84,14 @@ class TrackerListener(Protocol):
 
 
 class CallTracker:
-    def __init__(self, clock: Callable[[], datetime], listener: TrackerListener) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        listener: TrackerListener,
+        field_errors: FieldErrors | None = None,
+    ) -> None:
         self.clock, self.listener = clock, listener
+        self.fields = field_errors or FieldErrors()
         self.calls: dict[str, Attempt] = {}
         self._by_linkedid: dict[str, Attempt] = {}
         self._by_variable: dict[tuple[str, str], Attempt] = {}
@@ -143,7 +150,7 @@ class CallTracker:
         attempt = self.calls.get(msg.action_id or "")
         if attempt is None:
             return
-        attempt.reason = int(msg.get("Reason") or 0)
+        attempt.reason = self.fields.integer(msg, "Reason")
         uniqueid = msg.get("Uniqueid")
         if uniqueid and uniqueid != UNKNOWN:
             attempt.uniqueid, attempt.channel = uniqueid, msg.get("Channel")
@@ -187,7 +194,7 @@ class CallTracker:
 
     def _hangup(self, msg: AMIMessage) -> None:
         linkedid = msg.get("Linkedid") or ""
-        cause = int(msg.get("Cause") or 0)
+        cause = self.fields.integer(msg, "Cause")
         self._live[linkedid] = max(self._live.get(linkedid, 1) - 1, 0)
         attempt = self._by_linkedid.get(linkedid)
         if attempt is None:

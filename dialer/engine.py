@@ -32,6 +32,7 @@ from hotline.core.outcomes import AttemptOutcome, record_attempt
 from hotline.core.retry import NextStep, RetryPolicy
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import CampaignState, DialMode, Disposition
+from hotline.recordings.names import recording_path
 
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
@@ -88,7 +89,7 @@ class Dialer:
     ) -> None:
         self.config, self.ami, self.db, self.rules = config, ami, db, rules
         self.retry, self.window, self.run, self.clock = retry, window, run, clock
-        self.tracker = CallTracker(clock, self)
+        self.tracker = CallTracker(clock, self, ami.field_errors)
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [
@@ -236,7 +237,7 @@ class Dialer:
         if self.config.recordings_dir is not None:
             # The dialplan's MixMonitor records the call once answered (asterisk-conf).
             variables["HOTLINE_RECORDING"] = str(
-                self.config.recordings_dir / "calls" / f"{claim.call_id}.wav"
+                recording_path(self.config.recordings_dir / "calls", claim.call_id, ".wav")
             )
         return variables
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 from hotline.core.db import Database
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import DomainError
 from hotline.settings import Settings, default_file_text, load
+
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 
 
 class App:
@@ -31,15 +35,35 @@ class App:
         return datetime.now(UTC)
 
     def init(self) -> list[str]:
-        """Create home, settings file and database; safe to run again. Returns what it did."""
+        """Create home, settings file and database; safe to run again. Returns what it did.
+
+        The settings hold the AMI secret and the database the residents: both are the service
+        user's alone (0600), in a home only it can enter (0700). SQLite gives its -wal and -shm
+        files the database file's mode."""
         done = []
         home = self.settings.home
         if not home.exists():
-            home.mkdir(parents=True)
+            home.mkdir(parents=True, mode=PRIVATE_DIR)
+            home.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask
             done.append(f"created {home}")
-        if not self.settings.file.exists():
-            self.settings.file.write_text(default_file_text(), encoding="utf-8")
-            done.append(f"wrote {self.settings.file}")
+        elif home.stat().st_mode & 0o077:
+            # Not tightened here: a recordings folder inside it may be Asterisk's to write.
+            done.append(f"warning: {home} is open to others (chmod 700 it)")
+        name = self.db.engine.url.database if self.db.url.startswith("sqlite") else None
+        database = Path(name) if name and name != ":memory:" else None
+        for path in (self.settings.file, database):
+            if path is None:
+                continue
+            if not path.exists():
+                # Created private, never readable for a moment (an empty file is a new SQLite db).
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(default_file_text() if path == self.settings.file else "")
+                if path == self.settings.file:
+                    done.append(f"wrote {path}")
+            elif path.stat().st_mode & 0o077:
+                path.chmod(PRIVATE_FILE)
+                done.append(f"made {path} private (0600)")
         self.db.upgrade()
         done.append(f"database at head: {self.db.engine.url.render_as_string(hide_password=True)}")
         return done

@@ -22,8 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.orm import Session
 
 from hotline.agi.errors import ChannelHungUp
-from hotline.agi.flows.visit import arrival_time
-from hotline.agi.protocol import AGIEnvironment, AGIResponse
+from hotline.agi.protocol import AGIEnvironment, AGIResponse, channel_created
 from hotline.agi.server import DROP_REASONS, AGIObserver
 from hotline.core.policy import AnswerPolicy
 from hotline.core.rules import Rules
@@ -308,9 +307,11 @@ class Metrics:
         call = self._calls.get(call_id)
         if call is None:  # no FastAGI observer (classic AGI): an inbound call, kept till it ends
             call = self._calls[call_id] = _Call("in")
-        if event == "answered" and call.direction == "in":
+        if event == "answered" and call.direction == "in" and data["rings"] is not None:
+            # rings None: the uniqueid did not say when the call arrived (Visit.answer).
             now = self.clock()  # Visit.answer took the answer time from the same clock
-            self.answer_delay.observe(max((now - arrival_time(call_id, now)).total_seconds(), 0.0))
+            arrived = channel_created(call_id, now) or now
+            self.answer_delay.observe(max((now - arrived).total_seconds(), 0.0))
             self.rings.observe(data["rings"])
             if data["rings"] > self.answer.max_rings:
                 self.answered_late.inc()

@@ -87,6 +87,7 @@ def watch_ami(client: AMIClient, metrics: Metrics) -> None:
 
     client.on_connected(connected)
     client.on_disconnected(lambda _client: metrics.ami_connected(False))
+    client.field_errors.listeners.append(metrics.ami_field_error)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from hotline.agi import protocol
@@ -182,3 +184,25 @@ def test_unicode_names_pass() -> None:
     assert protocol.set_variable("HOTLINE_CALLERNAME", "3-1201 王小明") == (
         'SET VARIABLE HOTLINE_CALLERNAME "3-1201 王小明"'
     )
+
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("uniqueid", "created"),
+    [
+        (f"{int(NOW.timestamp()) - 7}.42", NOW - timedelta(seconds=7)),
+        (f"pbx1-{int(NOW.timestamp())}.3", NOW),  # asterisk.conf systemname
+        ("1000000000.77", None),  # 2001: not this call's arrival
+        (f"{int(NOW.timestamp()) + 3600}.1", None),  # an hour ahead of our clock
+        ("../../../../tmp/x", None),
+        ("1795327992", None),
+        ("", None),
+        ("99999999999999999999.1", None),
+    ],
+)
+def test_channel_created_only_from_a_plausible_uniqueid(
+    uniqueid: str, created: datetime | None
+) -> None:
+    assert protocol.channel_created(uniqueid, NOW) == created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hotline.core.vocabulary import Disposition
+from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
@@ -247,3 +249,50 @@ def test_dial_statuses_the_simulator_does_not_play(
     status: str | None, causes: list[int], expected: Disposition
 ) -> None:
     assert resident_disposition(status, causes) is expected
+
+
+def _event(**headers: str) -> bytes:
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items()) + b"\r\n"
+
+
+def test_twenty_thousand_unparsable_causes_are_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = AMIClient(AMIConfig(port=1), reactor=Clock())  # type: ignore[arg-type]
+    recorder = Recorder()
+    tracker = CallTracker(lambda: T0, recorder, client.field_errors)
+    client.on_any(tracker.on_event)
+    counted: list[str] = []
+    client.field_errors.listeners.append(counted.append)
+    for call_id in ("busy-1", "noanswer-1"):
+        tracker.dialled(Attempt(call_id, 1, 1, "100", False, T0))
+    protocol = AMIClientProtocol(client)
+    protocol.makeConnection(StringTransport())
+    bad = b"".join(
+        _event(Event="Hangup", Channel="PJSIP/x", Linkedid=f"9.{n}", Cause="notanumber")
+        for n in range(10_000)
+    )
+    with caplog.at_level(logging.DEBUG, logger="hotline"):
+        protocol.dataReceived(b"Asterisk Call Manager/11.0.0\r\n" + bad)
+        # Other calls are handled meanwhile, one of them with a bad field of its own.
+        protocol.dataReceived(
+            _event(Event="OriginateResponse", ActionID="busy-1", Response="Failure", Reason="5")
+            + _event(Event="Newchannel", Linkedid="1795.5")
+            + _event(
+                Event="OriginateResponse",
+                ActionID="noanswer-1",
+                Response="Failure",
+                Reason="3",
+                Uniqueid="1795.5",
+            )
+            + _event(Event="Hangup", Linkedid="1795.5", Cause="19x")
+            + bad
+        )
+    assert client.field_errors.counts == {"Hangup.Cause": 20_001}
+    assert len(counted) == 20_001
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1 and "Hangup.Cause" in problems[0].getMessage()
+    assert recorder.outcomes == {
+        "busy-1": (Disposition.BUSY, []),
+        "noanswer-1": (Disposition.NO_ANSWER, [0]),  # the cause unknown, the call still settled
+    }

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from hotline import __version__
+from hotline.app import App
 from hotline.cli import main
 
 from cli_support import jrun
@@ -166,3 +170,37 @@ def test_no_database_yet_says_run_init(
     (tmp_path / "fresh").mkdir()
     assert main(["tickets", "list"]) == 1
     assert "run `hotline init`" in capsys.readouterr().err
+
+
+def test_init_makes_home_settings_and_database_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "private-home"
+    monkeypatch.setenv("HOTLINE_HOME", str(home))
+    monkeypatch.delenv("HOTLINE_DB_URL", raising=False)  # SQLite in the home
+    old = os.umask(0o022)  # a usual login umask: files 0644, folders 0755
+    try:
+        assert main(["init"]) == 0
+        app = App.from_env()
+        with app.db.session() as s:  # a write makes SQLite create its -wal and -shm
+            s.execute(text("CREATE TABLE touched (x INTEGER)"))
+            s.commit()
+            files = [home / "hotline.db-wal", home / "hotline.db-shm"]
+            assert all(f.exists() for f in files)
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [home, *home.iterdir()]}
+        app.db.dispose()
+    finally:
+        os.umask(old)
+    assert modes == {
+        "private-home": 0o700,
+        "hotline.toml": 0o600,
+        "hotline.db": 0o600,
+        "hotline.db-wal": 0o600,
+        "hotline.db-shm": 0o600,
+    }
+    # An existing settings file others can read (the AMI secret) is made private on the next run.
+    (home / "hotline.toml").chmod(0o644)
+    capsys.readouterr()
+    assert main(["init"]) == 0
+    assert "hotline.toml private (0600)" in capsys.readouterr().out
+    assert stat.S_IMODE((home / "hotline.toml").stat().st_mode) == 0o600

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import HangUp, Keys, Silence, SimCaller, Speak
+from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, CallRecord, Ticket, Unit
+from hotline.metrics import Metrics
 
 from factories import seed_residents
 from flow_harness import AFTER_HOURS, OFFICE_HOURS, make_app, place_calls
@@ -286,3 +287,41 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     )
     (record,) = calls(up)
     assert record.ticket_id == ticket.id
+
+
+REPAIR = [*GREETING, *KEEP_UNIT, Keys("1"), Keys("4"), Speak(6.0), Keys("1")]
+
+
+def test_a_hostile_uniqueid_never_names_a_file_outside_the_recordings_folder(
+    app: App, tmp_path: Path
+) -> None:
+    hostile = PBXOptions(uniqueid="../../../outside", wall_clock=lambda: OFFICE_HOURS.timestamp())
+    before = set(tmp_path.rglob("*"))
+    place_calls(app, [SimCaller("5551234", "Li Na", REPAIR)], options=hostile)
+    agent = place_calls(
+        app, [SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("0")])], options=hostile
+    )
+    recordings = app.settings.recordings_dir.resolve()
+    (ticket,) = tickets(app)
+    assert ticket.recording is not None
+    assert Path(ticket.recording).resolve().is_relative_to(recordings)
+    assert Path(ticket.recording).exists()
+    monitor = Path(agent.result.variables["HOTLINE_RECORDING"])
+    assert monitor.resolve().is_relative_to(recordings / "calls")
+    wavs = {p.resolve() for p in set(tmp_path.rglob("*.wav")) - before}
+    assert wavs and all(p.is_relative_to(recordings) for p in wavs)
+
+
+@pytest.mark.parametrize("uniqueid", ["1000000000.77", "not-a-uniqueid", "17953279921.1"])
+def test_a_uniqueid_that_is_not_an_arrival_never_becomes_a_ring_count(
+    app: App, uniqueid: str
+) -> None:
+    metrics = Metrics()
+    caller = SimCaller("5551234", "Li Na", REPAIR)
+    place_calls(app, [caller], options=PBXOptions(uniqueid=uniqueid), metrics=metrics)
+    (record,) = calls(app)
+    assert record.answered_at is not None and record.rings_before_answer is None
+    value = metrics.registry.get_sample_value
+    assert value("hotline_calls_answered_late_total") == 0
+    assert value("hotline_rings_before_answer_count") == 0
+    assert value("hotline_answer_delay_seconds_count") == 0

@@ -20,6 +20,7 @@ from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
+from hotline.dialer.ami_fields import FieldErrors
 from hotline.metrics import Metrics, agi_command_name, menu_choice
 from hotline.metrics_service import watch_ami
 
@@ -198,6 +199,7 @@ def test_ami_state_follows_the_client_logins() -> None:
         def __init__(self) -> None:
             self.connected: list[Any] = []
             self.disconnected: list[Any] = []
+            self.field_errors = FieldErrors()
 
         def on_connected(self, callback: Any) -> None:
             self.connected.append(callback)
@@ -217,6 +219,23 @@ def test_ami_state_follows_the_client_logins() -> None:
             callback(client)
         assert value("hotline_ami_connected") == connected
         assert value("hotline_ami_reconnects_total") == reconnects
+    for _ in range(3):
+        client.field_errors.report("Hangup.Cause", "notanumber")
+    assert value("hotline_ami_field_errors_total", {"kind": "Hangup.Cause"}) == 3
+
+
+def test_fastagi_limits_are_counted() -> None:
+    metrics = Metrics(fastagi_max_connections=7)
+    observer, value = metrics.observer, metrics.registry.get_sample_value
+    observer.connections_open(5)
+    observer.connection_refused()
+    observer.connection_dropped("command_timeout")
+    observer.connection_dropped("command_timeout")
+    assert value("hotline_fastagi_connections") == 5
+    assert value("hotline_fastagi_max_connections") == 7
+    assert value("hotline_fastagi_connections_refused_total") == 1
+    assert value("hotline_fastagi_connections_dropped_total", {"reason": "command_timeout"}) == 2
+    assert value("hotline_fastagi_connections_dropped_total", {"reason": "usage_block"}) == 0
 
 
 # --- calls through the simulator, scraped over HTTP ---

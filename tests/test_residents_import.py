@@ -120,3 +120,25 @@ def test_caller_id_finds_every_unit_of_a_resident(db: Database, tmp_path: Path) 
     assert [c.unit for c in desk.identify("+8613800138000")] == ["3-1-201", "5-2-1101"]
     assert desk.identify("anonymous") == []
     assert desk.identify("13999999999") == []
+
+
+def test_control_characters_in_any_field_are_bad_rows_with_their_line(
+    db: Database, tmp_path: Path
+) -> None:
+    text = (
+        "unit,name,phone\n"
+        "3-1-201,张伟,13800138000\n"
+        '3-1-202,"Li Na\nEXEC System touch /tmp/owned",5551234\n'
+        "3-1-203,Wang\x1b[2J,13700000000\n"
+        "3-1-204,Zhao\tMin,13700000001\n"
+        "3-1-205,Sun,13700000002\r\n"
+    )
+    with db.session() as s:
+        report = import_residents(s, write(tmp_path, text))
+    assert report.imported == 0
+    assert [(b.line, b.reason.split(" in ")[0]) for b in report.bad] == [
+        (3, "control character"),
+        (5, "control character"),
+        (6, "control character"),
+    ]
+    assert "name 'Li Na\\nEXEC" in report.bad[0].reason

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
+from hotline.agi.protocol import channel_created
 from hotline.core.intake import CallerUnit, CallSummary, PhoneReport
+from hotline.recordings.names import recording_path
 
 from .context import FlowContext
 
@@ -33,24 +34,20 @@ class Recording:
     seconds: float
 
 
-def arrival_time(uniqueid: str, fallback: datetime) -> datetime:
-    """Asterisk's uniqueid starts with the epoch second the channel was created: the arrival."""
-    try:
-        return datetime.fromtimestamp(int(uniqueid.split(".")[0]), UTC)
-    except (ValueError, OverflowError, OSError):
-        return fallback
-
-
 class Visit:
     def __init__(self, call: Channel, ctx: FlowContext, direction: str = "in") -> None:
         self.call, self.ctx = call, ctx
         env = call.env
         self.id = env.uniqueid or env.channel or "unknown"
         now = ctx.clock()
+        # Asterisk's uniqueid starts with the epoch second the channel was made: the arrival.
+        # Without a trustworthy one the rings before answer are unknown, not made up.
+        created = channel_created(env.uniqueid, now)
+        self._rings_known = created is not None
         self.summary = CallSummary(
             key=f"{direction}:{self.id}",
             direction=direction,
-            arrived_at=arrival_time(self.id, now),
+            arrived_at=created or now,
             caller=env.callerid,
             callee=env.extension,
             channel=env.channel,
@@ -75,7 +72,8 @@ class Visit:
         await self.call.answer()
         s = self.summary
         s.answered_at = self.ctx.clock()
-        s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
+        if self._rings_known:
+            s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
         self.ctx.events(self.id, "answered", {"rings": s.rings_before_answer, "caller": s.caller})
         self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
 
@@ -143,8 +141,7 @@ class Visit:
         """Record a voice description after `intro`; a hang-up keeps the partial recording."""
         await self.play(intro)
         self._recordings += 1
-        folder = self.ctx.recordings_dir / kind
-        path = str(folder / f"{self.id}-{self._recordings}")
+        path = str(recording_path(self.ctx.recordings_dir / kind, f"{self.id}-{self._recordings}"))
         result = await self.call.record_file(
             path, "wav", "#", self.ctx.record_max_seconds * 1000, beep=True, silence_s=None
         )
@@ -215,7 +212,7 @@ class Visit:
         if name:
             await call.set_variable("HOTLINE_CALLERNAME", name)
         if self.ctx.record_calls:
-            s.recording = str(self.ctx.recordings_dir / "calls" / f"{self.id}.wav")
+            s.recording = str(recording_path(self.ctx.recordings_dir / "calls", self.id, ".wav"))
             await call.set_variable("HOTLINE_RECORDING", s.recording)
         s.queue = queue
         self.finished = True
