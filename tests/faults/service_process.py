@@ -242,7 +242,8 @@ class ServiceProcess:
         return "\n".join(self.output[-lines:])
 
     def log_count(self, needle: str) -> int:
-        return sum(needle in line for line in self.output)
+        """Log lines that hold `needle` (in any case)."""
+        return sum(needle.lower() in line.lower() for line in self.output)
 
 
 ServiceFactory = Callable[..., ServiceProcess]  # (db_url, name="home", **env) -> a home
