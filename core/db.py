@@ -69,7 +69,8 @@ class Database:
         upgrade(self.url, self.engine)
 
     def is_current(self) -> bool:
-        return "alembic_version" in inspect(self.engine).get_table_names()
+        with _reachable():
+            return "alembic_version" in inspect(self.engine).get_table_names()
 
     def dispose(self) -> None:
         self.engine.dispose()

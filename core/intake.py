@@ -209,6 +209,8 @@ class IntakeDesk:
         self._arrival, self._call_update = call_record_statements(db.engine.dialect.name)
         # Calls of this process not closed yet: never settled as interrupted while they run.
         self._open: set[str] = set()
+        # Set when the service begins to stop: a call cut off then was interrupted, not hung up.
+        self.stopping = False
         # Told when something is spooled, replayed, lost or settled (the metrics).
         self.on_spooled: Callable[[], None] = lambda: None
         self.on_replayed: Callable[[int], None] = lambda n: None

@@ -36,7 +36,7 @@ RINGS_BUCKETS = (0, 1, 2, 3, 4, 5, 6)
 AGI_COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 AGENT_STATES = ("idle", "talking", "wrapup")
 # How the inbound flow ends a call (Visit.close), created at zero so rate() sees the first one.
-INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed")
+INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed", "interrupted")
 
 # AGI commands are one, two or three words (res_agi's command table); the rest are arguments.
 _TWO_WORD_VERBS = frozenset(

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
 from hotline.agi.flows.context import FlowEvents
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
 from hotline.core.vocabulary import DialMode
+from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_http import listen_metrics
 
@@ -116,9 +116,11 @@ async def attach_metrics(
         with service.app.db.session() as session:
             metrics.refresh_from_db(session, service.app.rules, service.clock())
 
+    said = LogOnce(log, "metrics: database gauges not refreshed", logging.WARNING)
+
     def refresh() -> Deferred[None]:
         # A failed refresh (database down) keeps the last figures and the loop going.
-        return service.run_blocking(refresh_blocking).addErrback(_refresh_failed)
+        return service.run_blocking(refresh_blocking).addCallbacks(said.succeeded, said.failed)
 
     refresher = LoopingCall(refresh)
     refresher.clock = service.reactor
@@ -145,7 +147,3 @@ def report_dialer(metrics: Metrics, dialer: Dialer) -> None:
         agents.get("talking", 0),
         agents.get("wrapup", 0),
     )
-
-
-def _refresh_failed(failure: Failure) -> None:
-    log.warning("metrics: database gauges not refreshed: %s", failure.getErrorMessage())

@@ -15,7 +15,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
-from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from hotline.agi.flows import load_flows
@@ -30,6 +29,7 @@ from hotline.core.vocabulary import DomainError
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
+from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_service import (
     AttachedMetrics,
@@ -143,7 +143,7 @@ class Service:
         self._catch_up = LoopingCall(self._catch_up_tick)
         self._catch_up.clock = reactor
         self._db_ready = False  # schema checked and interrupted calls settled since start
-        self._last_failure: str | None = None
+        self._catch_up_log = LogOnce(log, "catching up with the database")
         # Conversion has threads of its own, so it never holds the flows' database threads.
         self.recording_pool = ThreadPool(1, app.settings.recordings.workers, "hotline-recordings")
         self.converter = ConversionWorker(app.db, app.settings.recordings, clock=self.clock)
@@ -203,18 +203,8 @@ class Service:
         return replayed
 
     def _catch_up_tick(self) -> Deferred[None]:
-        def done(_: int) -> None:
-            if self._last_failure is not None:
-                log.warning("database back: caught up")
-                self._last_failure = None
-
-        def failed(failure: Failure) -> None:
-            message = failure.getErrorMessage().splitlines()[0]
-            if message != self._last_failure:  # once per kind, not every tick
-                log.error("catching up with the database: %s (retrying)", message)
-                self._last_failure = message
-
-        return self.run_blocking(self._catch_up_blocking).addCallbacks(done, failed)
+        d = self.run_blocking(self._catch_up_blocking)
+        return d.addCallbacks(self._catch_up_log.succeeded, self._catch_up_log.failed)
 
     def start_dialer(self, ami_port: int | None = None) -> None:
         """The AMI client and the dialer, in this reactor. Off while no AMI secret is set."""
@@ -277,6 +267,9 @@ class Service:
         self._pool_trigger = self.reactor.addSystemEventTrigger(
             "during", "shutdown", self._stop_pools
         )
+        self._stopping_trigger = self.reactor.addSystemEventTrigger(
+            "before", "shutdown", setattr, self.desk, "stopping", True
+        )
         listen = fastagi_listen or self.app.settings.fastagi.listen
         port = await listen_fastagi(self.reactor, listen, self.fastagi)
         self.ports.append(port)
@@ -301,6 +294,7 @@ class Service:
             await port.stopListening()
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
+        self.reactor.removeSystemEventTrigger(self._stopping_trigger)
         self._stop_pools()
 
     def _stop_pools(self) -> None:

@@ -111,3 +111,15 @@ def test_a_long_caller_id_never_fails_the_call(app: App, length: int) -> None:
     (ticket,), (record,) = records(app)
     assert record.caller == number[:80] and ticket.caller_number == number[:80]
     assert record.disposition == "completed" and not ticket.incomplete
+
+
+def test_a_call_cut_off_by_the_service_stopping_is_interrupted_with_what_it_knew(
+    app: App,
+) -> None:
+    def stopping(service: Service) -> None:
+        service.desk.stopping = True  # as the reactor's "before shutdown" trigger sets it
+
+    place_calls(app, [SimCaller("5551234", None, [*REPAIR, HangUp()])], before=stopping)
+    (ticket,), (record,) = records(app)
+    assert record.disposition == "interrupted" and record.ticket_id == ticket.id
+    assert ticket.incomplete and ticket.unit_id is not None

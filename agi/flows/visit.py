@@ -168,18 +168,20 @@ class Visit:
         self.summary.report_key = self.report.key
         return self.report
 
-    async def file_report(self, *, complete: bool) -> int | None:
-        """Store the report as it stands (again after each change); None when it was spooled."""
+    async def file_report(self, *, complete: bool, link_call: bool = True) -> int | None:
+        """Store the report as it stands (again after each change), and with it the call record
+        linked to it unless it already is; None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, self.summary))
+        call = self.summary if link_call else None
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, call))
         return self.ticket_id
 
     async def confirm_report(self) -> None:
         """The caller confirmed the report: stored complete (or spooled) before anyone says so.
         When neither the database nor the spool can keep it, NotKept fails the flow and the
-        dialplan hands the caller to a person."""
-        await self.file_report(complete=True)
+        dialplan hands the caller to a person. Filed once already, so the call record is linked."""
+        await self.file_report(complete=True, link_call=False)
 
     def _filed(self, ticket_id: int | None) -> None:
         assert self.report is not None
@@ -222,7 +224,10 @@ class Visit:
         s = self.summary
         s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
-            s.disposition = "completed" if self.finished else "caller_hangup"
+            # The line dropped because the service is stopping: the dialplan sends the caller on
+            # to the duty queue (no done-marker), so this call was interrupted, not hung up.
+            ended = "interrupted" if self.ctx.desk.stopping else "caller_hangup"
+            s.disposition = "completed" if self.finished else ended
         elif error is not None:
             s.disposition = "failed"
         else:
