@@ -60,10 +60,14 @@ def call(
     *,
     scale: float = SCALE,
     name: str | None = None,
+    observer: Callable[[str, str, float], None] | None = None,
     **kw: Any,
 ) -> Deferred[SimCallResult]:
+    """One resident's call (by default the confirmed repair report); `kw` are PBXOptions."""
     caller = SimCaller(number, name, list(REPAIR if inputs is None else inputs))
-    return _simulate_call(reactor, "127.0.0.1", port, caller, options=options(scale, **kw))
+    return _simulate_call(
+        reactor, "127.0.0.1", port, caller, options=options(scale, **kw), observer=observer
+    )
 
 
 def sent(result: SimCallResult) -> list[str]:
@@ -72,8 +76,10 @@ def sent(result: SimCallResult) -> list[str]:
 
 
 def reached(result: SimCallResult) -> bool:
-    """The service took the call: it sent its first command."""
-    return bool(sent(result))
+    """The service took the call in: it answered and went on (the record is written between
+    the ANSWER and the next command; a kill inside that one transaction leaves no record)."""
+    commands = sent(result)
+    return len(commands) > 1 and commands[0] == "ANSWER"
 
 
 def heard_confirmed(result: SimCallResult) -> bool:
