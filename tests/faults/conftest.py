@@ -12,6 +12,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from hotline.core.db import Database
+from hotline.core.models import Base
+
 from pg_cluster import PgCluster, why_no_cluster
 from service_process import ServiceFactory, ServiceProcess
 
@@ -32,20 +35,34 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database for the service (PostgreSQL: on the shared server)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'home' / 'hotline.db'}"
-        return
+@pytest.fixture(scope="session")
+def shared_pg_url() -> Iterator[str]:
+    """One database of the suite's on the shared server, emptied for each test: a DROP DATABASE
+    per test costs a checkpoint of the shared server, seconds when others load it."""
     name = f"hotline_faults_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    Database(url).upgrade()
+    yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """An empty database for the service (PostgreSQL: on the shared server)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'hotline.db'}"
+    url = request.getfixturevalue("shared_pg_url")
+    database = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    database.dispose()
+    return url
 
 
 @pytest.fixture
@@ -60,7 +77,8 @@ def services(tmp_path: Path) -> Iterator[ServiceFactory]:
 
     yield make
     for service in made:
-        service.stop()
+        if service.running():
+            service.kill9()  # quick: a graceful stop is not what these tests are about
 
 
 @pytest.fixture
