@@ -4,6 +4,8 @@ server, a database of its own), and a PostgreSQL cluster of the suite's own that
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,9 +48,25 @@ def shared_pg_url() -> Iterator[str]:
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     Database(url).upgrade()
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    # Dropped by a process of its own: the shared server's checkpoint takes seconds under load,
+    # and the suite need not wait for it.
+    drop = (
+        "import sqlalchemy as sa, sys; e = sa.create_engine(sys.argv[1], isolation_level="
+        "'AUTOCOMMIT'); e.connect().execute(sa.text(sys.argv[2]))"
+    )
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            drop,
+            PG_ADMIN_URL,
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture

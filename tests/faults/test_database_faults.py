@@ -152,6 +152,6 @@ def test_spool_depth_shown_while_the_database_is_down_since_start(
         async def depth() -> float:
             return (await service.metrics(reactor))["hotline_spool_depth"]
 
-        await until(reactor, depth, "hotline_spool_depth above 0", timeout=7, interval=0.5)
+        await until(reactor, depth, "hotline_spool_depth above 0", timeout=6, interval=0.5)
 
     run_on_reactor(body, timeout=60)
