@@ -149,6 +149,7 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._hangup_seen = False
         self._hangup_waiter: Deferred[bool] | None = None
         self._closed = False
+        self._aborted = False  # we closed it, and said why
         self._counted = False  # in the factory's open connections
         self._timer: IDelayedCall | None = None
         self._command_timer: IDelayedCall | None = None
@@ -209,7 +210,7 @@ class FastAGIProtocol(LineOnlyReceiver):
 
     def _abort(self, why: str, reason: str = PROTOCOL_ERROR) -> None:
         log.warning("FastAGI %s: %s; closing the connection", self._peer(), why)
-        self._closed = True
+        self._closed = self._aborted = True
         self.factory.observer.connection_dropped(reason)
         self._cancel_command_timer()
         self._fail_pending(AGIProtocolError(why))
@@ -264,12 +265,12 @@ class FastAGIProtocol(LineOnlyReceiver):
             await flow(channel, self.factory.make_context(env))
         except ChannelHungUp as e:
             error = e
-        except AGIProtocolError as e:
-            error = e  # the peer broke the protocol; _abort logged it and closed the connection
         except Exception as e:
             error = e
-            log.exception("FastAGI %s: flow %r failed", self._peer(), env.route)
-            await self._mark_failed(channel)
+            if not (isinstance(e, AGIProtocolError) and self._aborted):
+                log.exception("FastAGI %s: flow %r failed", self._peer(), env.route)
+                await self._mark_failed(channel)
+            # else the peer broke the protocol: _abort logged it and closed the connection
         finally:
             observer.call_ended(env, error)
             self._finish()

@@ -404,10 +404,9 @@ def bench(db: Database, runs: int, show_plans: bool) -> None:
             explain(db, [st for st in statements if st.sql.lstrip().upper().startswith("SELECT")])
 
 
-def run_sqlite(scale: Scale, args: argparse.Namespace) -> None:
-    path = Path(f"/tmp/hotline-bench-report-{scale.key}.db")
-    print(f"sqlite ({path})")
-    if args.regenerate or not path.exists():
+def cached_sqlite(path: Path, scale: Scale, regenerate: bool = False) -> Path:
+    """The seeded estate in the SQLite file `path`, generated unless a complete one is there."""
+    if regenerate or not path.exists():
         partial = path.with_suffix(".partial")
         for stale in (partial, *path.parent.glob(f"{partial.name}-*")):
             stale.unlink(missing_ok=True)
@@ -416,6 +415,13 @@ def run_sqlite(scale: Scale, args: argparse.Namespace) -> None:
         fill(db.engine, CoreLoader(), scale)
         db.dispose()
         partial.replace(path)  # only a complete database is cached
+    return path
+
+
+def run_sqlite(scale: Scale, args: argparse.Namespace) -> None:
+    path = Path(f"/tmp/hotline-bench-report-{scale.key}.db")
+    print(f"sqlite ({path})")
+    cached_sqlite(path, scale, args.regenerate)
     db = Database(f"sqlite:///{path}")
     try:
         bench(db, args.runs, args.explain)

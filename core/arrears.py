@@ -36,16 +36,20 @@ class DueReminder:
     reminder: Reminder
 
 
+def parse_amount(text: str) -> Decimal:
+    """A sum in yuan as written in a CSV or on the command line."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise DomainError(f"bad amount {text!r}") from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise DomainError(f"bad amount {text!r}: a positive sum in yuan, at most 2 decimals")
+    return amount
+
+
 def _parse(row: dict[str, str]) -> ArrearsRow:
     unit = parse_unit(row["unit"])
-    try:
-        amount = Decimal(row["amount"])
-    except InvalidOperation:
-        raise DomainError(f"bad amount {row['amount']!r}") from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise DomainError(
-            f"bad amount {row['amount']!r}: a positive sum in yuan, at most 2 decimals"
-        )
+    amount = parse_amount(row["amount"])
     try:
         months = int(row["months"])
     except ValueError:
@@ -137,19 +141,46 @@ def record_reminder(
     reminder = next_reminder(rules, account)
     if reminder is None:
         raise DomainError(f"arrears account {account_id} has no reminder to give")
+    _climb(account, reminder, at)
+    return account
+
+
+def _climb(account: ArrearsAccount, reminder: Reminder, at: datetime) -> None:
     account.stage = reminder.stage.value
     account.last_reminder_at = at
-    return account
+
+
+def reminder_reached(
+    session: Session, rules: Rules, account_id: int, call_queued_at: datetime, at: datetime
+) -> None:
+    """A reminder call reached the resident, whoever spoke (an agent, the call flow, a person on
+    their own phone): the reminder due was given. The agentless flow records it as the resident
+    keys an answer, so a reminder given since the call was queued is not counted twice; an
+    account with no reminder to give (paid, or the cashier checking) stays as it is."""
+    account = session.get(ArrearsAccount, account_id)
+    if account is None or (reminder := next_reminder(rules, account)) is None:
+        return
+    if account.last_reminder_at is not None and account.last_reminder_at >= call_queued_at:
+        return
+    _climb(account, reminder, at)
 
 
 def record_payment(
     session: Session, account_id: int, amount: Decimal, at: datetime
 ) -> ArrearsAccount:
+    """A payment against the arrears, at most what is still owed: the arrears ledger holds no
+    credit, so an amount above it is refused (most often a mistyped sum) and an advance payment
+    is for the billing system."""
     account = session.get(ArrearsAccount, account_id)
     if account is None:
         raise DomainError(f"no arrears account {account_id}")
-    if amount <= 0:
-        raise DomainError("a payment must be positive")
+    parse_amount(str(amount))
+    owed = max(account.amount - account.paid_amount, Decimal(0))
+    if amount > owed:
+        raise DomainError(
+            f"account {account_id} owes {owed:.2f} (of {account.amount:.2f}): a payment of "
+            f"{amount:.2f} is more than that; record any credit in the billing system"
+        )
     account.paid_amount += amount
     account.cashier_check = False
     if account.paid_amount >= account.amount:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from .plain_text import has_control_character
 from .vocabulary import DomainError
 
 T = TypeVar("T")
-# Names and notes end up in AGI commands, AMI headers and terminals: a CR or LF there would start a
-# second command, an escape sequence would rewrite an operator's screen.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -38,6 +35,10 @@ def read_rows(
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DomainError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DomainError(f"{path}: a folder, not a CSV file") from None
+    except OSError as exc:
+        raise DomainError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise DomainError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -60,7 +61,7 @@ def read_rows(
             yield line, {"__error__": f"{len(values)} fields, the header has {len(header)}"}
             continue
         row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
-        bad = next(((h, v) for h, v in row.items() if _CONTROL.search(v)), None)
+        bad = next(((h, v) for h, v in row.items() if has_control_character(v)), None)
         if bad is not None:
             yield line, {"__error__": f"control character in {bad[0]} {bad[1][:40]!r}"}
             continue

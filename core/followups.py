@@ -44,7 +44,9 @@ def record_answers(
     if followup is None:
         raise DomainError(f"no follow-up {followup_id}")
     if followup.done_at is not None:
-        raise DomainError(f"follow-up {followup_id} was already recorded at {followup.done_at}")
+        raise DomainError(
+            f"follow-up {followup_id} was already recorded at {rules.local_iso(followup.done_at)}"
+        )
     unsatisfied = rules.is_unsatisfied(answers.satisfaction)
     if answers.quality not in (None, 1, 2):
         raise DomainError(f"quality must be 1 (done properly) or 2 (not), not {answers.quality}")

@@ -3,10 +3,10 @@
 Blocking (database) work; call flows run these methods off the reactor. When the database is down,
 reports and call records go to the spool and are replayed, exactly once, when it returns.
 
-The call record is written ahead: inserted when the call arrives, brought up to date in the
-report's transactions and finished at close, so a crash leaves a record without an ending, which
-`settle_interrupted` marks `interrupted` at the next start. Values from the network are cut to
-their columns' widths here, so a long caller ID never fails a call mid-flow.
+The call record is written ahead: inserted when the call arrives (with the caller lookup) and
+finished at close, so a crash leaves a record without an ending, which `settle_interrupted` marks
+`interrupted` at the next start, linked to the report the call made (same key). Values from the
+network are cut to their columns' widths here, so a long caller ID never fails a call mid-flow.
 """
 
 from __future__ import annotations
@@ -103,20 +103,30 @@ def call_record_statements(dialect: str) -> tuple[Insert, Insert]:
     return arrival, row.on_conflict_do_update(index_elements=["key"], set_=changes)
 
 
-def widths(table: Table) -> dict[str, int]:
-    return {c.name: c.type.length for c in table.columns if getattr(c.type, "length", None)}
+def widths(table: Table, *names: str) -> dict[str, int]:
+    return {name: table.c[name].type.length for name in names}  # type: ignore[attr-defined]
 
 
-CALL_WIDTHS = widths(CallRecord.__table__)  # type: ignore[arg-type]
-TICKET_WIDTHS = widths(Ticket.__table__)  # type: ignore[arg-type]
+# The columns what Asterisk sends reaches (caller ID, channel, uniqueid and the names built of it).
+CALL_WIDTHS = widths(
+    CallRecord.__table__,  # type: ignore[arg-type]
+    *("key", "caller", "callee", "channel", "uniqueid", "recording", "queue"),
+)
+_TICKET = widths(Ticket.__table__, "intake_key", "caller_number", "recording")  # type: ignore[arg-type]
+REPORT_WIDTHS = {
+    "key": _TICKET["intake_key"],
+    "caller_number": _TICKET["caller_number"],
+    "recording": _TICKET["recording"],
+}
 
 
 def bounded(row: dict[str, Any], limits: dict[str, int]) -> dict[str, Any]:
     """Strings cut to their columns' widths: what Asterisk sends is never refused mid-call."""
-    return {
-        k: v[: limits[k]] if isinstance(v, str) and k in limits and len(v) > limits[k] else v
-        for k, v in row.items()
-    }
+    for name, width in limits.items():
+        value = row[name]
+        if value is not None and len(value) > width:
+            row[name] = value[:width]
+    return row
 
 
 class NotKept(RuntimeError):
@@ -252,18 +262,15 @@ class IntakeDesk:
             return Arrears(account.amount - account.paid_amount, account.months)
 
     # writes: stored, or spooled when the database is down -------------------------------------
-    def file_report(self, report: PhoneReport, summary: CallSummary | None = None) -> int | None:
-        """The ticket number, or None when the report was spooled for later; the call record is
-        brought up to date in the same transaction. NotKept when neither could keep it."""
+    def file_report(self, report: PhoneReport, *, first: bool = False) -> int | None:
+        """The ticket number, or None when the report was spooled for later. NotKept when
+        neither the database nor the spool could keep it. `first`: the flow never filed it
+        before, so there is no ticket to update. (The report's key is its call's: a call cut off
+        before its close finds its report by that.)"""
         try:
-            with self.db.transaction() as c:
-                ticket_id = self._report_tx(c, report)
-                if summary is not None:
-                    self._call_tx(c, summary)
-                return ticket_id
+            return self._store_report(report, first)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
-            call = [("call", summary)] if summary is not None else []
-            self._keep(exc, ("report", report), *call)
+            self._keep(exc, ("report", report))
             return None
 
     def close_call(self, summary: CallSummary, report: PhoneReport | None = None) -> int | None:
@@ -300,6 +307,7 @@ class IntakeDesk:
     def settle_interrupted(self, at: datetime) -> int:
         """Calls that arrived and never ended (the service died under them) end `interrupted`,
         keeping what was known; calls still running in this process are left alone."""
+        report = select(Ticket.id).where(Ticket.intake_key == CallRecord.key)
         with self.db.transaction() as c:
             settled = c.execute(
                 sql_update(CallRecord)
@@ -308,7 +316,11 @@ class IntakeDesk:
                     CallRecord.ended_at.is_(None),
                     CallRecord.key.not_in(list(self._open)),
                 )
-                .values(disposition="interrupted", ended_at=at)
+                .values(
+                    disposition="interrupted",
+                    ended_at=at,
+                    ticket_id=func.coalesce(CallRecord.ticket_id, report.scalar_subquery()),
+                )
             ).rowcount
         if settled:
             log.warning("%d call(s) cut off by a stop of the service: interrupted", settled)
@@ -337,24 +349,26 @@ class IntakeDesk:
             else:
                 self._call_tx(c, summary)
 
-    def _store_report(self, report: PhoneReport) -> int:
+    def _store_report(self, report: PhoneReport, first: bool = False) -> int:
         with self.db.transaction() as c:
-            return self._report_tx(c, report)
+            return self._report_tx(c, report, first)
 
-    def _report_tx(self, c: Connection, report: PhoneReport) -> int:
+    def _report_tx(self, c: Connection, report: PhoneReport, first: bool = False) -> int:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows."""
-        updated = c.execute(
-            UPDATE_REPORT,
-            {
-                "key": report.key[: TICKET_WIDTHS["intake_key"]],
-                "recording": report.recording and report.recording[: TICKET_WIDTHS["recording"]],
-                "text": report.text,
-                "about_staff": report.about_staff,
-                "incomplete": report.incomplete,
-            },
-        ).scalar()
-        if updated is not None:
-            return updated
+        bounded(vars(report), REPORT_WIDTHS)  # in place: every statement below sees it cut
+        if not first:
+            updated = c.execute(
+                UPDATE_REPORT,
+                {
+                    "key": report.key,
+                    "recording": report.recording,
+                    "text": report.text,
+                    "about_staff": report.about_staff,
+                    "incomplete": report.incomplete,
+                },
+            ).scalar()
+            if updated is not None:
+                return updated
         unit_id = None
         if report.unit:
             unit_id = c.scalar(UNIT_ID, {"code": report.unit})
@@ -362,7 +376,7 @@ class IntakeDesk:
                 # A unit keyed in while the database was down, and not on file: keep the
                 # report, with the unit in its text, for staff to sort out.
                 report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
-        row = bounded(ticket_row(self.rules, report.intake(), unit_id), TICKET_WIDTHS)
+        row = ticket_row(self.rules, report.intake(), unit_id)
         ticket_id = c.execute(INSERT_TICKET, row).scalar_one()
         c.execute(
             INSERT_TICKET_EVENT,
@@ -397,7 +411,7 @@ class IntakeDesk:
                 "keypad": c.keypad or None,
                 "queue": c.queue,
                 "recording": c.recording,
-                "report_key": c.report_key and c.report_key[: TICKET_WIDTHS["intake_key"]],
+                "report_key": c.report_key and c.report_key[: REPORT_WIDTHS["key"]],
             },
             CALL_WIDTHS,
         )

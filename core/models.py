@@ -141,6 +141,7 @@ class TicketEvent(Base):
     to_state: Mapped[str] = mapped_column(String(12))
     at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))  # who made the change (--by)
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
@@ -323,3 +324,23 @@ class Recording(Base):
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     retain_until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]
+
+
+class RecordingAudit(Base):
+    """Every listen to a restricted recording, every export and every purge: who, when, what,
+    why. Append-only: the database refuses UPDATE and DELETE (triggers, migration 0006); the
+    recording id is kept without a foreign key, so a purged recording's rows stay."""
+
+    __tablename__ = "recording_audit"
+    __table_args__ = (Index("ix_recording_audit_recording", "recording_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(12))  # listen, list, export, purge
+    by: Mapped[str] = mapped_column(String(80))  # a named person (or the service)
+    reason: Mapped[str] = mapped_column(Text)
+    recording_id: Mapped[int | None]
+    path: Mapped[str | None] = mapped_column(String(255))
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(10))  # done, failed
+    detail: Mapped[str | None] = mapped_column(Text)  # where an export went, why it failed

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from .arrears import reminder_reached
 from .leads import CALLBACK_PRIORITY, LeadClaim, first_valid_number, start_attempt
 from .models import CallRecord, Campaign, Lead, Phone, Resident
 from .retry import NextStep, RetryPolicy, StepKind, plan_retry
@@ -203,6 +204,9 @@ def _next_step(
 ) -> NextStep:
     if disposition is Disposition.ANSWERED:
         lead.state = LeadState.DONE.value
+        if campaign.kind == CampaignKind.ARREARS and lead.arrears_id is not None:
+            reached = outcome.answered_at or at
+            reminder_reached(session, rules, lead.arrears_id, outcome.queued_at, reached)
         if campaign.kind == CampaignKind.VISITOR:
             close_chain(session, campaign.id)
         return NextStep(StepKind.DONE)

@@ -14,6 +14,10 @@ from .models import FollowUp, Ticket
 from .rules import Rules
 
 CLOSED = ("closed",)  # a closed matter owes nothing more
+# A complaint's clocks run from its receipt or its reopening (which restarts them), so what it
+# still owes is read from its state, not from the first time it was ever escalated or resolved.
+NOT_ESCALATED = ("new", "reopened")
+NOT_RESOLVED = ("new", "escalated", "reopened")
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,12 @@ def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
     dispatch = timedelta(minutes=rules.policy.answer.dispatch_minutes)
     found = [
         _item("escalate", t.escalation_due_at, t, "not with a supervisor yet (1 h)")
-        for t in _missed(session, "complaint", Ticket.escalated_at, Ticket.escalation_due_at < now)
+        for t in _complaints(session, NOT_ESCALATED, Ticket.escalation_due_at < now)
         if t.escalation_due_at is not None
     ]
     found += [
         _item("resolve", t.resolution_due_at, t, f"{t.severity}, not resolved")
-        for t in _missed(session, "complaint", Ticket.resolved_at, Ticket.resolution_due_at < now)
+        for t in _complaints(session, NOT_RESOLVED, Ticket.resolution_due_at < now)
         if t.resolution_due_at is not None
     ]
     found += [
@@ -75,6 +79,17 @@ def _missed(
         select(Ticket)
         .options(selectinload(Ticket.unit))
         .where(Ticket.state.not_in(CLOSED), Ticket.kind == kind, done.is_(None), late)
+    )
+    return list(session.scalars(query))
+
+
+def _complaints(
+    session: Session, states: tuple[str, ...], late: ColumnElement[bool]
+) -> list[Ticket]:
+    query = (
+        select(Ticket)
+        .options(selectinload(Ticket.unit))
+        .where(Ticket.kind == "complaint", Ticket.state.in_(states), late)
     )
     return list(session.scalars(query))
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, and_, case, func, select
+from sqlalchemy import ColumnElement, Float, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -44,14 +44,18 @@ def _share(part: float, whole: float) -> float | None:
 
 @dataclass
 class Rate:
+    """`part` of the `whole` that is due; `pending` matters are not due yet (their deadline has
+    not passed and their work is not done), so they are neither met nor missed."""
+
     part: int
     whole: int
     rate: float | None
     target: float | None = None
+    pending: int = 0
 
     @classmethod
-    def of(cls, part: int, whole: int, target: float | None = None) -> Rate:
-        return cls(int(part), int(whole), _share(int(part), int(whole)), target)
+    def of(cls, part: int, whole: int, target: float | None = None, pending: int = 0) -> Rate:
+        return cls(int(part), int(whole), _share(int(part), int(whole)), target, int(pending))
 
 
 @dataclass
@@ -89,7 +93,33 @@ class Report:
         return data
 
 
-def build_report(session: Session, rules: Rules, start: datetime, end: datetime) -> Report:
+def _deadline_counts(
+    is_kind: ColumnElement[bool],
+    done_at: Any,
+    received_at: Any,
+    limit_seconds: float,
+    now: datetime,
+) -> list[ColumnElement[int]]:
+    """Met, missed and pending counts of a deadline `limit_seconds` after receipt, as of `now`."""
+    done = done_at.is_not(None)
+    in_time = seconds_between(received_at, done_at) <= limit_seconds
+    still_open = received_at > now - timedelta(seconds=limit_seconds)
+    return [
+        _count_if(and_(is_kind, done, in_time)),
+        _count_if(and_(is_kind, or_(and_(done, ~in_time), and_(~done, ~still_open)))),
+        _count_if(and_(is_kind, ~done, still_open)),
+    ]
+
+
+def _deadline_rate(met: int, missed: int, pending: int) -> Rate:
+    return Rate.of(met, met + missed, pending=pending)
+
+
+def build_report(
+    session: Session, rules: Rules, start: datetime, end: datetime, now: datetime | None = None
+) -> Report:
+    """The figures of the matters of [start, end), as known at `now` (default: `end`)."""
+    now = end if now is None else now
     p = rules.policy
     calls = session.execute(
         select(
@@ -107,39 +137,40 @@ def build_report(session: Session, rules: Rules, start: datetime, end: datetime)
     is_repair, is_complaint = Ticket.kind == "repair", Ticket.kind == "complaint"
     tickets = session.execute(
         select(
-            _count_if(is_repair),
-            _count_if(
-                and_(
-                    is_repair,
-                    seconds_between(Ticket.received_at, Ticket.dispatched_at) <= dispatch_limit,
-                )
+            *_deadline_counts(
+                is_repair, Ticket.dispatched_at, Ticket.received_at, dispatch_limit, now
             ),
-            _count_if(is_complaint),
-            _count_if(
-                and_(
-                    is_complaint,
-                    seconds_between(Ticket.received_at, Ticket.escalated_at) <= escalation_limit,
-                )
+            *_deadline_counts(
+                is_complaint, Ticket.escalated_at, Ticket.received_at, escalation_limit, now
             ),
         ).where(Ticket.received_at >= start, Ticket.received_at < end)
     ).one()
 
+    # A follow-up belongs to the period it was made in, or, not made yet, to the one it is due
+    # in: one recorded today counts today, though it was due days later.
+    when = func.coalesce(FollowUp.done_at, FollowUp.due_at)
     followups = session.execute(
         select(
             FollowUp.kind,
-            func.count(),
+            _count_if(and_(FollowUp.done_at.is_(None), FollowUp.due_at <= now)),  # missed
             _count_if(FollowUp.done_at.is_not(None)),
             _count_if(FollowUp.done_at <= FollowUp.due_at),
             _count_if(FollowUp.satisfaction.is_not(None)),
             _count_if(FollowUp.satisfaction > p.followup.unsatisfied_max),
+            _count_if(and_(FollowUp.done_at.is_(None), FollowUp.due_at > now)),  # pending
         )
-        .where(FollowUp.due_at >= start, FollowUp.due_at < end)
+        .where(when >= start, when < end)
         .group_by(FollowUp.kind)
     ).all()
 
+    # Paid beyond what is owed (a re-import can lower the sum) counts as no more than owed.
+    collected = case(
+        (ArrearsAccount.paid_amount > ArrearsAccount.amount, ArrearsAccount.amount),
+        else_=ArrearsAccount.paid_amount,
+    )
     collection = session.execute(
         select(
-            func.coalesce(func.sum(ArrearsAccount.paid_amount), 0),
+            func.coalesce(func.sum(collected), 0),
             func.coalesce(func.sum(ArrearsAccount.amount), 0),
         )
     ).one()
@@ -166,11 +197,13 @@ def build_report(session: Session, rules: Rules, start: datetime, end: datetime)
         start=start,
         end=end,
         answered_within_rings=Rate.of(calls[1], calls[0]),
-        repair_dispatch_in_time=Rate.of(tickets[1], tickets[0]),
-        complaint_escalated_in_time=Rate.of(tickets[3], tickets[2]),
-        followup_rate={r[0]: Rate.of(r[2], r[1], p.followup.target_rate) for r in followups},
+        repair_dispatch_in_time=_deadline_rate(*tickets[0:3]),
+        complaint_escalated_in_time=_deadline_rate(*tickets[3:6]),
+        followup_rate={
+            r[0]: Rate.of(r[2], r[1] + r[2], p.followup.target_rate, r[6]) for r in followups
+        },
         followup_on_time_rate={
-            r[0]: Rate.of(r[3], r[1], p.followup.target_rate) for r in followups
+            r[0]: Rate.of(r[3], r[1] + r[2], p.followup.target_rate, r[6]) for r in followups
         },
         satisfaction=Rate.of(satisfied, answered, p.followup.satisfaction_target),
         collection=Collection(

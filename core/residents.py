@@ -56,20 +56,36 @@ def _parse(row: dict[str, str]) -> ResidentRow:
 def import_residents(session: Session, path: Path, *, skip_invalid: bool = False) -> ImportReport:
     """All or nothing unless `skip_invalid`: one bad row and nothing is written."""
     parsed = parse_file(path, REQUIRED, OPTIONAL, _parse)
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[str, tuple[int, ResidentRow]] = {}
     good: list[ResidentRow] = []
     for line, row in parsed.rows:
-        clash = next((seen[(row.unit, p)] for p in row.phones if (row.unit, p) in seen), None)
+        clash = next(
+            (p for p in row.phones if p in seen and not _same_owner(seen[p][1], row)), None
+        )
         if clash is not None:
-            parsed.bad.append(BadRow(line, f"duplicate phone for unit {row.unit} (line {clash})"))
+            first, other = seen[clash]
+            parsed.bad.append(
+                BadRow(
+                    line,
+                    f"duplicate phone {clash}: line {line} ({row.unit} {row.name}) and line "
+                    f"{first} ({other.unit} {other.name}); a number repeats only for one "
+                    f"resident's other units",
+                )
+            )
             continue
-        seen.update({(row.unit, p): line for p in row.phones})
+        seen.update({p: (line, row) for p in row.phones if p not in seen})
         good.append(row)
     parsed.bad.sort(key=lambda b: b.line)
     if parsed.bad and not skip_invalid:
         return ImportReport(0, parsed.bad)
     created = _store(session, good)
     return ImportReport(len(good), parsed.bad, created)
+
+
+def _same_owner(first: ResidentRow, then: ResidentRow) -> bool:
+    """One person owning several units is listed once a unit, with the same number: the call
+    flow asks such a caller which unit they call about."""
+    return first.name == then.name and first.unit != then.unit
 
 
 def _store(session: Session, rows: list[ResidentRow]) -> int:

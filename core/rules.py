@@ -60,6 +60,10 @@ class Rules:
     def is_emergency(self, kind: Kind, category: str) -> bool:
         return kind is Kind.REPAIR and category in EMERGENCY_REPAIRS
 
+    def local_iso(self, moment: datetime) -> str:
+        """How a moment is written in messages: ISO 8601 in the site's offset."""
+        return moment.astimezone(self.tz).isoformat(timespec="seconds")
+
     # hours ---------------------------------------------------------------------------------
     def is_holiday(self, moment: datetime) -> bool:
         return moment.astimezone(self.tz).date() in self._holidays

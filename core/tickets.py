@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import FollowUp, Ticket, TicketEvent, WorkOrder
+from .models import CallRecord, FollowUp, Recording, Ticket, TicketEvent, WorkOrder
 from .residents import require_unit
 from .rules import Rules
-from .ticket_states import FOLLOWUP_TRIGGER, check_transition
+from .ticket_states import ALL_STATES, FOLLOWUP_TRIGGER, check_transition
 from .vocabulary import Channel, DomainError, Kind, Severity, check_category, parse_choice
 
 # The first moment a ticket reaches each milestone is kept on its row for the report.
@@ -119,11 +119,18 @@ def move_ticket(
     last = ticket.events[-1].at if ticket.events else ticket.received_at
     if at < last:
         raise DomainError(
-            f"ticket {ticket_id}: {at.isoformat()} is before its last change ({last.isoformat()})"
+            f"ticket {ticket_id}: {rules.local_iso(at)} is before its last change "
+            f"({rules.local_iso(last)})"
         )
     if kind is Kind.REPAIR:
         _work_order_step(session, ticket, target, at, by)
-    ticket.events.append(TicketEvent(from_state=ticket.state, to_state=target, at=at, note=note))
+    if kind is Kind.COMPLAINT and target == "reopened":
+        # §3: a reopened complaint is a complaint again, its clocks start from the reopening.
+        ticket.escalation_due_at = rules.escalation_due(at)
+        ticket.resolution_due_at = rules.resolution_due(Severity(ticket.severity), at)
+    ticket.events.append(
+        TicketEvent(from_state=ticket.state, to_state=target, at=at, note=note, actor=by)
+    )
     ticket.state = target
     ticket.updated_at = at
     column = MILESTONES.get(target)
@@ -160,6 +167,37 @@ def _work_order_step(
             order.accepted_by, order.accepted_at = by, at
 
 
+@dataclass(frozen=True)
+class TicketHistory:
+    """Everything the centre did about a ticket, each part oldest first."""
+
+    ticket: Ticket
+    work_orders: list[WorkOrder]
+    followups: list[FollowUp]
+    calls: list[CallRecord]
+    recordings: list[Recording]
+
+
+def ticket_history(session: Session, ticket_id: int) -> TicketHistory:
+    ticket = get_ticket(session, ticket_id)
+
+    def rows(model: Any, *where: Any) -> list[Any]:
+        return list(session.scalars(select(model).where(*where).order_by(model.id)))
+
+    calls = rows(CallRecord, CallRecord.ticket_id == ticket_id)
+    call_ids = [c.id for c in calls]
+    return TicketHistory(
+        ticket,
+        rows(WorkOrder, WorkOrder.ticket_id == ticket_id),
+        rows(FollowUp, FollowUp.ticket_id == ticket_id),
+        calls,
+        rows(
+            Recording,
+            or_(Recording.ticket_id == ticket_id, Recording.call_id.in_(call_ids)),
+        ),
+    )
+
+
 def list_tickets(
     session: Session, state: str | None = None, kind: str | None = None, limit: int = 500
 ) -> list[Ticket]:
@@ -167,6 +205,8 @@ def list_tickets(
         select(Ticket).options(selectinload(Ticket.unit)).order_by(Ticket.id.desc()).limit(limit)
     )
     if state:
+        if state not in ALL_STATES:
+            raise DomainError(f"unknown state {state!r} (one of: {', '.join(sorted(ALL_STATES))})")
         query = query.where(Ticket.state == state)
     if kind:
         query = query.where(Ticket.kind == parse_choice(Kind, kind, "kind").value)

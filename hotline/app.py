@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
-from hotline.core.db import Database
+from hotline.core.db import Database, head_revision
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import DomainError
 from hotline.settings import Settings, default_file_text, load
@@ -69,6 +69,16 @@ class App:
         return done
 
     def require_db(self) -> Database:
-        if not self.db.is_current():
-            raise DomainError(f"no hotline database at {self.db.engine.url}: run `hotline init`")
+        """The database, set up and migrated; checking it creates nothing (SQLite would make an
+        empty file, and its folder must not be needed)."""
+        url = self.db.engine.url
+        missing = url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file()
+        revision = None if missing else self.db.revision()
+        if revision is None:
+            raise DomainError(f"no hotline database at {url}: run `hotline init`")
+        if revision != head_revision():
+            raise DomainError(
+                f"the database at {url} is at migration {revision}, this hotline needs "
+                f"{head_revision()}: run `hotline db upgrade`"
+            )
         return self.db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,53 +26,7 @@ from hotline.service import Service
 from hotline.settings import load
 
 from . import demo_data, demo_outbound
-
-
-class LiveView:
-    """One line per thing that happens in a call, as it happens."""
-
-    def __init__(self, out: TextIO, clock: Callable[[], Any]) -> None:
-        self.out, self.clock = out, clock
-        self.numbers: dict[str, int] = {}
-        self.color = out.isatty()
-
-    def _tag(self, call_id: str) -> str:
-        n = self.numbers.setdefault(call_id, len(self.numbers) + 1)
-        tag = f"call {n:>2}"
-        return f"\033[3{n % 6 + 1}m{tag}\033[0m" if self.color else tag
-
-    def say(self, call_id: str, text: str) -> None:
-        stamp = self.clock().strftime("%H:%M:%S")
-        print(f"{stamp}  {self._tag(call_id)}  {text}", file=self.out, flush=True)
-
-    def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None:
-        if event == "answered" and data.get("rings") is not None:
-            who = data.get("caller") or "withheld"
-            self.say(call_id, f"from {who}, answered after {data['rings']} ring(s)")
-        elif event == "answered":
-            self.say(call_id, f"{data.get('number') or data.get('caller') or ''} answered")
-        elif event == "dialling":
-            self.say(
-                call_id,
-                f"dialling {data['number']} ({data['resident']}, {data['unit']}) "
-                f"for {data['kind']} campaign {data['campaign']}, {data['mode']}",
-            )
-        elif event == "connected":
-            self.say(call_id, f"  connected to {data['agent']}")
-        elif event == "outcome":
-            self.say(call_id, f"outcome: {data['disposition']}; next: {data['next']}")
-        elif event == "step":
-            self.say(call_id, "  " + data["step"].replace(":", " → "))
-        elif event == "ticket":
-            state = "taken" if data["complete"] else "kept (incomplete)"
-            number = f"#{data['ticket']}" if data["ticket"] else "(spooled)"
-            self.say(
-                call_id,
-                f"  ticket {number} {data['kind']}/{data['category']} "
-                f"for {data['unit'] or 'unknown unit'} {state}",
-            )
-        elif event == "ended":
-            self.say(call_id, f"ended: {data['disposition']}")
+from .demo_view import LiveView, cause_name, label_call
 
 
 def prepare_home(home: Path, keep: bool) -> App:
@@ -96,10 +50,15 @@ async def run_inbound(
     port = service.ports[0].getHost().port
     options = PBXOptions(time_scale=1 / speed)
     calls = []
-    for i, scenario in enumerate(demo_data.INBOUND):
-        print(f"          scenario {i + 1}: {scenario.title}", file=out, flush=True)
+    for i, scenario in enumerate(demo_data.INBOUND, 1):
+        print(f"          [scenario {i}]: {scenario.title}", file=out, flush=True)
         caller = SimCaller(scenario.number, scenario.name, list(scenario.inputs))
-        calls.append(simulate_call(reactor, "127.0.0.1", port, caller, "inbound", options=options))
+        observe = label_call(view, f"scenario {i}")
+        calls.append(
+            simulate_call(
+                reactor, "127.0.0.1", port, caller, "inbound", options=options, observer=observe
+            )
+        )
         await deferLater(reactor, 1.5 / speed * 4, lambda: None)
     await DeferredList(calls, consumeErrors=True)
 
@@ -173,7 +132,7 @@ def show_campaigns(app: App, campaigns: list[int], out: TextIO) -> None:
                         c.lead_id,
                         c.callee,
                         c.disposition,
-                        c.hangup_cause or "",
+                        cause_name(c.hangup_cause),
                         c.agent or "",
                         c.next_step or "",
                         iso(c.ended_at, tz),
@@ -184,11 +143,16 @@ def show_campaigns(app: App, campaigns: list[int], out: TextIO) -> None:
             )
 
 
+def stored_id(app: App, key: str) -> int | None:
+    with app.db.session() as s:
+        return s.scalar(select(CallRecord.id).where(CallRecord.key == key))
+
+
 def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> int:
     from twisted.internet import reactor
 
     app = prepare_home(home, keep)
-    view = LiveView(out, lambda: app.now().astimezone(app.rules.tz))
+    view = LiveView(out, lambda: app.now().astimezone(app.rules.tz), partial(stored_id, app))
     service = Service(app, reactor, events=view)
     print(f"hotline demo: home {home}, SQLite, simulated PBX at {speed:g}x speed\n", file=out)
     outcome: list[BaseException | None] = []
@@ -198,7 +162,9 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
         await service.start("127.0.0.1:0")
         try:
             await run_inbound(reactor, service, view, speed, out)
-            campaigns.extend(await demo_outbound.run_outbound(reactor, service, app, speed, out))
+            campaigns.extend(
+                await demo_outbound.run_outbound(reactor, service, app, view, speed, out)
+            )
         finally:
             await service.stop()
 

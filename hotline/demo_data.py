@@ -43,7 +43,7 @@ INBOUND: list[Scenario] = [
         "two units on one number: the caller picks the second, a noise complaint",
         "13800138000",
         "张伟",
-        [*GREETING, Keys("2"), Keys("2"), Speak(9.0), Keys("2")],
+        [*GREETING, Keys("2"), Keys("2"), Keys("2"), Speak(9.0), Keys("2")],
     ),
     Scenario(
         "an English speaker reports a broken door lock",
@@ -79,7 +79,7 @@ INBOUND: list[Scenario] = [
         "a complaint about a member of staff; the caller hangs up after",
         "13700002222",
         "王芳",
-        [*GREETING, *KEEP_UNIT, Keys("2"), Speak(12.0), Keys("1"), HangUp()],
+        [*GREETING, *KEEP_UNIT, Keys("2"), Keys("1"), Speak(12.0), Keys("1"), HangUp()],
     ),
 ]
 

@@ -26,6 +26,7 @@ from hotline.dialer.ami_simulator import AMISimulator
 from hotline.service import Service
 
 from . import demo_data
+from .demo_view import LiveView, label_call
 
 AMI_USER, AMI_SECRET = "hotline", "demo-secret"
 SETTINGS = {  # the demo's dialer: the simulator's residents, any hour of the day
@@ -80,7 +81,7 @@ def seed(app: App) -> None:
         import_arrears(s, app.rules, folder / "estate-arrears.csv", now)
 
 
-def simulator(reactor: Any, service: Service, speed: float) -> AMISimulator:
+def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> AMISimulator:
     fastagi_port = service.ports[0].getHost().port
     answers = iter(demo_data.ARREARS_ANSWERS * 20)
 
@@ -99,6 +100,7 @@ def simulator(reactor: Any, service: Service, speed: float) -> AMISimulator:
             f"outbound/{kind}",
             options=options,
             variables=variables,
+            observer=label_call(view, "", variables["CALL_ID"]),
         )
 
     # The queue reports wrap-up in its own seconds, which the dialer reads as real ones: at
@@ -135,12 +137,13 @@ async def run_outbound(
     reactor: Any,
     service: Service,
     app: App,
+    view: LiveView,
     speed: float,
     out: TextIO,
     limit_seconds: float = 120.0,
 ) -> list[int]:
     seed(app)
-    sim = simulator(reactor, service, speed)
+    sim = simulator(reactor, service, view, speed)
     port = sim.listen(reactor, 0).getHost().port
     service.start_dialer(ami_port=port)
     now = app.now()

@@ -2,14 +2,14 @@
 whether it is restricted.
 
 Complaints are confidential (service rules §3): a recording of a complaint, or tied to a complaint
-ticket, is restricted, and every reader here leaves restricted rows out unless told otherwise.
+ticket, is restricted. Every reader here leaves restricted rows out unless given an ``Access`` that
+asks for them with a named person and a reason, and each such read is written to the audit trail.
 Recordings are kept two years (§4) from the day they were made, in the timezone of the moment given.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import wave
 from datetime import date, datetime
 from pathlib import Path
@@ -20,14 +20,12 @@ from sqlalchemy.orm import Session
 from hotline.core.models import CallRecord, Recording, Ticket
 from hotline.core.vocabulary import DomainError, Kind
 
+from . import audit
+from .audit import Access
+
 KINDS = ("call", "description", "comment")
 DEFAULT_RETENTION_YEARS = 2
 CHUNK = 1 << 20
-
-# One line for every export and purge. INFO is set here so the line is written even where the
-# root logger only passes warnings (the CLI).
-audit = logging.getLogger("hotline.recordings.audit")
-audit.setLevel(logging.INFO)
 
 
 class RecordingNotFound(DomainError):
@@ -36,6 +34,21 @@ class RecordingNotFound(DomainError):
 
 class RecordingRestricted(DomainError):
     """The recording is confidential (a complaint); reading it needs an explicit permission."""
+
+
+def check_restricted(access: Access | None, what: str) -> Access:
+    """The access, if it may read the restricted ``what``; else RecordingRestricted (logged)."""
+    if access is None or not access.restricted:
+        missing = "explicit permission (--allow-restricted)"
+    elif not access.by.strip() or not access.reason.strip():
+        missing = "a named person (--by) and a reason (--reason)"
+    else:
+        return access
+    who = access.by if access else "an anonymous reader"
+    audit.log.warning("%s refused to %s: restricted, without %s", what, who, missing)
+    raise RecordingRestricted(
+        f"{what} is restricted (complaints are confidential); it needs {missing}"
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -112,14 +125,27 @@ def register(
 def list_recordings(
     session: Session,
     *,
-    include_restricted: bool = False,
+    access: Access | None = None,
     ticket_id: int | None = None,
     call_id: int | None = None,
     state: str | None = None,
     limit: int | None = None,
+    at: datetime | None = None,
 ) -> list[Recording]:
+    """Indexed recordings, oldest first; restricted ones only for an ``access`` asking for them
+    (audited as a ``list``)."""
     query: Select[tuple[Recording]] = select(Recording).order_by(Recording.id)
-    if not include_restricted:
+    if access is not None and access.restricted:
+        check_restricted(access, "the list of restricted recordings")
+        filters = {"ticket": ticket_id, "call": call_id, "state": state, "limit": limit}
+        audit.record(
+            session,
+            "list",
+            access,
+            at=at,
+            detail=" ".join(f"{k}={v}" for k, v in filters.items() if v is not None) or None,
+        )
+    else:
         query = query.where(Recording.restricted.is_(False))
     if ticket_id is not None:
         query = query.where(Recording.ticket_id == ticket_id)
@@ -132,17 +158,27 @@ def list_recordings(
     return list(session.scalars(query))
 
 
-def get_recording(
-    session: Session, recording_id: int, *, allow_restricted: bool = False
-) -> Recording:
+def find_recording(session: Session, recording_id: int) -> Recording:
+    """The index row, whatever its flag: for code that checks access itself (export)."""
     recording = session.get(Recording, recording_id)
     if recording is None:
         raise RecordingNotFound(f"no recording {recording_id}")
-    if recording.restricted and not allow_restricted:
-        raise RecordingRestricted(
-            f"recording {recording_id} is restricted (complaints are confidential); "
-            "it needs explicit permission (--allow-restricted)"
-        )
+    return recording
+
+
+def get_recording(
+    session: Session,
+    recording_id: int,
+    *,
+    access: Access | None = None,
+    at: datetime | None = None,
+) -> Recording:
+    """A recording to read (its path, its stream); a restricted one only for an ``access`` that
+    may, and the read is written to the audit trail as a ``listen``."""
+    recording = find_recording(session, recording_id)
+    if recording.restricted:
+        access = check_restricted(access, f"recording {recording_id}")
+        audit.record(session, "listen", access, at=at, recording=recording)
     return recording
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline.core.models import Recording
 
-from .index import audit
+from . import audit
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,19 @@ class Purged:
     error: str | None = None
 
 
-def purge(session: Session, at: datetime, dry_run: bool = False) -> list[Purged]:
+def purge(
+    session: Session,
+    at: datetime,
+    dry_run: bool = False,
+    *,
+    by: str = "retention",
+    now: datetime | None = None,
+) -> list[Purged]:
     """Delete what is past retention on `at`'s day (in `at`'s timezone); a dry run only says so.
 
-    A recording being converted is left for the next purge.
+    A recording being converted is left for the next purge. Each deletion (or failure to delete)
+    is written to the audit trail, ``by`` whoever ran the purge, at ``now`` (``at`` may be a
+    moment to come, for a plan).
     """
     expired = session.scalars(
         select(Recording)
@@ -44,15 +53,16 @@ def purge(session: Session, at: datetime, dry_run: bool = False) -> list[Purged]
             else:
                 session.delete(rec)
         deleted = not dry_run and error is None
-        audit.info(
-            "purge%s recording %s kind=%s path=%s retain_until=%s%s",
-            " (dry run)" if dry_run else "",
-            rec.id,
-            rec.kind,
-            rec.path,
-            rec.retain_until.isoformat(),
-            f" failed: {error}" if error else "",
-        )
+        if not dry_run:
+            audit.record(
+                session,
+                "purge",
+                audit.Access(by, f"retention: kept until {rec.retain_until.isoformat()}"),
+                at=now,
+                recording=rec,
+                outcome="failed" if error else "done",
+                detail=error,
+            )
         done.append(Purged(rec.id, rec.path, rec.retain_until, deleted, error))
     session.flush()
     return done

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,9 @@ from hotline.agi.protocol import MAX_USAGE_LINES, AGIEnvironment
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import Keys, SimCaller, SimCallResult, simulate_call
+from hotline.app import App
+from hotline.service import Service
+from hotline.settings import load
 
 from .reactor_run import run_on_reactor
 
@@ -310,3 +314,33 @@ def test_a_newline_in_an_argument_never_reaches_the_wire(caplog: pytest.LogCaptu
     # The call fails to the dialplan's fallback.
     assert result.variables["HOTLINE_STATUS"] == "FAILED"
     assert AGIArgumentError.__name__ in caplog.text
+
+
+def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    replies = {"ANSWER": b"200 result=0\n", "GET DATA": b"599 odd\n", "SET": b"200 result=1\n"}
+
+    def odd(line: str) -> bytes:
+        return next(reply for start, reply in replies.items() if line.startswith(start))
+
+    async def body(reactor: Any) -> Peer:
+        h = await Harness(reactor).start()
+        peer = await h.connect(Peer(ENV, odd))
+        await h.watch.until(lambda: len(h.watch.errors) == 1)
+        peer.transport.loseConnection()
+        await peer.closed
+        await h.port.stopListening()
+        return peer
+
+    with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
+        peer = run_on_reactor(body, timeout=20)
+    # Not a broken connection: the peer still hears that the flow failed.
+    assert peer.commands[-1] == "SET VARIABLE HOTLINE_STATUS FAILED"
+    assert "flow 'inbound' failed" in caplog.text
+
+
+def test_the_limits_are_settings(tmp_path: Path) -> None:
+    env = {"HOTLINE_FASTAGI_COMMAND_TIMEOUT": "30", "HOTLINE_FASTAGI_MAX_CONNECTIONS": "7"}
+    app = App(load(tmp_path, env=env))
+    factory = Service(app, Clock()).fastagi
+    assert (factory.command_timeout, factory.max_connections) == (30.0, 7)
+    assert factory.env_timeout == app.settings.fastagi.environment_timeout

@@ -6,6 +6,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from hotline.core.arrears import (
     collection_month,
@@ -14,10 +15,18 @@ from hotline.core.arrears import (
     record_payment,
     record_reminder,
 )
+from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
+from hotline.core.flow_answers import arrears_answer
+from hotline.core.leads import LeadClaim, generate_leads
+from hotline.core.models import ArrearsAccount, Lead
+from hotline.core.outcomes import record_attempt, record_call_by_hand
+from hotline.core.report import build_report
+from hotline.core.retry import RetryPolicy
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import DomainError
 
+from campaign_factories import MORNING, claim, outcome, seed
 from factories import seed_residents
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -80,3 +89,72 @@ def test_bad_arrears_rows_import_nothing(db: Database, tmp_path: Path, rules: Ru
         assert due_reminders(s, rules, NOW + timedelta(days=60)) == []
     with db.session() as s, pytest.raises(DomainError, match="no arrears account 42"):
         record_reminder(s, rules, 42, NOW)
+
+
+def _arrears_call(db: Database, tmp_path: Path, rules: Rules, mode: str) -> LeadClaim | int:
+    """A started arrears campaign's one lead: claimed by the dialer, or (preview) its id."""
+    seed(db, tmp_path)
+    path = write(tmp_path, "unit,amount,months\n3-1-202,300,2\n")
+    with db.session() as s:
+        import_arrears(s, rules, path, MORNING)
+    with db.session() as s:
+        campaign = create_campaign(s, "arrears", mode, at=MORNING)
+        campaign_action(s, campaign.id, "start", MORNING)
+        generate_leads(s, rules, campaign, MORNING)
+    if mode == "preview":
+        with db.session() as s:
+            return s.scalars(select(Lead.id)).one()
+    (c,) = claim(db, campaign.id)
+    return c
+
+
+@pytest.mark.parametrize("how", ["agent", "flow_then_dialer", "preview_by_hand"])
+def test_every_reminder_that_reached_the_resident_climbs_the_ladder_once(
+    db: Database, tmp_path: Path, rules: Rules, how: str
+) -> None:
+    mode = {"agent": "predictive", "flow_then_dialer": "agentless"}.get(how, "preview")
+    c = _arrears_call(db, tmp_path, rules, mode)
+    ended = MORNING + timedelta(minutes=2)
+    with db.session() as s:
+        if isinstance(c, int):
+            record_call_by_hand(s, rules, RetryPolicy(), c, "answered", ended, "经理")
+        else:
+            if how == "flow_then_dialer":  # the resident keyed 1, "will pay", in the call flow
+                arrears_answer(s, rules, c.lead_id, 1, MORNING + timedelta(minutes=1))
+            record_attempt(s, rules, RetryPolicy(), c.lead_id, outcome(c, "answered", ended), ended)
+    with db.session() as s:
+        account = s.scalars(select(ArrearsAccount)).one()
+        assert account.stage == "first"  # once, though the flow and the dialer both saw it
+        assert account.last_reminder_at is not None
+        assert due_reminders(s, rules, ended) == []
+        (later,) = due_reminders(s, rules, ended + timedelta(days=11))
+        assert later.reminder.stage == "second"
+        assert later.reminder.due_at == account.last_reminder_at + timedelta(days=10)
+
+
+def test_a_call_nobody_answered_gives_no_reminder(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    c = _arrears_call(db, tmp_path, rules, "predictive")
+    assert isinstance(c, LeadClaim)
+    ended = MORNING + timedelta(minutes=2)
+    with db.session() as s:
+        record_attempt(s, rules, RetryPolicy(), c.lead_id, outcome(c, "no_answer", ended), ended)
+        assert s.scalars(select(ArrearsAccount.stage)).one() == "none"
+
+
+def test_a_payment_above_what_is_owed_is_refused(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    with db.session() as s:
+        import_arrears(s, rules, write(tmp_path, "unit,amount,months\n3-1-201,1280.50,2\n"), NOW)
+    with db.session() as s, pytest.raises(DomainError, match=r"owes 1280\.50"):
+        record_payment(s, 1, Decimal("99999"), NOW)
+    with db.session() as s:
+        record_payment(s, 1, Decimal("1000"), NOW)
+    with db.session() as s, pytest.raises(DomainError, match=r"owes 280.50 \(of 1280.50\)"):
+        record_payment(s, 1, Decimal("280.51"), NOW)
+    with db.session() as s:
+        assert record_payment(s, 1, Decimal("280.50"), NOW).paid_at == NOW
+        assert build_report(s, rules, NOW - timedelta(days=1), NOW).collection.rate == 1.0

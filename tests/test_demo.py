@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,19 @@ def test_demo_shows_calls_becoming_tickets(tmp_path: Path) -> None:
     assert "caller_hangup" in out and "incomplete" in out
     assert "Answered within three rings: 8/8" in out
     assert (tmp_path / "home" / "demo" / "hotline.db").exists()
+    assert re.search(r"\n1 +complaint +noise ", out)  # scenario 2 chose noise by keypad
+    live = [
+        line.split("  ", 2) for line in out.splitlines() if re.match(r"\d\d:\d\d:\d\d  \[", line)
+    ]
+    # Every live line is tagged; each inbound scenario's call ends on its stored id, once.
+    stored = {}
+    for _, tag, text in live:
+        if found := re.search(r"stored as call (\d+)$", text):
+            assert tag not in stored or not tag.startswith("[scenario"), tag
+            stored.setdefault(tag, []).append(int(found.group(1)))
+    assert {f"[scenario {n}]" for n in range(1, 9)} <= set(stored)
+    # The ids are those of the tables: inbound records 1-8 in scenario order of their ends.
+    inbound = sorted(ids[0] for tag, ids in stored.items() if tag.startswith("[scenario"))
+    assert inbound == list(range(1, 9))
+    assert re.search(r"\n\d+ +\d+ +15910\d+ +\w+ +(no answer \(19\)|busy \(17\))", out)
+    assert not re.search(r"\n\d+ +\d+ +\d+ +(no_answer|busy|rejected) +\d+ ", out)

@@ -67,3 +67,30 @@ def test_overdue_command(cli: Run, tmp_path: Path) -> None:
         ("escalate", "2026-11-23T11:00:00+08:00", "3-1-201")
     ]
     assert jrun(cli, "overdue", "--at", "2026-11-23T10:30:00+08:00") == []
+
+
+def test_a_reopened_complaint_runs_its_clocks_again_from_the_reopening(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    reopened_at = T0 + timedelta(days=4)
+    with db.session() as s:
+        ticket = open_ticket(s, rules, Intake("complaint", "noise", T0, unit="3-1-201"))
+        move_ticket(s, rules, ticket.id, "escalated", T0 + timedelta(minutes=20))
+        move_ticket(s, rules, ticket.id, "resolved", T0 + timedelta(days=1))
+        move_ticket(s, rules, ticket.id, "reopened", reopened_at)
+        assert ticket.escalation_due_at == reopened_at + timedelta(hours=1)
+        assert ticket.resolution_due_at == reopened_at + timedelta(days=3)
+        tid = ticket.id
+
+    def owed(at: datetime) -> set[str]:
+        with db.session() as s:
+            found = overdue_now(s, rules, at)
+            return {o.what for o in found if o.ticket_id == tid and o.what != "follow_up"}
+
+    assert owed(reopened_at + timedelta(minutes=30)) == set()
+    assert owed(reopened_at + timedelta(hours=2)) == {"escalate"}
+    with db.session() as s:
+        move_ticket(s, rules, tid, "escalated", reopened_at + timedelta(hours=3))
+    assert owed(reopened_at + timedelta(days=2)) == set()
+    assert owed(reopened_at + timedelta(days=3, hours=1)) == {"resolve"}

@@ -69,7 +69,9 @@ def test_convert_list_show_export_purge(
     assert call["path"] == str(rec / "calls" / "1700000000.1.opus")
     site_day = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     assert call["retain_until"] == add_years(site_day, 2).isoformat()
-    code, everything = cli("recordings", "list", "--include-restricted")
+    assert cli("recordings", "list", "--include-restricted")[0] == 1  # who, and why?
+    supervisor = ("--by", "Wang (supervisor)", "--reason", "complaint 42 review")
+    code, everything = cli("recordings", "list", "--include-restricted", *supervisor)
     secret = everything[1]
     assert secret["restricted"] and secret["ticket_id"] is not None
 
@@ -77,19 +79,23 @@ def test_convert_list_show_export_purge(
     assert code == 0 and shown["verified"] and shown["sha256"] == call["sha256"]
     code, message = cli("recordings", "show", str(secret["id"]))
     assert code == 1 and "restricted" in message
-    assert cli("recordings", "show", str(secret["id"]), "--allow-restricted")[1]["verified"]
+    code, message = cli("recordings", "show", str(secret["id"]), "--allow-restricted")
+    assert code == 1 and "a reason (--reason)" in message  # the flag alone is not enough
+    listened = cli("recordings", "show", str(secret["id"]), "--allow-restricted", *supervisor)
+    assert listened[1]["verified"]
 
     out = tmp_path / "out"
     out.mkdir()
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="hotline.recordings.audit"):
         assert cli("recordings", "export", str(secret["id"]), str(out))[0] == 1
         code, exported = cli(
-            "recordings", "export", str(secret["id"]), str(out), "--allow-restricted"
+            "recordings", "export", str(secret["id"]), str(out), "--allow-restricted", *supervisor
         )
     assert exported["exported_to"] == str(out / "1700000000.1-1.opus")
-    audit = [r.getMessage() for r in caplog.records if r.name == "hotline.recordings.audit"]
-    assert len(audit) == 2 and "refused" in audit[0]
-    assert audit[1].startswith(f"export recording {secret['id']} kind=description restricted=True")
+    logged = [r.getMessage() for r in caplog.records if r.name == "hotline.recordings.audit"]
+    assert len(logged) == 2 and "refused" in logged[0]
+    assert logged[1].startswith(f"export recording {secret['id']} by Wang (supervisor)")
 
     later = (now + timedelta(days=3 * 366)).isoformat()
     code, planned = cli("recordings", "purge", "--dry-run", "--at", later)
@@ -98,8 +104,27 @@ def test_convert_list_show_export_purge(
         secret["id"],
     ]
     assert not any(r["deleted"] for r in planned["recordings"])
-    assert len(cli("recordings", "list", "--include-restricted")[1]) == 2
-    code, purged = cli("recordings", "purge", "--at", later)
+    assert len(cli("recordings", "list", "--include-restricted", *supervisor)[1]) == 2
+    code, purged = cli("recordings", "purge", "--at", later, "--by", "Li (archivist)")
     assert all(r["deleted"] for r in purged["recordings"])
-    assert cli("recordings", "list", "--include-restricted") == (0, [])
+    assert cli("recordings", "list", "--include-restricted", *supervisor) == (0, [])
     assert not any((rec / "calls").iterdir())
+
+    # The trail: every listen to a restricted recording, export and purge; refusals are not
+    # actions (they are in the log), dry runs neither.
+    code, trail = cli("recordings", "audit")
+    assert code == 0
+    assert [(e["action"], e["recording_id"], e["by"], e["outcome"]) for e in trail] == [
+        ("list", None, "Wang (supervisor)", "done"),
+        ("listen", secret["id"], "Wang (supervisor)", "done"),
+        ("export", secret["id"], "Wang (supervisor)", "done"),
+        ("list", None, "Wang (supervisor)", "done"),
+        ("purge", call["id"], "Li (archivist)", "done"),
+        ("purge", secret["id"], "Li (archivist)", "done"),
+        ("list", None, "Wang (supervisor)", "done"),
+    ]
+    assert trail[2]["reason"] == "complaint 42 review" and trail[2]["restricted"]
+    assert trail[2]["detail"] == f"to {out / '1700000000.1-1.opus'}"
+    assert trail[4]["reason"].startswith("retention: kept until")
+    code, mine = cli("recordings", "audit", "--recording", str(secret["id"]))
+    assert [e["action"] for e in mine] == ["listen", "export", "purge"]

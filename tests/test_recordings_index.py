@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, FollowUp, Ticket
+from hotline.core.vocabulary import DomainError
+from hotline.recordings import audit
 from hotline.recordings.index import (
+    Access,
     RecordingNotFound,
     RecordingRestricted,
     add_years,
@@ -91,14 +97,51 @@ def test_every_reader_honours_restriction(db: Database, tmp_path: Path) -> None:
     with db.session() as s:
         assert [r.id for r in list_recordings(s)] == [open_.id]
         assert [r.id for r in list_recordings(s, ticket_id=complaint)] == []
-        assert [r.id for r in list_recordings(s, include_restricted=True)] == [open_.id, secret.id]
+        supervisor = Access("Wang", "complaint 42 review", restricted=True)
+        assert [r.id for r in list_recordings(s, access=supervisor, at=AT)] == [open_.id, secret.id]
         assert get_recording(s, open_.id).id == open_.id
-        with pytest.raises(RecordingRestricted, match="confidential"):
-            get_recording(s, secret.id)
-        assert get_recording(s, secret.id, allow_restricted=True).id == secret.id
+        # The index itself refuses: no permission, or a permission without a person or a reason.
+        for access in (
+            None,
+            Access("Wang"),
+            Access("Wang", restricted=True),
+            Access(" ", "x", True),
+        ):
+            with pytest.raises(RecordingRestricted, match="confidential"):
+                get_recording(s, secret.id, access=access)
+            with (
+                pytest.raises(RecordingRestricted)
+                if access and access.restricted
+                else nullcontext()
+            ):
+                list_recordings(s, access=access)
+        assert get_recording(s, secret.id, access=supervisor, at=AT).id == secret.id
         with pytest.raises(RecordingNotFound):
             get_recording(s, 999)
         assert counts_by_state(s) == {"pending": 2}
+        # Reading the open one is not audited; the restricted list and listen are.
+        trail = [(e.action, e.recording_id, e.by, e.reason, e.at) for e in audit.entries(s)]
+        assert trail == [
+            ("list", None, "Wang", "complaint 42 review", AT),
+            ("listen", secret.id, "Wang", "complaint 42 review", AT),
+        ]
+
+
+def test_the_audit_trail_is_append_only(db: Database, tmp_path: Path) -> None:
+    with db.session() as s:
+        rec = register(s, write_wav(tmp_path / "x.wav", 0.2), "description", at=AT)
+        audit.record(s, "listen", Access("Wang", "review"), at=AT, recording=rec)
+    for statement in ("UPDATE recording_audit SET by = 'nobody'", "DELETE FROM recording_audit"):
+        with pytest.raises(DBAPIError, match="append-only"), db.session() as s:
+            s.execute(text(statement))
+    with db.session() as s:
+        assert [e.by for e in audit.entries(s)] == ["Wang"]
+
+
+@pytest.mark.parametrize("by", ["", "x" * 81, "Wang\nlisten recording 1 by CEO"])
+def test_the_audit_needs_a_plain_name(db: Database, tmp_path: Path, by: str) -> None:
+    with db.session() as s, pytest.raises(DomainError, match="person's name"):
+        audit.record(s, "export", Access(by, "r"), at=AT)
 
 
 def test_checksums_verify_and_catch_a_changed_file(db: Database, tmp_path: Path) -> None:

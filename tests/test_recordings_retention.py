@@ -7,13 +7,15 @@ from pathlib import Path
 import pytest
 
 from hotline.core.db import Database
+from hotline.recordings import audit
 from hotline.recordings.export import ExportError, export
-from hotline.recordings.index import RecordingRestricted, list_recordings, register
+from hotline.recordings.index import Access, RecordingRestricted, list_recordings, register
 from hotline.recordings.retention import purge
 
 from wavs import write_wav
 
 AUDIT = "hotline.recordings.audit"
+NOW = datetime(2026, 12, 2, 4, 30, tzinfo=UTC)
 
 
 def test_purge_deletes_what_is_past_retention_and_a_dry_run_only_says_so(
@@ -31,20 +33,27 @@ def test_purge_deletes_what_is_past_retention_and_a_dry_run_only_says_so(
         (old_id, date(2026, 11, 21), False)
     ]
     assert old.exists()
-    assert [r.getMessage() for r in caplog.records if r.name == AUDIT] == [
-        f"purge (dry run) recording {old_id} kind=call path={old} retain_until=2026-11-21"
-    ]
-    caplog.clear()
+    with db.session() as s:
+        assert audit.entries(s) == []  # a dry run did nothing
     with caplog.at_level(logging.INFO, logger=AUDIT), db.session() as s:
-        done = purge(s, at)
+        done = purge(s, at, by="Li", now=NOW)
     assert [(p.id, p.deleted) for p in done] == [(old_id, True)]
     assert not old.exists() and young.exists()
     assert [r.getMessage() for r in caplog.records if r.name == AUDIT] == [
-        f"purge recording {old_id} kind=call path={old} retain_until=2026-11-21"
+        f"purge recording {old_id} by Li (retention: kept until 2026-11-21): done"
     ]
     with db.session() as s:
         assert [r.path for r in list_recordings(s)] == [str(young)]
         assert purge(s, at) == []
+        # The row outlives the recording it speaks of.
+        (entry,) = audit.entries(s)
+        assert (entry.action, entry.recording_id, entry.path, entry.by, entry.at) == (
+            "purge",
+            old_id,
+            str(old),
+            "Li",
+            NOW,
+        )
 
 
 def test_purge_leaves_a_recording_being_converted(db: Database, tmp_path: Path) -> None:
@@ -68,19 +77,29 @@ def test_export_copies_checks_and_logs(
     with db.session() as s:
         open_id = register(s, wav, "call", at=at).id
         secret_id = register(s, secret, "description", at=at).id  # no ticket yet: restricted
+    manager = Access("manager", "police request 7", restricted=True)
     with caplog.at_level(logging.INFO, logger=AUDIT), db.session() as s:
-        copy = export(s, open_id, out, by="auditor")
-        with pytest.raises(RecordingRestricted):
-            export(s, secret_id, out, by="curious")
-        named = export(s, secret_id, out / "evidence.wav", allow_restricted=True, by="manager")
+        copy = export(s, open_id, out, access=Access("auditor"), at=at)
+        for curious in (Access("curious"), Access("curious", restricted=True)):
+            with pytest.raises(RecordingRestricted):
+                export(s, secret_id, out, access=curious, at=at)
+        named = export(s, secret_id, out / "evidence.wav", access=manager, at=at)
     assert copy == out / "1.1.wav" and copy.read_bytes() == wav.read_bytes()
     assert named.read_bytes() == secret.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["1.1.wav", "evidence.wav"]
     assert [r.getMessage() for r in caplog.records if r.name == AUDIT] == [
-        f"export recording {open_id} kind=call restricted=False path={wav} to {copy} by auditor",
-        f"export of restricted recording {secret_id} by curious refused",
-        f"export recording {secret_id} kind=description restricted=True path={secret} "
-        f"to {named} by manager",
+        f"export recording {open_id} by auditor: done to {copy}",
+        f"recording {secret_id} refused to curious: restricted, without explicit permission"
+        " (--allow-restricted)",
+        f"recording {secret_id} refused to curious: restricted, without a named person (--by)"
+        " and a reason (--reason)",
+        f"export recording {secret_id} by manager (police request 7): done to {named}",
+    ]
+    with db.session() as s:
+        trail = [(e.action, e.recording_id, e.by, e.restricted, e.detail) for e in audit.entries(s)]
+    assert trail == [
+        ("export", open_id, "auditor", False, f"to {copy}"),
+        ("export", secret_id, "manager", True, f"to {named}"),
     ]
 
 
@@ -90,6 +109,6 @@ def test_export_refuses_a_file_that_no_longer_matches(db: Database, tmp_path: Pa
         id_ = register(s, wav, "call", at=datetime(2026, 11, 22, tzinfo=UTC)).id
     wav.write_bytes(wav.read_bytes()[:-10])
     with db.session() as s, pytest.raises(ExportError, match="checksum"):
-        export(s, id_, tmp_path / "copy.wav", by="auditor")
+        export(s, id_, tmp_path / "copy.wav", access=Access("auditor"))
     assert not (tmp_path / "copy.wav").exists()
     assert not list(tmp_path.glob(".copy.wav.*"))

@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from hotline.core.db import Database
 from hotline.core.models import Recording
-from hotline.recordings.index import get_recording, register, verify
+from hotline.recordings.index import find_recording, register, verify
 from hotline.recordings.worker import MAX_ATTEMPTS, RETRY_AFTER, ConversionWorker, scan
 from hotline.settings import RecordingSettings
 
@@ -32,7 +32,7 @@ def worker(db: Database, fmt: str = "opus", workers: int = 2) -> ConversionWorke
 
 def row(db: Database, id_: int) -> Recording:
     with db.session() as s:
-        return get_recording(s, id_, allow_restricted=True)
+        return find_recording(s, id_)
 
 
 @pytest.mark.parametrize("fmt", ["opus", "mp3"])

@@ -94,3 +94,50 @@ def test_empty_period_has_no_rates(db: Database, rules: Rules) -> None:
     assert report.answered_within_rings.rate is None
     assert report.collection.rate is None
     assert report.repeats == []
+
+
+def test_a_matter_inside_its_deadline_is_pending_not_missed(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    now = T0 + timedelta(minutes=2)
+    with db.session() as s:
+        # Two repairs and two complaints received 2 minutes ago, one of each already handled;
+        # an older repair dispatched late and an older complaint never escalated.
+        for kind, category, milestone in (
+            ("repair", "leak", "dispatched"),
+            ("complaint", "noise", "escalated"),
+        ):
+            fresh = [
+                open_ticket(s, rules, Intake(kind, category, T0, unit="3-1-201")).id
+                for _ in range(2)
+            ]
+            move_ticket(s, rules, fresh[0], milestone, now)
+            old = open_ticket(
+                s, rules, Intake(kind, category, T0 - timedelta(days=1), unit="3-1-202")
+            ).id
+            if kind == "repair":
+                move_ticket(s, rules, old, milestone, T0 - timedelta(hours=20))
+        # A follow-up not due for a day yet, and one made today though due in three days.
+        repair = open_ticket(s, rules, Intake("repair", "plumbing", T0, unit="3-1-202")).id
+        complaint = open_ticket(s, rules, Intake("complaint", "fees", T0, unit="3-1-202")).id
+        for state in ("dispatched", "in_progress", "done"):
+            move_ticket(s, rules, repair, state, now)
+        move_ticket(s, rules, complaint, "escalated", now)
+        move_ticket(s, rules, complaint, "resolved", now)
+        due = {f.ticket_id: f.id for f in s.scalars(select(FollowUp))}
+        record_answers(s, rules, due[complaint], Answers(5), now)
+    with db.session() as s:
+        # The period ends in two days; the figures are as known now.
+        report = build_report(s, rules, START, now + timedelta(days=2), now)
+    for rate in (report.repair_dispatch_in_time, report.complaint_escalated_in_time):
+        # met: the fresh one handled and the follow-up's matter; missed: the old one;
+        # pending: the other fresh one, neither met nor missed.
+        assert (rate.part, rate.whole, rate.pending, rate.rate) == (2, 3, 1, 0.6667)
+    assert report.followup_rate["repair"].pending == 1
+    assert report.followup_rate["repair"].whole == 0
+    assert (report.followup_rate["complaint"].part, report.followup_rate["complaint"].whole) == (
+        1,
+        1,
+    )
+    assert (report.satisfaction.part, report.satisfaction.whole) == (1, 1)

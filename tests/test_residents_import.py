@@ -78,7 +78,7 @@ def test_one_bad_row_imports_nothing_and_lists_every_bad_row(db: Database, tmp_p
         (7, "empty"),
         (8, "5"),
     ]
-    assert "(line 2)" in report.bad[3].reason
+    assert "line 6 (3-1-201 D) and line 2 (3-1-201 张伟)" in report.bad[3].reason
     with db.session() as s:
         assert list_residents(s) == []
 
@@ -142,3 +142,24 @@ def test_control_characters_in_any_field_are_bad_rows_with_their_line(
         (6, "control character"),
     ]
     assert "name 'Li Na\\nEXEC" in report.bad[0].reason
+
+
+def test_a_phone_on_two_rows_is_flagged_with_both_lines_unless_one_owner_has_two_units(
+    db: Database, tmp_path: Path
+) -> None:
+    text = (
+        "unit,name,phone,phone2\n"
+        "3-1-201,张伟,13800138000,\n"
+        "5-2-1101,张伟,13800138000,\n"  # the same owner's other unit: kept
+        "3-1-202,王芳,13700002222,\n"
+        "8-3-502,陈杰,13500004444,13700002222\n"  # another person, another unit
+    )
+    with db.session() as s:
+        report = import_residents(s, write(tmp_path, text))
+    assert [(b.line, b.reason) for b in report.bad] == [
+        (
+            5,
+            "duplicate phone 13700002222: line 5 (8-3-502 陈杰) and line 4 (3-1-202 王芳); "
+            "a number repeats only for one resident's other units",
+        )
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -47,9 +49,9 @@ def test_a_confirmed_report_is_stored_before_the_caller_hears_it(app: App) -> No
     assert any("report-confirmed" in c for c in out.commands())
     (ticket,), (record,) = records(app)
     assert not ticket.incomplete and ticket.category == "plumbing"
-    # Written ahead: the record exists, linked to its report, without an ending yet.
+    # Written ahead: the record exists, without an ending yet.
     assert record.caller == "5551234" and record.answered_at is not None
-    assert record.ticket_id == ticket.id and record.ended_at is None
+    assert record.key == ticket.intake_key and record.ended_at is None
 
     place_calls(app, [])  # the restart settles it
     (ticket_after,), (record,) = records(app)
@@ -123,3 +125,25 @@ def test_a_call_cut_off_by_the_service_stopping_is_interrupted_with_what_it_knew
     (ticket,), (record,) = records(app)
     assert record.disposition == "interrupted" and record.ticket_id == ticket.id
     assert ticket.incomplete and ticket.unit_id is not None
+
+
+def test_replay_sets_refused_and_torn_entries_aside_and_lands_the_rest(
+    app: App, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool" / "intakes.jsonl")
+    desk = IntakeDesk(app.db, app.rules, spool)
+    set_aside: list[int] = []
+    spool.on_set_aside = set_aside.append
+    good = CallSummary(key="in:1700000000.1", direction="in", arrived_at=OFFICE_HOURS)
+    refused = asdict(CallSummary(key="in:1700000000.2", direction="in", arrived_at=OFFICE_HOURS))
+    refused["arrived_at"] = None  # NOT NULL: the database refuses it, every time
+    spool.append("call", refused)
+    with spool.path.open("ab") as f:
+        f.write('{"kind": "call", "data": {"caller": "王'.encode()[:-1])  # torn mid-character
+    spool.append("call", asdict(good))
+    assert desk.replay_spool() == 1
+    assert spool.depth() == 0 and set_aside == [1, 1]
+    reasons = [json.loads(line)["reason"] for line in spool.bad_path.read_text().splitlines()]
+    assert reasons[0].startswith("torn line") and "arrived_at" in reasons[1].lower()
+    _, (record,) = records(app)
+    assert record.key == good.key

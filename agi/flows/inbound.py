@@ -7,6 +7,7 @@
 4. Outside office hours say so: emergencies go to the on-duty staff, other reports are taken for a
    call back in office hours. No prompt ever promises a visit time.
 5. Main menu: 1 repair, 2 complaint, 3 fees, 0 an agent; wrong or no input thrice: an agent.
+   Repairs and complaints then choose their category by keypad.
 6. Whatever happens, the call record is written and an unfinished report is kept (Visit.close).
 """
 
@@ -34,6 +35,7 @@ from .visit import (
 log = logging.getLogger(__name__)
 
 REPAIR_KEYS = dict(zip("1234567", CATEGORIES[Kind.REPAIR], strict=True))
+COMPLAINT_KEYS = dict(zip("123456", CATEGORIES[Kind.COMPLAINT], strict=True))
 MAX_RECORDINGS = 3
 
 
@@ -184,7 +186,9 @@ async def take_repair(visit: Visit) -> None:
 
 
 async def take_complaint(visit: Visit) -> None:
-    visit.start_report("complaint", "other")
+    # Chosen by keypad like a repair's; no choice still files the complaint, as `other`.
+    key = await visit.menu("hotline/complaint-category-menu", "".join(COMPLAINT_KEYS))
+    visit.start_report("complaint", COMPLAINT_KEYS.get(key or "", "other"))
     await visit.record("hotline/complaint-record", "descriptions")
     about_staff = await visit.menu("hotline/complaint-about-staff", "12")
     assert visit.report is not None

@@ -60,6 +60,7 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
+        self._filings = 0  # times the report was filed (the first opens its ticket)
         self._recordings = 0
 
     # bookkeeping --------------------------------------------------------------------------------
@@ -168,20 +169,19 @@ class Visit:
         self.summary.report_key = self.report.key
         return self.report
 
-    async def file_report(self, *, complete: bool, link_call: bool = True) -> int | None:
-        """Store the report as it stands (again after each change), and with it the call record
-        linked to it unless it already is; None when it was spooled."""
+    async def file_report(self, *, complete: bool) -> int | None:
+        """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        call = self.summary if link_call else None
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, call))
+        first, self._filings = self._filings == 0, self._filings + 1
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, first=first))
         return self.ticket_id
 
     async def confirm_report(self) -> None:
         """The caller confirmed the report: stored complete (or spooled) before anyone says so.
         When neither the database nor the spool can keep it, NotKept fails the flow and the
-        dialplan hands the caller to a person. Filed once already, so the call record is linked."""
-        await self.file_report(complete=True, link_call=False)
+        dialplan hands the caller to a person."""
+        await self.file_report(complete=True)
 
     def _filed(self, ticket_id: int | None) -> None:
         assert self.report is not None

@@ -1,63 +1,74 @@
-"""`hotline`: the operator's command line."""
+"""`hotline`: the operator's command line.
+
+The arguments are parsed before anything heavy is imported; then only the command's own module
+is loaded (see parser.py), so `--help` and `--version` never load SQLAlchemy or Twisted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from hotline import __version__
-from hotline.app import App
-from hotline.core.db import DatabaseUnavailable
-from hotline.core.vocabulary import DomainError
-from hotline.settings import SettingsError
-
-from . import campaigns, recordings, records, running
-from .output import print_json
+from . import parser as grammar
 
 
-def init(app: App, args: argparse.Namespace) -> None:
-    done = app.init()
-    if args.json:
-        print_json({"home": str(app.settings.home), "done": done})
-    else:
-        print("\n".join(done))
+class OneLineParser(argparse.ArgumentParser):
+    """A mistyped argument is one line on stderr (and exit 2), like every other mistake."""
 
-
-def db_upgrade(app: App, args: argparse.Namespace) -> None:
-    app.db.upgrade()
-    print("database at head")
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    sub.add_parser(
-        "init", parents=[common], help="create home, settings and database"
-    ).set_defaults(func=init)
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(required=True)
-    db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
-    records.register(sub, common)
-    campaigns.register(sub, common)
-    recordings.register(sub, common)
-    running.register(sub)
-    return parser
+    return grammar.build_parser(OneLineParser)
+
+
+def _one_line(exc: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (`| head`): send what is left nowhere, so the
+    interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests)
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # a mistyped argument: its exit status (--help and --version exit)
+        if not exc.code:
+            raise
+        return int(exc.code)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # `init` reports the migration itself
+    module, function = args.handler.split(":")
+    handler = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+
+    from hotline.app import App
+    from hotline.core.db import DatabaseUnavailable
+    from hotline.core.vocabulary import DomainError
+    from hotline.settings import SettingsError
+
     try:
-        app = App.from_env()
-        args.func(app, args)
-    except (DomainError, SettingsError, DatabaseUnavailable) as exc:
-        print(f"hotline: error: {exc}", file=sys.stderr)
+        handler(App.from_env(), args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        print("hotline: error: output closed before the end (broken pipe)", file=sys.stderr)
+        return 1
+    except (DomainError, SettingsError, DatabaseUnavailable, OSError) as exc:
+        print(f"hotline: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from hotline.app import App
 from hotline.core import campaigns, dial_requests, leads, outcomes
 from hotline.core.models import CallRecord, Campaign, DialRequest, Lead
-from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState, parse_choice
+from hotline.core.vocabulary import LeadState, parse_choice
 
-from .output import iso, parse_at, print_json, print_listing, print_table
+from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
 
 
 def _campaign(c: Campaign, tz: tzinfo) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def lead_dial(app: App, args: argparse.Namespace) -> None:
 
 def lead_outcome(app: App, args: argparse.Namespace) -> None:
     """A preview call a person made from their own phone, and how it went."""
-    at = parse_at(args.at, app.rules.tz, app.now())
+    at = parse_past(args.at, app.rules.tz, app.now())
     retry = app.settings.dialer.retry
     with app.require_db().session() as s:
         step = outcomes.record_call_by_hand(
@@ -258,53 +258,3 @@ def calls_list(app: App, args: argparse.Namespace) -> None:
             c["next_step"],
         ),
     )
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    cam = sub.add_parser("campaign", help="outbound campaigns").add_subparsers(required=True)
-    p = cam.add_parser("new", parents=[common], help="create a campaign (state new)")
-    p.add_argument("--kind", required=True, choices=[k.value for k in CampaignKind])
-    p.add_argument("--mode", choices=[m.value for m in DialMode], help="default: by kind")
-    p.add_argument("--name")
-    p.add_argument("--units", help="notice: units, comma separated")
-    p.add_argument("--buildings", help="notice: whole buildings, comma separated")
-    p.add_argument("--message", help="notice: the recording to play")
-    p.add_argument("--unit", help="visitor: the unit visited")
-    p.add_argument("--visitor", help="visitor: the visitor's name")
-    p.add_argument("--recording", help="visitor: the guard's recording of the name")
-    p.add_argument("--ticket", type=int, help="appointment: the ticket")
-    p.add_argument(
-        "--slot", action="append", default=[], help="appointment: a time offered (1 to 3)"
-    )
-    p.set_defaults(func=campaign_new)
-    for action in campaigns.ACTIONS:
-        p = cam.add_parser(action, parents=[common], help=f"{action} a campaign")
-        p.add_argument("id", type=int)
-        p.set_defaults(func=campaign_act, action=action)
-    p = cam.add_parser("status", parents=[common], help="leads, calls and abandon rate")
-    p.add_argument("id", type=int)
-    p.set_defaults(func=campaign_status)
-    cam.add_parser("list", parents=[common]).set_defaults(func=campaign_list)
-    p = cam.add_parser("leads", parents=[common], help="a campaign's leads, best first")
-    p.add_argument("id", type=int)
-    p.add_argument("--state", help="ready, waiting, calling, done or stopped")
-    p.set_defaults(func=campaign_leads)
-    p = cam.add_parser(
-        "dial", parents=[common], help="preview: the service rings the agent, then the lead"
-    )
-    p.add_argument("lead", type=int)
-    p.add_argument("--agent", required=True, help="the agent's extension (PJSIP endpoint)")
-    p.set_defaults(func=lead_dial)
-    p = cam.add_parser("outcome", parents=[common], help="record a preview call made by hand")
-    p.add_argument("lead", type=int)
-    p.add_argument("--disposition", required=True, choices=[d.value for d in Disposition])
-    p.add_argument("--by", required=True, help="who called (the manager, an agent)")
-    p.add_argument("--at", help="when (ISO 8601; default now)")
-    p.set_defaults(func=lead_outcome)
-
-    calls = sub.add_parser("calls", help="call records").add_subparsers(required=True)
-    p = calls.add_parser("list", parents=[common], help="newest first")
-    p.add_argument("--campaign", type=int)
-    p.set_defaults(func=calls_list)

@@ -5,15 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, TextIO, overload
+
+from wcwidth import wcwidth
 
 from hotline.core.vocabulary import DomainError
 
 
+@overload
+def iso(moment: datetime, tz: tzinfo) -> str: ...
+@overload
+def iso(moment: datetime | None, tz: tzinfo) -> str | None: ...
 def iso(moment: datetime | None, tz: tzinfo) -> str | None:
     return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
+
+
+# How far ahead of this machine's clock another's may be: a report stamped later than that is a
+# mistyped time (a year ahead), which would hold every deadline it sets off in the future.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def parse_at(text: str | None, tz: tzinfo, default: datetime) -> datetime:
@@ -27,6 +38,17 @@ def parse_at(text: str | None, tz: tzinfo, default: datetime) -> datetime:
             f"bad timestamp {text!r}: use ISO 8601, e.g. 2026-11-22T09:30:00+08:00"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def parse_past(text: str | None, tz: tzinfo, now: datetime) -> datetime:
+    """When something happened (default now): never later than now, give or take CLOCK_SKEW."""
+    moment = parse_at(text, tz, now)
+    if moment > now + CLOCK_SKEW:
+        raise DomainError(
+            f"--at {iso(moment, tz)} is in the future (now {iso(now, tz)}); "
+            f"record what has happened, at most {CLOCK_SKEW.seconds // 60} minutes ahead"
+        )
+    return moment
 
 
 def _default(value: Any) -> Any:
@@ -43,8 +65,11 @@ def print_json(data: Any) -> None:
 
 
 def _width(text: str) -> int:
-    """Display width: CJK characters take two columns in a terminal."""
-    return sum(2 if ord(ch) >= 0x1100 and not 0x2000 <= ord(ch) < 0x2E80 else 1 for ch in text)
+    """Display width in a terminal (CJK takes two columns, combining marks none); a control
+    character counts as none rather than wcwidth's -1."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(max(wcwidth(ch), 0) for ch in text)
 
 
 def print_table(

@@ -1,4 +1,5 @@
-"""`hotline recordings`: the index, exports, retention purge and the conversion worker."""
+"""`hotline recordings`: the index, exports, retention purge, the audit trail and the conversion
+worker."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from hotline.app import App
-from hotline.core.models import Recording
-from hotline.recordings import index
+from hotline.core.models import Recording, RecordingAudit
+from hotline.recordings import audit, index
 from hotline.recordings.export import export
 from hotline.recordings.retention import purge
 from hotline.recordings.worker import ConversionWorker, scan
@@ -37,6 +38,14 @@ def serialise(r: Recording, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def _by(args: argparse.Namespace) -> str:
+    return args.by or getpass.getuser()
+
+
+def _access(args: argparse.Namespace, restricted: bool) -> index.Access:
+    return index.Access(_by(args), args.reason, restricted)
+
+
 def recordings_list(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     with app.require_db().session() as s:
@@ -44,10 +53,11 @@ def recordings_list(app: App, args: argparse.Namespace) -> None:
             serialise(r, tz)
             for r in index.list_recordings(
                 s,
-                include_restricted=args.include_restricted,
+                access=_access(args, args.include_restricted),
                 ticket_id=args.ticket,
                 call_id=args.call,
                 state=args.state,
+                at=app.now(),
             )
         ]
     print_listing(
@@ -70,7 +80,8 @@ def recordings_list(app: App, args: argparse.Namespace) -> None:
 
 def recordings_show(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        rec = index.get_recording(s, args.id, allow_restricted=args.allow_restricted)
+        access = _access(args, args.allow_restricted)
+        rec = index.get_recording(s, args.id, access=access, at=app.now())
         data = serialise(rec, app.rules.tz) | {"verified": index.verify(rec)}
     if args.json:
         print_json(data)
@@ -84,8 +95,8 @@ def recordings_export(app: App, args: argparse.Namespace) -> None:
             s,
             args.id,
             Path(args.dest),
-            allow_restricted=args.allow_restricted,
-            by=getpass.getuser(),
+            access=_access(args, args.allow_restricted),
+            at=app.now(),
         )
     if args.json:
         print_json({"id": args.id, "exported_to": str(target)})
@@ -96,13 +107,51 @@ def recordings_export(app: App, args: argparse.Namespace) -> None:
 def recordings_purge(app: App, args: argparse.Namespace) -> None:
     at = parse_at(args.at, app.rules.tz, app.now()).astimezone(app.rules.tz)
     with app.require_db().session() as s:
-        done = purge(s, at, dry_run=args.dry_run)
+        done = purge(s, at, dry_run=args.dry_run, by=_by(args), now=app.now())
     if args.json:
         print_json({"dry_run": args.dry_run, "recordings": [vars(p) for p in done]})
         return
     print_table(
         ["id", "path", "retain until", "deleted", "error"],
         [(p.id, p.path, p.retain_until, "yes" if p.deleted else "no", p.error) for p in done],
+    )
+
+
+def serialise_audit(e: RecordingAudit, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": iso(e.at, tz),
+        "action": e.action,
+        "by": e.by,
+        "reason": e.reason,
+        "recording_id": e.recording_id,
+        "path": e.path,
+        "restricted": e.restricted,
+        "outcome": e.outcome,
+        "detail": e.detail,
+    }
+
+
+def recordings_audit(app: App, args: argparse.Namespace) -> None:
+    tz = app.rules.tz
+    with app.require_db().session() as s:
+        found = [
+            serialise_audit(e, tz)
+            for e in audit.entries(s, recording_id=args.recording, by=args.who, limit=args.limit)
+        ]
+    print_listing(
+        found,
+        args.json,
+        ["at", "action", "recording", "by", "reason", "outcome", "flags"],
+        lambda e: (
+            e["at"],
+            e["action"],
+            e["recording_id"],
+            e["by"],
+            e["reason"],
+            e["outcome"] + (f" {e['detail']}" if e["detail"] else ""),
+            "restricted" if e["restricted"] else "",
+        ),
     )
 
 
@@ -120,37 +169,3 @@ def recordings_convert(app: App, args: argparse.Namespace) -> None:
         print_json({"registered": len(found), "archived": archived, "failed": failed})
     else:
         print(f"registered {len(found)}, archived {archived}, failed {failed}")
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    rec = sub.add_parser(
-        "recordings", help="call recordings: index, export, retention"
-    ).add_subparsers(required=True)
-    p = rec.add_parser("list", parents=[common], help="indexed recordings, oldest first")
-    p.add_argument("--ticket", type=int)
-    p.add_argument("--call", type=int)
-    p.add_argument("--state", choices=("pending", "converting", "archived", "failed"))
-    p.add_argument(
-        "--include-restricted", action="store_true", help="include confidential (complaint) ones"
-    )
-    p.set_defaults(func=recordings_list)
-    p = rec.add_parser("show", parents=[common], help="one recording, its checksum verified")
-    p.add_argument("id", type=int)
-    p.add_argument("--allow-restricted", action="store_true")
-    p.set_defaults(func=recordings_show)
-    p = rec.add_parser("export", parents=[common], help="copy a recording out (audit-logged)")
-    p.add_argument("id", type=int)
-    p.add_argument("dest", help="file or folder")
-    p.add_argument("--allow-restricted", action="store_true")
-    p.set_defaults(func=recordings_export)
-    p = rec.add_parser("purge", parents=[common], help="delete what is past retention")
-    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
-    p.add_argument("--at", help="as if on this moment (ISO 8601)")
-    p.set_defaults(func=recordings_purge)
-    p = rec.add_parser(
-        "convert", parents=[common], help="index new WAVs and convert the backlog once"
-    )
-    p.add_argument("--limit", type=int, default=100)
-    p.set_defaults(func=recordings_convert)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 from hotline.app import App
@@ -13,10 +12,10 @@ from hotline.core import arrears, followups, residents, tickets
 from hotline.core.csv_import import BadRow
 from hotline.core.overdue import overdue_now
 from hotline.core.report import Rate, build_report
-from hotline.core.vocabulary import CATEGORIES, Channel, DomainError, Kind, Severity
+from hotline.core.vocabulary import DomainError
 
 from . import serialise
-from .output import iso, parse_at, print_json, print_listing, print_table
+from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
 
 
 def _bad_rows(bad: list[BadRow], skipped: bool) -> None:
@@ -86,7 +85,7 @@ def tickets_new(app: App, args: argparse.Namespace) -> None:
         severity=args.severity,
         channel=args.channel,
         text=args.text,
-        received_at=parse_at(args.at, tz, app.now()),
+        received_at=parse_past(args.at, tz, app.now()),
     )
     with app.require_db().session() as s:
         data = serialise.ticket(tickets.open_ticket(s, app.rules, intake), tz)
@@ -109,26 +108,78 @@ def tickets_list(app: App, args: argparse.Namespace) -> None:
         _ticket_rows(found)
 
 
+# tickets show: each part of the history as a titled table, (heading, key) per column.
+HISTORY_TABLES: dict[str, list[tuple[str, str]]] = {
+    "events": [("from", "from"), ("to", "to"), ("at", "at"), ("by", "by"), ("note", "note")],
+    "work_orders": [
+        ("order", "id"),
+        ("technician", "technician"),
+        ("created", "created_at"),
+        ("completed", "completed_at"),
+        ("signed off by", "accepted_by"),
+        ("signed", "accepted_at"),
+    ],
+    "followups": [
+        ("follow-up", "id"),
+        ("by role", "assignee_role"),
+        ("due", "due_at"),
+        ("done", "done_at"),
+        ("satisfaction", "satisfaction"),
+        ("quality", "quality"),
+        ("comment", "comment"),
+    ],
+    "calls": [
+        ("call", "id"),
+        ("direction", "direction"),
+        ("number", "number"),
+        ("arrived", "arrived_at"),
+        ("disposition", "disposition"),
+        ("agent", "agent"),
+        ("queue", "queue"),
+    ],
+    "recordings": [
+        ("recording", "id"),
+        ("kind", "kind"),
+        ("call", "call_id"),
+        ("path", "path"),
+        ("state", "state"),
+        ("restricted", "restricted"),
+    ],
+}
+
+
 def tickets_show(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        data = serialise.ticket(tickets.get_ticket(s, args.id), app.rules.tz, events=True)
+        data = serialise.history(tickets.ticket_history(s, args.id), app.rules.tz)
     if args.json:
         print_json(data)
         return
     for key, value in data.items():
-        if key != "events" and value not in (None, False):
+        if key not in HISTORY_TABLES and value not in (None, False):
             print(f"{key:18} {value}")
-    print_table(
-        ["from", "to", "at", "note"],
-        [(e["from"], e["to"], e["at"], e["note"]) for e in data["events"]],
-    )
+    for part, columns in HISTORY_TABLES.items():
+        print(f"\n{part.replace('_', ' ')}:")
+        print_table(
+            [heading for heading, _ in columns],
+            [[_cell(row[key]) for _, key in columns] for row in data[part]],
+        )
+
+
+def _cell(value: object) -> object:
+    return {True: "yes", False: ""}.get(value, value) if isinstance(value, bool) else value
 
 
 def tickets_move(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     with app.require_db().session() as s:
         ticket = tickets.move_ticket(
-            s, app.rules, args.id, args.state, parse_at(args.at, tz, app.now()), args.note, args.by
+            s,
+            app.rules,
+            args.id,
+            args.state,
+            parse_past(args.at, tz, app.now()),
+            args.note,
+            args.by,
         )
         data = serialise.ticket(ticket, tz, events=True)
     if args.json:
@@ -163,7 +214,7 @@ def followups_due(app: App, args: argparse.Namespace) -> None:
 
 def followups_record(app: App, args: argparse.Namespace) -> None:
     answers = followups.Answers(args.satisfaction, args.quality, comment=args.comment)
-    at = parse_at(args.at, app.rules.tz, app.now())
+    at = parse_past(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
         complaint = followups.record_answers(s, app.rules, args.id, answers, at)
         reopened = serialise.ticket(complaint, app.rules.tz) if complaint else None
@@ -212,11 +263,8 @@ def arrears_due(app: App, args: argparse.Namespace) -> None:
 
 
 def arrears_paid(app: App, args: argparse.Namespace) -> None:
-    try:
-        amount = Decimal(args.amount)
-    except InvalidOperation:
-        raise DomainError(f"bad amount {args.amount!r}") from None
-    at = parse_at(args.at, app.rules.tz, app.now())
+    amount = arrears.parse_amount(args.amount)
+    at = parse_past(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
         account = arrears.record_payment(s, args.id, amount, at)
         data = {
@@ -261,21 +309,27 @@ def _quarter_start(moment: datetime) -> datetime:
 
 def _pct(rate: Rate) -> str:
     text = "-" if rate.rate is None else f"{rate.rate:.1%} ({rate.part}/{rate.whole})"
+    text += f", {rate.pending} pending" if rate.pending else ""
     return text + (f"  target {rate.target:.0%}" if rate.target is not None else "")
 
 
+def _end_of_today(now: datetime, tz: tzinfo) -> datetime:
+    return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+
+
 def report(app: App, args: argparse.Namespace) -> None:
-    tz = app.rules.tz
-    end = parse_at(args.to, tz, app.now())
-    start = parse_at(args.from_, tz, _quarter_start(end.astimezone(tz)))
+    tz, now = app.rules.tz, app.now()
+    end = parse_at(args.to, tz, _end_of_today(now, tz))
+    start = parse_at(args.from_, tz, _quarter_start(min(end, now).astimezone(tz)))
     if start >= end:
-        raise DomainError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
+        raise DomainError(f"--from {iso(start, tz)} is not before --to {iso(end, tz)}")
     with app.require_db().session() as s:
-        result = build_report(s, app.rules, start, end)
+        result = build_report(s, app.rules, start, end, now)
     if args.json:
         print_json(serialise.report(result, tz))
         return
-    print(f"report {iso(start, tz)} to {iso(end, tz)}")
+    print(f"report from {iso(start, tz)} up to {iso(end, tz)}, as of {iso(now, tz)}")
+    print("(a matter still inside its deadline is pending: counted neither met nor missed)")
     lines = [
         ("answered within three rings", _pct(result.answered_within_rings)),
         ("repairs dispatched within 5 min", _pct(result.repair_dispatch_in_time)),
@@ -301,88 +355,3 @@ def report(app: App, args: argparse.Namespace) -> None:
         ["kind", "unit", "category", "count"],
         [(r.kind, r.unit, r.category, r.count) for r in result.repeats],
     )
-
-
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    res = sub.add_parser("residents", help="residents and their units").add_subparsers(
-        required=True
-    )
-    p = res.add_parser(
-        "import", parents=[common], help="import unit,name,phone[,phone2,lang,do_not_call]"
-    )
-    p.add_argument("file")
-    p.add_argument(
-        "--skip-invalid", action="store_true", help="import the good rows, report the rest"
-    )
-    p.set_defaults(func=residents_import)
-    p = res.add_parser("list", parents=[common])
-    p.add_argument("--unit")
-    p.set_defaults(func=residents_list)
-
-    tic = sub.add_parser("tickets", help="repair, complaint and enquiry tickets").add_subparsers(
-        required=True
-    )
-    p = tic.add_parser("new", parents=[common], help="record a walk-in, WeChat or web report")
-    p.add_argument("--kind", required=True, choices=[k.value for k in Kind])
-    p.add_argument(
-        "--category",
-        required=True,
-        help="; ".join(f"{k}: {', '.join(c)}" for k, c in CATEGORIES.items()),
-    )
-    p.add_argument("--unit", required=True)
-    p.add_argument("--severity", default="general", choices=[s.value for s in Severity])
-    p.add_argument("--channel", default="walk_in", choices=[c.value for c in Channel])
-    p.add_argument("--text")
-    p.add_argument("--at", help="when it was really received (ISO 8601)")
-    p.set_defaults(func=tickets_new)
-    p = tic.add_parser("list", parents=[common])
-    p.add_argument("--state")
-    p.add_argument("--kind")
-    p.set_defaults(func=tickets_list)
-    p = tic.add_parser("show", parents=[common])
-    p.add_argument("id", type=int)
-    p.set_defaults(func=tickets_show)
-    p = tic.add_parser("move", parents=[common], help="change a ticket's state")
-    p.add_argument("id", type=int)
-    p.add_argument("state")
-    p.add_argument("--at")
-    p.add_argument("--note")
-    p.add_argument("--by", help="technician (dispatched) or who signed the acceptance (accepted)")
-    p.set_defaults(func=tickets_move)
-
-    fol = sub.add_parser("followups", help="follow-up calls (回访)").add_subparsers(required=True)
-    p = fol.add_parser("due", parents=[common], help="follow-ups owed, oldest first")
-    p.add_argument("--at")
-    p.set_defaults(func=followups_due)
-    p = fol.add_parser("record", parents=[common], help="record a resident's answers")
-    p.add_argument("id", type=int)
-    p.add_argument("--satisfaction", type=int, required=True, choices=range(1, 6))
-    p.add_argument("--quality", type=int, choices=(1, 2), help="1 done properly, 2 not")
-    p.add_argument("--comment")
-    p.add_argument("--at")
-    p.set_defaults(func=followups_record)
-
-    arr = sub.add_parser("arrears", help="fee arrears (催缴)").add_subparsers(required=True)
-    p = arr.add_parser("import", parents=[common], help="import unit,amount,months")
-    p.add_argument("file")
-    p.add_argument("--skip-invalid", action="store_true")
-    p.set_defaults(func=arrears_import)
-    p = arr.add_parser("due", parents=[common], help="reminders due at or before --at")
-    p.add_argument("--at")
-    p.set_defaults(func=arrears_due)
-    p = arr.add_parser("paid", parents=[common], help="record a payment")
-    p.add_argument("id", type=int)
-    p.add_argument("--amount", required=True)
-    p.add_argument("--at")
-    p.set_defaults(func=arrears_paid)
-
-    p = sub.add_parser("overdue", parents=[common], help="every deadline of the rules now missed")
-    p.add_argument("--at", help="as of (ISO 8601; default now)")
-    p.set_defaults(func=overdue)
-
-    p = sub.add_parser("report", parents=[common], help="the centre's figures for a period")
-    p.add_argument("--from", dest="from_", help="start (default: start of this quarter)")
-    p.add_argument("--to", help="end (default: now)")
-    p.set_defaults(func=report)

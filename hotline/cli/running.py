@@ -97,24 +97,3 @@ def prompts_build(app: App, args: argparse.Namespace) -> None:
     if "zh" in langs:
         written += build_zh_digits(out)
     print(f"wrote {len(written)} prompt file(s) under {out}")
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sub.add_parser("serve", help="run the FastAGI server (and dialer) in one reactor").set_defaults(
-        func=serve
-    )
-    p = sub.add_parser("agi", help="classic AGI: run a call flow over stdin/stdout")
-    p.add_argument("route", help="e.g. inbound, or inbound?site=demo")
-    p.set_defaults(func=agi)
-    p = sub.add_parser("demo", help="the service and the PBX simulator on SQLite, shown live")
-    p.add_argument("--speed", type=float, default=10.0, help="simulated time runs this much faster")
-    p.add_argument("--home", help="demo home (default: $HOTLINE_HOME/demo, made afresh)")
-    p.add_argument("--keep", action="store_true", help="keep the demo home's earlier data")
-    p.set_defaults(func=demo)
-    prompts = sub.add_parser("prompts", help="the recorded prompts").add_subparsers(required=True)
-    p = prompts.add_parser("build", help="generate sounds/<lang>/hotline/*.wav (espeak-ng, sox)")
-    p.add_argument(
-        "--out", default="sounds", help="Asterisk's sounds directory, e.g. /var/lib/asterisk/sounds"
-    )
-    p.add_argument("--lang", action="append", choices=("zh", "en"))
-    p.set_defaults(func=prompts_build)

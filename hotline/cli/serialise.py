@@ -8,6 +8,7 @@ from typing import Any
 from hotline.core.arrears import DueReminder
 from hotline.core.models import FollowUp, Resident, Ticket
 from hotline.core.report import Report
+from hotline.core.tickets import TicketHistory
 
 from .output import iso
 
@@ -35,10 +36,73 @@ def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
     }
     if events:
         data["events"] = [
-            {"from": e.from_state, "to": e.to_state, "at": iso(e.at, tz), "note": e.note}
+            {
+                "from": e.from_state,
+                "to": e.to_state,
+                "at": iso(e.at, tz),
+                "by": e.actor,
+                "note": e.note,
+            }
             for e in t.events
         ]
     return data
+
+
+def history(h: TicketHistory, tz: tzinfo) -> dict[str, Any]:
+    """A ticket with everything done about it: who moved it when, its work orders, follow-ups,
+    calls and recordings (as the recordings index names them; a restricted one's path is
+    shown by `hotline recordings show --allow-restricted` only)."""
+    data = ticket(h.ticket, tz, events=True)
+    data["work_orders"] = [
+        {
+            "id": w.id,
+            "technician": w.technician,
+            "created_at": iso(w.created_at, tz),
+            "completed_at": iso(w.completed_at, tz),
+            "accepted_by": w.accepted_by,
+            "accepted_at": iso(w.accepted_at, tz),
+        }
+        for w in h.work_orders
+    ]
+    data["followups"] = [
+        dict(followup(f, tz, False), **followup_answers(f, tz)) for f in h.followups
+    ]
+    data["calls"] = [
+        {
+            "id": c.id,
+            "direction": c.direction,
+            "number": c.callee if c.direction == "out" else c.caller,
+            "arrived_at": iso(c.arrived_at, tz),
+            "answered_at": iso(c.answered_at, tz),
+            "ended_at": iso(c.ended_at, tz),
+            "disposition": c.disposition,
+            "agent": c.agent,
+            "queue": c.queue,
+            "campaign_id": c.campaign_id,
+        }
+        for c in h.calls
+    ]
+    data["recordings"] = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "call_id": r.call_id,
+            "path": None if r.restricted else r.path,
+            "state": r.state,
+            "restricted": r.restricted,
+        }
+        for r in h.recordings
+    ]
+    return data
+
+
+def followup_answers(f: FollowUp, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "done_at": iso(f.done_at, tz),
+        "satisfaction": f.satisfaction,
+        "quality": f.quality,
+        "comment": f.comment,
+    }
 
 
 def resident(r: Resident) -> dict[str, Any]:

@@ -26,12 +26,19 @@ WIDENED = (
 )
 
 
-def upgrade() -> None:
+def _resize(backwards: bool) -> None:
+    # On SQLite each table is copied (batch mode); hotline.core.db.upgrade turns foreign keys off
+    # for the copy and checks them all afterwards.
     for table, column, old, new in WIDENED:
+        before, after = (new, old) if backwards else (old, new)
         with op.batch_alter_table(table) as batch:
             batch.alter_column(
-                column, type_=sa.String(length=new), existing_type=sa.String(length=old)
+                column, type_=sa.String(length=after), existing_type=sa.String(length=before)
             )
+
+
+def upgrade() -> None:
+    _resize(backwards=False)
     op.add_column(
         "recordings", sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
     )
@@ -40,8 +47,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("recordings") as batch:
         batch.drop_column("attempts")
-    for table, column, old, new in WIDENED:
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column(
-                column, type_=sa.String(length=old), existing_type=sa.String(length=new)
-            )
+    _resize(backwards=True)
