@@ -63,6 +63,8 @@ def test_kill9_mid_inbound_calls_loses_nothing_confirmed(
         # and the restarted service takes calls as before
         after = await call(reactor, service.fastagi_port, phone(0))
         assert heard_confirmed(after)
+        metrics = await service.metrics(reactor)
+        assert metrics["hotline_calls_interrupted_total"] >= 1
         return results
 
     results = run_on_reactor(body, timeout=90)

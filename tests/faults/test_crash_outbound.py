@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from hotline.core.campaigns import campaign_action, create_campaign
-from hotline.core.models import CallRecord
+from hotline.core.models import CallRecord, Lead
 from hotline.dialer.ami_sim_residents import ResidentPlan
+from hotline.settings import DialerSettings
 
 from pbx import DIALER_ENV, Dialling, RecordingAMI, estate_csv
 from reactor_run import run_on_reactor
@@ -107,4 +108,11 @@ def test_kill9_while_outbound_calls_ring(
     for o in dialling.originates:
         record = calls[o.call_id]
         assert record.disposition is not None and record.ended_at is not None, record
+    # and nobody is due again before the no-answer interval of the retry rules
+    interval = DialerSettings().retry_no_answer_minutes * 60
+    with records.app.db.session() as s:
+        due = dict(s.execute(select(Lead.call_id, Lead.next_attempt_at)).all())
+    for o in dialling.originates:
+        assert due[o.call_id] is not None, o
+        assert due[o.call_id].timestamp() - o.at >= interval, (o, due[o.call_id])
     records.dispose()
