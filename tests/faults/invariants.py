@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
+from typing import Any
 
 from hotline.agi.simulator import SimCallResult
 
-from pbx import heard_confirmed, inbound_key, reached
-from service_process import Records
+from pbx import call, heard_confirmed, inbound_key, phone, reached
+from service_process import Records, ServiceProcess
+
+SLOWER = 15  # other calls may be this many times slower during a flood than before it
+GROWTH_KIB = 30 * 1024  # what a flood may add to the server's resident memory
 
 
 def confirmed_not_stored(results: Iterable[SimCallResult], records: Records) -> list[str]:
@@ -37,3 +42,14 @@ def calls_without_ending(results: Iterable[SimCallResult], records: Records) -> 
         if record is None or record.disposition is None or record.ended_at is None:
             wrong.append(f"{key}: {record}")
     return wrong
+
+
+async def turnaround(reactor: Any, service: ServiceProcess, calls: int = 4) -> float:
+    """The median seconds of a full repair call (simulated time instant), one at a time."""
+    times = []
+    for n in range(calls):
+        start = reactor.seconds()
+        result = await call(reactor, service.fastagi_port, phone(n % 4), scale=0)
+        assert heard_confirmed(result), result.transcript[-5:]
+        times.append(reactor.seconds() - start)
+    return statistics.median(times)

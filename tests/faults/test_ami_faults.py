@@ -10,12 +10,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from test_crash_outbound import RING_SCALE, attempt_recorder, dialler_service
-from test_hostile_agi import GROWTH_KIB, SLOWER, turnaround
 from twisted.internet.defer import Deferred
 
 from hotline.dialer.ami_sim_residents import ResidentPlan
 
+from dialler import RING_SCALE, attempt_recorder, dialler_service
+from invariants import GROWTH_KIB, SLOWER, turnaround
 from pbx import DIALER_ENV, Dialling, RecordingAMI, estate_csv
 from reactor_run import run_on_reactor
 from service_process import Records, ServiceFactory, free_port, sleep, until

@@ -13,49 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.core.campaigns import campaign_action, create_campaign
-from hotline.core.models import CallRecord, Lead
+from hotline.core.models import Lead
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.settings import DialerSettings
 
-from pbx import DIALER_ENV, Dialling, RecordingAMI, estate_csv
+from dialler import RESIDENTS, RING_SCALE, attempt_recorder, dialler_service
+from pbx import Dialling, RecordingAMI
 from reactor_run import run_on_reactor
-from service_process import Records, ServiceFactory, ServiceProcess, free_port, sleep, until
-
-RESIDENTS = 6
-RING_SCALE = 0.2  # the AMI's simulated seconds per real one: 25 s of ringing is 5 s
-
-
-def start_notice_campaign(service: ServiceProcess) -> None:
-    app = service.app
-    with app.db.session() as s:
-        campaign = create_campaign(
-            s,
-            "notice",
-            "agentless",
-            params={"buildings": [1], "message": "notices/x"},
-            at=app.now(),
-        )
-        campaign_action(s, campaign.id, "start", app.now())
-    app.db.dispose()
-
-
-def attempt_recorder(service: ServiceProcess) -> Any:
-    """Whether the attempt `call_id` has its record in the database now."""
-    app = service.app
-
-    def recorded(call_id: str) -> bool:
-        with app.db.session() as s:
-            return s.scalar(select(CallRecord.id).where(CallRecord.key == call_id)) is not None
-
-    return recorded
-
-
-def dialler_service(services: ServiceFactory, db_url: str, ami_port: int) -> ServiceProcess:
-    service = services(db_url, **DIALER_ENV, HOTLINE_AMI_PORT=str(ami_port))
-    service.init(estate_csv(RESIDENTS))
-    start_notice_campaign(service)
-    return service
+from service_process import Records, ServiceFactory, free_port, sleep, until
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import socket
-import statistics
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from twisted.internet.defer import DeferredList
 
 from hotline.agi.simulator import SimCaller, environment_lines
 
+from invariants import GROWTH_KIB, SLOWER, turnaround
 from pbx import call, estate_csv, heard_confirmed, inbound_key, options, phone
 from reactor_run import run_on_reactor
 from service_process import Records, ServiceFactory, ServiceProcess, in_thread, sleep, until
@@ -28,8 +28,6 @@ LIMITS = {
     "HOTLINE_FASTAGI_COMMAND_TIMEOUT": "1",
     "HOTLINE_FASTAGI_MAX_CONNECTIONS": "40",
 }
-SLOWER = 15  # other calls may be this many times slower during a flood than before it
-GROWTH_KIB = 30 * 1024  # what a flood may add to the server's resident memory
 
 
 def environment(n: int) -> bytes:
@@ -45,17 +43,6 @@ def hostile(services: ServiceFactory, tmp_path: Any) -> ServiceProcess:
     service = services(f"sqlite:///{tmp_path / 'home' / 'hotline.db'}", **LIMITS)
     service.init(estate_csv(4))
     return service
-
-
-async def turnaround(reactor: Any, service: ServiceProcess, calls: int = 4) -> float:
-    """The median seconds of a full repair call (simulated time instant), one at a time."""
-    times = []
-    for n in range(calls):
-        start = reactor.seconds()
-        result = await call(reactor, service.fastagi_port, phone(n % 4), scale=0)
-        assert heard_confirmed(result), result.transcript[-5:]
-        times.append(reactor.seconds() - start)
-    return statistics.median(times)
 
 
 def connect(port: int) -> socket.socket:
