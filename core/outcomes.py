@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ from .vocabulary import (
     LeadState,
     parse_choice,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ def settle_in_the_air(
         )
         record_attempt(session, rules, retry, lead_id, outcome, at)
         settled.append(lead_id)
+    if settled:
+        log.warning("%d outbound attempt(s) left in the air by a stop: interrupted", len(settled))
     return settled
 
 
