@@ -9,27 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .arrears import due_reminders
 from .calling_window import CallingWindow
 from .followups import pending_followups
-from .models import Campaign, Lead, Resident, Ticket, Unit
+from .models import CallRecord, Campaign, Lead, Resident, Ticket, Unit
+from .retry import RetryPolicy
 from .rules import Rules
 from .vocabulary import (
     OPEN_LEAD_STATES,
     CampaignKind,
     CampaignState,
     DialMode,
+    Disposition,
     DomainError,
     LeadState,
     Role,
 )
 
+ABANDONED_HOLD = RetryPolicy().abandoned_hold
 # Higher is dialled first.
 CALLBACK_PRIORITY = 100  # an abandoned resident is called back before anyone else
 VISITOR_PRIORITY = 50
@@ -331,13 +334,16 @@ def claim_leads(
     at: datetime,
     worker: str,
     window: CallingWindow,
+    abandoned_hold: timedelta = ABANDONED_HOLD,
 ) -> list[LeadClaim]:
     """Take up to `limit` leads to dial now, best first, and mark them `calling`.
 
     Only a running campaign, inside the calling window (a visitor at the gate is the exception:
     the resident is phoned whenever the visitor comes), never a do-not-call resident, never a
-    resident already in a live call. On PostgreSQL the rows are taken with SKIP LOCKED, so
-    dialers sharing the database never claim the same lead or two leads of one resident."""
+    resident already in a live call, never a resident whose call the dialer abandoned within
+    `abandoned_hold` (a person calls them back: the callback is a preview lead). On PostgreSQL
+    the rows are taken with SKIP LOCKED, so dialers sharing the database never claim the same
+    lead or two leads of one resident."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise DomainError(f"no campaign {campaign_id}")
@@ -357,6 +363,7 @@ def claim_leads(
             Lead.preview.is_(False),  # a person calls those
             Resident.do_not_call.is_(False),
             ~exists().where(live.resident_id == Lead.resident_id, live.state == LeadState.CALLING),
+            ~_abandoned_since(at - abandoned_hold),
         )
         .order_by(Lead.priority.desc(), Lead.next_attempt_at, Lead.id)
         # No more than asked for: on PostgreSQL every row fetched stays locked until commit.
@@ -381,6 +388,22 @@ def claim_leads(
         claims.append(lead_claim(campaign, lead, resident))
     session.flush()
     return claims
+
+
+def _abandoned_since(since: datetime) -> ColumnElement[bool]:
+    """The lead's resident had a call abandoned (by any campaign) since `since`: the recent
+    abandoned calls are few and indexed (ix_calls_disposition_ended), so they are read once."""
+    other = aliased(Lead)
+    held = (
+        select(other.resident_id)
+        .join(CallRecord, CallRecord.lead_id == other.id)
+        .where(
+            CallRecord.disposition == Disposition.ABANDONED,
+            CallRecord.ended_at >= since,
+            other.resident_id.is_not(None),  # a NULL would make NOT IN exclude every lead
+        )
+    )
+    return Lead.resident_id.in_(held)
 
 
 def load_resident(session: Session, resident_id: int) -> Resident:

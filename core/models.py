@@ -206,6 +206,7 @@ class CallRecord(Base):
         # rings_before_answer makes it cover the report's count, read from the index alone.
         Index("ix_calls_direction_arrived", "direction", "arrived_at", "rings_before_answer"),
         Index("ix_calls_campaign", "campaign_id"),
+        Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

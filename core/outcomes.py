@@ -237,6 +237,7 @@ def _next_step(
 
 
 def _callback(lead: Lead, at: datetime) -> Lead:
+    """A preview lead: a person calls the abandoned resident back; the dialer does not."""
     return Lead(
         campaign_id=lead.campaign_id,
         resident_id=lead.resident_id,
@@ -251,6 +252,7 @@ def _callback(lead: Lead, at: datetime) -> Lead:
         followup_id=lead.followup_id,
         arrears_id=lead.arrears_id,
         payload={**(lead.payload or {}), "callback_of": lead.id},
+        preview=True,
     )
 
 

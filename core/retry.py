@@ -12,7 +12,11 @@ from .vocabulary import Disposition
 @dataclass(frozen=True)
 class RetryPolicy:
     """Defaults: no answer +2 h (at most 3 a day, 6 in all), busy +15 min, rejected +4 h,
-    congestion or failure +15 min. The daily and total caps count every attempt."""
+    congestion or failure +15 min. The daily and total caps count every attempt.
+
+    An abandoned resident (answered, no agent free: the abandon message named the centre) is
+    called back by a person, and the dialer does not call that resident again for
+    `abandoned_hold_hours` (72 h, as Ofcom's rule for abandoned calls)."""
 
     no_answer_minutes: float = 120.0
     busy_minutes: float = 15.0
@@ -20,6 +24,11 @@ class RetryPolicy:
     congestion_minutes: float = 15.0
     max_per_day: int = 3
     max_attempts: int = 6
+    abandoned_hold_hours: float = 72.0
+
+    @property
+    def abandoned_hold(self) -> timedelta:
+        return timedelta(hours=self.abandoned_hold_hours)
 
     def delay(self, disposition: Disposition) -> timedelta | None:
         """The wait before the next try, or None when the disposition is not retried."""

@@ -180,6 +180,10 @@ class ResidentLeg(OutboundCall):
         elif reason == REASON_FAILED and self.one is None:
             self.finish()
 
+    def rejected_dial_status(self, cause: int) -> str:
+        """Dial() (app_dial) names the cause: no such number, or refused (not golden-checked)."""
+        return "CHANUNAVAIL" if cause == 1 else "BUSY"
+
     def land(self) -> None:
         """Answered: the resident talks with the agent; no landing dialplan."""
 

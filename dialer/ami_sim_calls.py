@@ -225,11 +225,25 @@ class OutboundCall:
         self.hangup_unanswered(1)
 
     def hangup_unanswered(self, cause: int) -> None:
-        assert self.two
-        self.sim.exten(self.two, "Hangup", str(cause))
-        self.device("INUSE")
-        self.dial_event("DialEnd", "CHANUNAVAIL" if cause == 1 else "BUSY")
-        self.unanswered_end(two_cause=cause, reason=REASON_HANGUP)
+        """The callee hangs up unanswered with a Q.850 cause (ami-09, ``Hangup(21)``): the
+        cause is on both halves' Hangup, DialEnd says NOANSWER and the Reason is 0."""
+        sim, one, two = self.sim, self.one, self.two
+        assert one and two
+        self.cancel_timeout()
+        self.finish()
+        sim.exten(two, "Hangup", str(cause))
+        sim.channel_event("SoftHangupRequest", "call", two, ("Cause", "16"))
+        sim.channel_event("HangupRequest", "call", one, ("Cause", str(cause)))
+        sim.hangup_channel(two, cause)
+        self.device("NOT_INUSE")
+        self.dial_event("DialEnd", self.rejected_dial_status(cause))
+        sim.hangup_channel(one, cause)
+        self.device("NOT_INUSE")
+        self.originate_response(REASON_FAILED, None)
+
+    def rejected_dial_status(self, cause: int) -> str:
+        """DialEnd of an Originate whose callee hung up unanswered: NOANSWER (ami-09)."""
+        return "NOANSWER"
 
     def unanswered_end(self, *, two_cause: int, reason: int) -> None:
         sim, one, two = self.sim, self.one, self.two

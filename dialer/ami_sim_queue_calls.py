@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+import wave
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.dialer.ami_protocol import Header
@@ -62,11 +64,25 @@ class QueueCall:
         self.timeout = sim.later(self.plan.queue_timeout_s, self.give_up)
         sim.serve_queue(queue)
 
+    def mixmonitor(self, talk_s: float) -> None:
+        """The file of `MixMonitor(${HOTLINE_RECORDING},b)` (hotline-agent): `b` records only
+        while bridged, so a call no agent took leaves a 44-byte header-only WAV (Asterisk 22)."""
+        path = self.caller.variables.get("HOTLINE_RECORDING") if self.caller else None
+        if not self.sim.mixmonitor or not path:
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(path, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            wav.writeframes(bytes(2 * round(8000 * talk_s)))
+
     def give_up(self) -> None:
         """Queue timeout: leave the queue and hang up (the dialplan's next step)."""
         self.timeout = None
         if self not in self.queue.waiting or self.call.done:
             return
+        self.mixmonitor(0.0)
         self.leave()
         self.queue.abandoned += 1
         assert self.caller
@@ -115,14 +131,56 @@ class QueueCall:
         self.sim.publish(event, "call", [*headers, *(chan.block() if chan else [])])
 
     def connect(self, agent: QueueMember) -> None:
-        """Ring ``agent`` (answers at once) and bridge it with the caller."""
-        sim, caller, queue = self.sim, self.caller, self.queue
-        assert caller
+        """Ring ``agent``: one who answers does so at once and is bridged with the caller; one
+        who does not rings until the member timeout or the caller's queue timeout, whichever
+        comes first (app_queue's `timeoutpriority = app`)."""
         self.agent = agent
         agent.ringing_or_up = True
         if self.timeout is not None and self.timeout.active():
             self.timeout.cancel()
+        if not agent.answers:
+            self.ring(agent)
+            return
+        sim, caller, queue = self.sim, self.caller, self.queue
+        assert caller
         dial = agent.interface.removeprefix("Local/").removesuffix("/n")
+        a1, a2 = self.call_agent(dial)
+        cid = (caller.cid_num, caller.cid_name)
+        sim.exten(a2, "Answer", "")
+        sim.set_state(a2, 6)
+        sim.device_state(f"Local/{dial}", "INUSE")
+        a1.exten = caller.exten
+        a1.connected_num, a1.connected_name = cid
+        sim.set_state(a1, 6)
+        sim.exten(a1, "AppQueue", "(Outgoing Line)")
+        sim.channel_event("NewConnectedLine", "call", a1)
+        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        sim.publish(
+            "DialEnd", "call", [*caller.block(), *a1.block("Dest"), ("DialStatus", "ANSWER")]
+        )
+        sim.device_state(f"Queue:{queue.name}_avail", "INUSE")
+        sim.device_state(f"Queue:{queue.name}", "NOT_INUSE")
+        self.leave()
+        wait = sim.now() - self.joined
+        self.var(caller, "QUEUEPOSITION", "1")
+        self.var(caller, "QUEUEWAIT", str(int(wait)))
+        self.var(caller, "QUEUEWAIT_MS", str(int(wait * 1000)))
+        sim.device_state(f"Local/{dial}", "INUSE")
+        self.connected = sim.now()
+        self.member_event("AgentConnect", ("HoldTime", str(int(wait))), ("RingTime", "0"))
+        agent.in_call = True
+        self.bridge = str(uuid.UUID(int=sim.rng.getrandbits(128), version=4))
+        self.bridge_event("BridgeCreate", 0, None)
+        self.bridge_event("BridgeEnter", 1, a1)
+        self.bridge_event("BridgeEnter", 2, caller)
+        self.var(a1, "BRIDGEPEER", caller.name)
+        self.var(caller, "BRIDGEPEER", a1.name)
+        self.agent_script(sim.rng.uniform(*agent.talk_s))
+
+    def call_agent(self, dial: str) -> tuple[Channel, Channel]:
+        """The member's Local pair rung from the queue: up to AgentCalled and DialBegin."""
+        sim, caller, agent = self.sim, self.caller, self.agent
+        assert caller and agent
         number, _, context = dial.partition("@")
         cid = (caller.cid_num, caller.cid_name)
         a1, a2 = self.a1, self.a2 = sim.new_local_pair(number, context)
@@ -158,36 +216,42 @@ class QueueCall:
             "call",
             [*caller.block(), *a1.block("Dest"), ("DialString", agent.interface)],
         )
-        sim.exten(a2, "Answer", "")
-        sim.set_state(a2, 6)
-        sim.device_state(f"Local/{dial}", "INUSE")
-        a1.exten = caller.exten
-        a1.connected_num, a1.connected_name = cid
-        sim.set_state(a1, 6)
-        sim.exten(a1, "AppQueue", "(Outgoing Line)")
-        sim.channel_event("NewConnectedLine", "call", a1)
-        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
-        sim.publish(
-            "DialEnd", "call", [*caller.block(), *a1.block("Dest"), ("DialStatus", "ANSWER")]
-        )
-        sim.device_state(f"Queue:{queue.name}_avail", "INUSE")
-        sim.device_state(f"Queue:{queue.name}", "NOT_INUSE")
-        self.leave()
-        wait = sim.now() - self.joined
-        self.var(caller, "QUEUEPOSITION", "1")
-        self.var(caller, "QUEUEWAIT", str(int(wait)))
-        self.var(caller, "QUEUEWAIT_MS", str(int(wait * 1000)))
-        sim.device_state(f"Local/{dial}", "INUSE")
-        self.connected = sim.now()
-        self.member_event("AgentConnect", ("HoldTime", str(int(wait))), ("RingTime", "0"))
-        agent.in_call = True
-        self.bridge = str(uuid.UUID(int=sim.rng.getrandbits(128), version=4))
-        self.bridge_event("BridgeCreate", 0, None)
-        self.bridge_event("BridgeEnter", 1, a1)
-        self.bridge_event("BridgeEnter", 2, caller)
-        self.var(a1, "BRIDGEPEER", caller.name)
-        self.var(caller, "BRIDGEPEER", a1.name)
-        self.agent_script(sim.rng.uniform(*agent.talk_s))
+        return a1, a2
+
+    def ring(self, agent: QueueMember) -> None:
+        sim = self.sim
+        dial = agent.interface.removeprefix("Local/").removesuffix("/n")
+        self.call_agent(dial)
+        sim.device_state(f"Local/{dial}", "RINGING")
+        left = self.joined + self.plan.queue_timeout_s - sim.now()
+        ring_s = max(0.0, min(self.queue.member_timeout_s, left))
+        sim.later(ring_s, self.ring_no_answer, ring_s, ring_s >= left)
+
+    def ring_no_answer(self, ring_s: float, queue_timed_out: bool) -> None:
+        """The member's phone rang out: AgentRingNoAnswer, DialEnd NOANSWER, the pair hangs
+        up; the caller waits on (rung again) or, its queue time over, leaves."""
+        sim, caller, a1, a2, agent = self.sim, self.caller, self.a1, self.a2, self.agent
+        assert caller and a1 and a2 and agent
+        if not self.call.done:
+            self.member_event("AgentRingNoAnswer", ("RingTime", str(round(ring_s * 1000))))
+            dest = [*caller.block(), *a1.block("Dest"), ("DialStatus", "NOANSWER")]
+            sim.publish("DialEnd", "call", dest)
+        sim.channel_event("HangupRequest", "call", a2, ("Cause", "16"))
+        sim.hangup_channel(a1, 16)
+        sim.hangup_channel(a2, 16)
+        sim.device_state(agent.interface.removesuffix("/n"), "NOT_INUSE")
+        agent.ringing_or_up = False
+        self.agent = self.a1 = self.a2 = None
+        sim.publish("QueueMemberStatus", "agent", agent.event_headers(self.queue.name))
+        if self.call.done:  # the caller hung up meanwhile
+            sim.serve_queue(self.queue)
+            return
+        if queue_timed_out:
+            self.give_up()
+            return
+        left = self.joined + self.plan.queue_timeout_s - sim.now()
+        self.timeout = sim.later(left, self.give_up)
+        sim.serve_queue(self.queue)
 
     def agent_script(self, talk: float) -> None:
         sim, a2 = self.sim, self.a2
@@ -208,6 +272,7 @@ class QueueCall:
         assert caller and a1 and a2 and agent
         queue, cid = self.queue, (caller.cid_num, caller.cid_name)
         talk = sim.now() - self.connected
+        self.mixmonitor(talk)
         sim.exten(a2, "Hangup", "", 5)
         sim.channel_event("SoftHangupRequest", "call", a2, ("Cause", "16"))
         sim.channel_event("HangupRequest", "call", a1, ("Cause", "16"))

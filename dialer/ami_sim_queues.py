@@ -15,12 +15,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class QueueMember:
-    """A queue agent; ``talk_s`` is the range a conversation's length is drawn from."""
+    """A queue agent; ``talk_s`` is the range a conversation's length is drawn from.
+    ``answers`` False: the phone rings out every time (an agent away from the desk)."""
 
     name: str
     interface: str
     talk_s: tuple[float, float] = (2.0, 2.0)
     wrapup_s: float = 0.0
+    answers: bool = True
     paused: bool = False
     paused_reason: str = ""
     calls_taken: int = 0
@@ -74,6 +76,7 @@ class Queue:
     name: str
     members: list[QueueMember]
     strategy: str = "ringall"
+    member_timeout_s: float = 15.0  # queues.conf `timeout`: how long a member's phone rings
     waiting: list[QueueCall] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0

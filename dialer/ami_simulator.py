@@ -56,8 +56,12 @@ class AMISimulator:
         landing_queues: dict[str, tuple[str, float]] | None = None,
         rng: random.Random | None = None,
         agents: dict[str, AgentPlan] | None = None,
+        mixmonitor: bool = False,
     ) -> None:
         self.clock = clock
+        # Calls landing in a queue with HOTLINE_RECORDING set get the file MixMonitor(,b)
+        # writes (`QueueCall.mixmonitor`); off by default: no files from tests that need none.
+        self.mixmonitor = mixmonitor
         self.users = users if users is not None else {"dialer": "dialer-secret"}
         self.residents = residents or ScriptedResidents()
         self.time_scale = time_scale
@@ -113,12 +117,14 @@ class AMISimulator:
         self.publish("DeviceStateChange", "call", [("Device", device), ("State", state)])
 
     def serve_queue(self, queue: Queue) -> None:
-        """Hand waiting callers to free, unpaused agents (ringall: first free one)."""
+        """Hand waiting callers to free, unpaused agents (ringall: first free one); a caller
+        whose member is ringing waits for that member's answer or ring-out."""
         for member in queue.members:
-            if not queue.waiting:
+            waiting = [call for call in queue.waiting if call.agent is None]
+            if not waiting:
                 return
             if not member.paused and not member.ringing_or_up:
-                queue.waiting[0].connect(member)
+                waiting[0].connect(member)
 
     def pause_member(self, queue: Queue, member: QueueMember, paused: bool, reason: str) -> None:
         member.paused = paused

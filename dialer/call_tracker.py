@@ -5,7 +5,10 @@ channels, by their Linkedid: the channel variables the Originate set (CALL_ID, L
 VarSet events right after Newchannel, and OriginateResponse carries the first channel's Uniqueid
 (which is the Linkedid) when the call got that far.
 OriginateResponse may arrive before or after the Hangup events (ami-04, ami-07), so a call is
-finished only when its Reason is known and none of its channels is still up.
+finished only when its Reason is known and none of its channels is still up. A failed one names
+no Uniqueid (`<unknown>`), only the channel it dialled: an Originate that set no variable is
+then tied to the hang-ups of that channel's last call, whose cause tells more than Reason 0 does
+(ami-09: a callee rejecting with cause 21).
 
 An agent-first (preview) call rings the agent: its OriginateResponse is the agent's leg, and the
 resident's leg is the Dial() the dialplan makes from the agent's channel, in the same Linkedid;
@@ -14,6 +17,7 @@ DialBegin and DialEnd (DialStatus) tell when the resident was rung and how that 
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,7 +101,8 @@ class CallTracker:
         self._by_variable: dict[tuple[str, str], Attempt] = {}
         self._live: dict[str, int] = {}  # channels up per Linkedid
         self._seen: set[str] = set()  # Linkedids that had channels
-        self._early_hangups: OrderedDict[str, list[int]] = OrderedDict()  # before we knew it
+        # Hang-ups before we knew the call: Linkedid -> (dialled channel, causes).
+        self._early_hangups: OrderedDict[str, tuple[str, list[int]]] = OrderedDict()
 
     def dialled(self, attempt: Attempt) -> None:
         if not attempt.agent_first:  # else the resident is dialled at DialBegin
@@ -156,6 +161,10 @@ class CallTracker:
             attempt.uniqueid, attempt.channel = uniqueid, msg.get("Channel")
             if attempt.linkedid is None:
                 self._link(attempt, uniqueid)
+        elif attempt.linkedid is None:
+            linkedid = self._early_call_of(msg.get("Channel") or "")
+            if linkedid is not None:
+                self._link(attempt, linkedid)
         # An agent-first call's OriginateResponse is the agent's answer, not the resident's.
         answered = attempt.reason == REASON_ANSWERED and not attempt.agent_first
         if answered and attempt.answered_at is None:
@@ -201,7 +210,8 @@ class CallTracker:
             if not self._live.get(linkedid):
                 self._live.pop(linkedid, None)
                 self._seen.discard(linkedid)
-            self._early_hangups.setdefault(linkedid, []).append(cause)
+            dialled = _dialled(msg.get("Channel") or "")
+            self._early_hangups.setdefault(linkedid, (dialled, []))[1].append(cause)
             self._early_hangups.move_to_end(linkedid)
             while len(self._early_hangups) > EARLY_HANGUPS_KEPT:
                 self._early_hangups.popitem(last=False)
@@ -223,7 +233,14 @@ class CallTracker:
     def _link(self, attempt: Attempt, linkedid: str) -> None:
         attempt.linkedid = linkedid
         self._by_linkedid[linkedid] = attempt
-        attempt.causes.extend(self._early_hangups.pop(linkedid, []))
+        attempt.causes.extend(self._early_hangups.pop(linkedid, ("", []))[1])
+
+    def _early_call_of(self, dialled: str) -> str | None:
+        """The Linkedid of the latest unclaimed call on the channel an Originate dialled."""
+        for linkedid in reversed(self._early_hangups):
+            if dialled and self._early_hangups[linkedid][0] == dialled:
+                return linkedid
+        return None
 
     def _finish_if_over(self, attempt: Attempt) -> None:
         if attempt.reason is None:
@@ -249,3 +266,9 @@ class CallTracker:
             self.listener.agent_missed(attempt)
         else:
             self.listener.finished(attempt, outcome)
+
+
+def _dialled(channel: str) -> str:
+    """The dial string a channel was made from: `Local/100@sim-reject-0000000e;1` ->
+    `Local/100@sim-reject`, as a failed OriginateResponse names it."""
+    return re.sub(r"-[0-9a-f]{8}(;[12])?$", "", channel)

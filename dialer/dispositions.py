@@ -52,12 +52,13 @@ def disposition(
     expected_agent: bool = False,
     connected: bool = False,
 ) -> Disposition:
-    """`reason` None: the Originate was refused outright (`Response: Error`)."""
+    """`reason` None: the Originate was refused outright (`Response: Error`). A telling cause
+    of the callee leg decides before the Reason (ami-09: cause 21 comes with Reason 0)."""
     if answered or reason == REASON_ANSWERED:
         return Disposition.ABANDONED if expected_agent and not connected else Disposition.ANSWERED
     cause = telling_cause(causes)
-    if reason in REASON_DISPOSITION:
-        return REASON_DISPOSITION[reason]
     if cause in CAUSE_DISPOSITION:
         return CAUSE_DISPOSITION[cause]
+    if reason in REASON_DISPOSITION:
+        return REASON_DISPOSITION[reason]
     return Disposition.REJECTED if reason == REASON_HANGUP else Disposition.FAILED

@@ -39,13 +39,14 @@ from hotline.core.rules import Rules
 from hotline.core.vocabulary import CampaignState, DialMode, Disposition
 from hotline.recordings.names import recording_path
 
+from .abandon_guard import AbandonGuard
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
 from .call_tracker import Attempt, CallTracker
 from .dispositions import telling_cause
 from .pacing import Pacer, PacingConfig, make_pacer
 from .preview_calls import PreviewCalls
-from .queue_agents import QueueAgents
+from .queue_agents import QueueAgents, RingNoAnswer
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -54,6 +55,7 @@ Runner = Callable[..., Awaitable[Any]]
 
 AGENT_MODES = (DialMode.PROGRESSIVE, DialMode.PREDICTIVE)
 AGENT_CONTEXT, FLOW_CONTEXT = "dialer-agent", "dialer-landing"
+RING_NO_ANSWER = "ring-no-answer"  # QueuePause reason for an agent who let a call ring out
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class Dialer:
         self.queue_agents = [
             QueueAgents(config.agent_queue, p, self._seconds) for p in self.agent_pacers.values()
         ]
+        self.ring_no_answer = RingNoAnswer(config.agent_queue, self._pause_agent)
+        self.abandon_guard = AbandonGuard(config.pacing.abandon_limit)
         self.line_pacers: dict[int, Pacer] = {}  # agentless campaigns
         self._pacer_of: dict[str, Pacer] = {}
         self._refreshed: dict[int, datetime] = {}
@@ -195,7 +199,9 @@ class Dialer:
         chosen = []
         if with_agents:
             first = min(with_agents, key=lambda c: (c.started_at or self.clock(), c.id))
-            chosen.append((first, self.agent_pacers[first.mode]))
+            pacer = self._agent_pacer(first.mode)
+            if pacer is not None:
+                chosen.append((first, pacer))
         for c in campaigns:
             if c.mode == DialMode.AGENTLESS:
                 pacer = self.line_pacers.get(c.id)
@@ -203,6 +209,16 @@ class Dialer:
                     pacer = self.line_pacers[c.id] = make_pacer(c.mode, self.config.pacing)
                 chosen.append((c, pacer))
         return chosen
+
+    def _agent_pacer(self, mode: str) -> Pacer | None:
+        """Above the abandon limit a predictive campaign is paced progressively, once the
+        calls its predictive pacer placed have ended (None until then)."""
+        predictive = self.agent_pacers[DialMode.PREDICTIVE]
+        if mode != DialMode.PREDICTIVE or not self.abandon_guard.holds(self._seconds()):
+            return self.agent_pacers[mode]
+        if any(pacer is predictive for pacer in self._pacer_of.values()):
+            return None
+        return self.agent_pacers[DialMode.PROGRESSIVE]
 
     def _running_campaigns(self) -> list[RunningCampaign]:
         with self.db.session() as s:
@@ -231,7 +247,13 @@ class Dialer:
     def _claim(self, campaign_id: int, limit: int) -> list[LeadClaim]:
         with self.db.session() as s:
             claims = claim_leads(
-                s, campaign_id, limit, self.clock(), self.config.worker, self.window
+                s,
+                campaign_id,
+                limit,
+                self.clock(),
+                self.config.worker,
+                self.window,
+                abandoned_hold=self.retry.abandoned_hold,
             )
             open_attempts(s, claims, self.clock())  # committed before any Originate is sent
             return claims
@@ -334,7 +356,21 @@ class Dialer:
             elif attempt.answered_at is None:
                 pacer.call_not_answered(attempt.call_id, now)
             pacer.call_ended(attempt.call_id, now)
+        if attempt.expect_agent and attempt.answered_at is not None:
+            self.abandon_guard.picked_up(now, abandoned=outcome is Disposition.ABANDONED)
         self._record_later(attempt, outcome)
+
+    def _pause_agent(self, interface: str) -> None:
+        log.warning(
+            "dialer: %s let a call ring out (%d so far): paused in queue %s",
+            interface,
+            self.ring_no_answer.missed[interface],
+            self.config.agent_queue,
+        )
+        d = self.ami.queue_pause(
+            interface, True, queue=self.config.agent_queue, reason=RING_NO_ANSWER
+        )
+        d.addErrback(self._log_failure, f"pause of {interface}")
 
     def agent_missed(self, attempt: Attempt) -> None:
         self._record_later(attempt, None)
@@ -402,6 +438,7 @@ class Dialer:
         self.tracker.on_event(msg)
         for agents in self.queue_agents:
             agents.on_event(msg)
+        self.ring_no_answer.on_event(msg)
 
     @staticmethod
     def _log_failure(failure: Failure, what: str) -> None:

@@ -8,6 +8,7 @@ queue's `wrapuptime`, whose end is known, which the predictive pacer counts on.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from .ami_protocol import AMIMessage
@@ -71,3 +72,21 @@ class QueueAgents:
         else:
             self._wrapup_until.pop(member, None)
             self.pacer.agent_talking(member, now)
+
+
+class RingNoAnswer:
+    """An agent who lets a call delivered to them ring out (app_queue's AgentRingNoAnswer) is
+    paused in the queue and counted, as VICIdial does: the pacer stops counting on them, so the
+    next resident is not abandoned too. The agent (or a supervisor) unpauses when back."""
+
+    def __init__(self, queue: str, pause: Callable[[str], object]) -> None:
+        self.queue, self.pause = queue, pause
+        self.missed: Counter[str] = Counter()  # ring-outs per member interface
+
+    def on_event(self, msg: AMIMessage) -> None:
+        if msg.name != "AgentRingNoAnswer" or msg.get("Queue") != self.queue:
+            return
+        member = msg.get("Interface") or msg.get("MemberName")
+        if member:
+            self.missed[member] += 1
+            self.pause(member)

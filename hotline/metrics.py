@@ -13,7 +13,7 @@ Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -233,6 +233,12 @@ class Metrics:
         self.dialer_agents = Gauge(
             "hotline_dialer_agents", "Dialer agents by state", ["state"], registry=r
         )
+        self.dialer_ring_outs = Gauge(
+            "hotline_dialer_agent_ring_outs",
+            "Outbound calls the agent let ring out since the service started (each paused them)",
+            ["agent"],
+            registry=r,
+        )
         self.leads_waiting_gauge = Gauge(
             "hotline_dialer_leads_waiting",
             "Leads ready to dial, by campaign kind",
@@ -393,6 +399,11 @@ class Metrics:
             AGENT_STATES, (agents_idle, agents_talking, agents_wrapup), strict=True
         ):
             self.dialer_agents.labels(state).set(n)
+
+    def agent_ring_outs(self, missed: Mapping[str, int]) -> None:
+        """Per agent interface, the delivered calls that rang out (dialer/queue_agents.py)."""
+        for agent, n in missed.items():
+            self.dialer_ring_outs.labels(agent).set(n)
 
     def leads_waiting(self, kind: str, n: int) -> None:
         """Leads of campaigns of this kind ready to dial now."""

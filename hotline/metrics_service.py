@@ -147,3 +147,4 @@ def report_dialer(metrics: Metrics, dialer: Dialer) -> None:
         agents.get("talking", 0),
         agents.get("wrapup", 0),
     )
+    metrics.agent_ring_outs(dialer.ring_no_answer.missed)

@@ -98,6 +98,7 @@ class DialerSettings:
     retry_congestion_minutes: float = 15.0  # congestion and failed calls
     retry_max_per_day: int = 3
     retry_max_attempts: int = 6
+    retry_abandoned_hold_hours: float = 72.0  # the dialer leaves an abandoned resident alone
 
     @property
     def retry(self) -> RetryPolicy:
@@ -108,6 +109,7 @@ class DialerSettings:
             congestion_minutes=self.retry_congestion_minutes,
             max_per_day=self.retry_max_per_day,
             max_attempts=self.retry_max_attempts,
+            abandoned_hold_hours=self.retry_abandoned_hold_hours,
         )
 
     def calling_window(self, tz: tzinfo) -> CallingWindow:

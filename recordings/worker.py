@@ -24,7 +24,7 @@ from hotline.core.models import CallRecord, FollowUp, Recording, Ticket
 from hotline.settings import RecordingSettings
 
 from .convert import CODECS, ConversionError, archive_path, convert, require_ffmpeg
-from .index import DEFAULT_RETENTION_YEARS, register
+from .index import DEFAULT_RETENTION_YEARS, register, wav_seconds
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ LEASE = timedelta(minutes=10)
 # times in all; a WAV that is broken for good then waits for a person (`recordings list`).
 RETRY_AFTER = timedelta(hours=1)
 MAX_ATTEMPTS = 3
+WAV_HEADER = 44  # bytes of a canonical PCM WAV header, as Asterisk writes it
 
 
 def _uniqueid(wav: Path, kind: str) -> str:
@@ -64,6 +65,20 @@ def _links(session: Session, wav: Path, kind: str) -> tuple[int | None, int | No
     if ticket_id is None and call is not None:
         ticket_id = call.ticket_id
     return (call.id if call else None), ticket_id
+
+
+def _header_only(wav: Path) -> bool:
+    """MixMonitor with `b` on a queued call no agent answered leaves a WAV of its 44-byte header
+    and no audio: nothing was said, so it is removed rather than indexed."""
+    try:
+        empty = wav.stat().st_size <= WAV_HEADER or wav_seconds(wav) == 0
+        if empty:
+            wav.unlink()
+    except FileNotFoundError:
+        return True
+    if empty:
+        log.info("removed %s: a recording without audio", wav)
+    return empty
 
 
 def _archived_sibling(session: Session, wav: Path) -> bool:
@@ -93,6 +108,8 @@ def scan(
                 if wav.stat().st_mtime > newest:
                     continue
             except FileNotFoundError:  # removed since the listing
+                continue
+            if _header_only(wav):
                 continue
             indexed = session.scalars(select(Recording.id).where(Recording.path == str(wav)))
             if indexed.first() is not None:

@@ -78,9 +78,12 @@ def run_dialer(
     limit: float = 30.0,
     preview_agents: dict[str, AgentPlan] | None = None,
     done: Callable[[App], bool] = lambda app: open_leads(app) == 0,
+    away_agents: int = 0,
+    mixmonitor: bool = False,
 ) -> Run:
     """Run the service's dialer until `done` (default: no lead is due) and no call is up
-    (or `limit` s)."""
+    (or `limit` s). `away_agents` of the `agents` never answer their phone; `mixmonitor`:
+    queued calls leave the files MixMonitor would."""
     run = Run()
 
     async def body(reactor: Any) -> None:
@@ -105,7 +108,13 @@ def run_dialer(
             )
 
         members = [
-            QueueMember(f"agent{n}", f"PJSIP/agent{n}", talk_s=(20.0, 40.0), wrapup_s=0.0)
+            QueueMember(
+                f"agent{n}",
+                f"PJSIP/agent{n}",
+                talk_s=(20.0, 40.0),
+                wrapup_s=0.0,
+                answers=n >= 101 + away_agents,
+            )
             for n in range(101, 101 + agents)
         ]
         sim = AMISimulator(
@@ -117,6 +126,7 @@ def run_dialer(
             queues=[Queue("outbound", members)],
             landing_queues={"dialer-agent": ("outbound", 2.0)},
             agents=preview_agents,
+            mixmonitor=mixmonitor,
         )
         originate = sim.originate
 

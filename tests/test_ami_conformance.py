@@ -18,8 +18,8 @@ from hotline.dialer.ami_simulator import AMISimulator
 from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, golden_files, load_jsonl, stream
 
 AMI_RAW = golden_files("ami-*.raw")
-SIMULATED = ["ami-01", "ami-02", "ami-03", "ami-04", "ami-05", "ami-06", "ami-07", "ami-10",
-             "ami-11", "ami-12"]  # fmt: skip
+SIMULATED = ["ami-01", "ami-02", "ami-03", "ami-04", "ami-05", "ami-06", "ami-07", "ami-09",
+             "ami-10", "ami-11", "ami-12"]  # fmt: skip
 
 
 def test_golden_transcripts_present() -> None:

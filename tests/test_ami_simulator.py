@@ -93,7 +93,7 @@ def test_every_originate_gets_exactly_one_outcome() -> None:
     outcomes = s.events("OriginateResponse")
     assert sorted(m.action_id for m in outcomes) == sorted(f"o-{i}" for i in range(200))
     reasons = Counter(m["Reason"] for m in outcomes)
-    assert set(reasons) <= {"1", "3", "4", "5"}
+    assert set(reasons) <= {"0", "1", "3", "4", "5"}
     assert reasons["4"] > 60 and reasons["3"] > 0 and reasons["5"] > 0  # seeded mix
     assert sim.channels == {} and sim.calls == {}
     hangups = s.events("Hangup")
@@ -114,6 +114,8 @@ def test_reject_and_unallocated_causes() -> None:
         (resp,) = s.events("OriginateResponse")
         assert resp["Response"] == "Failure"
         assert resp["Channel"] == "Local/100@residents"
+        # ami-09: a callee that hangs up unanswered leaves Reason 0, its cause on both halves.
+        assert resp["Reason"] == ("5" if outcome == "busy" else "0")
 
 
 def test_channels_and_variables_outlive_the_session() -> None:
@@ -203,17 +205,57 @@ def test_agents_take_queue_calls_and_wrap_up() -> None:
     assert member.calls_taken == 2 and not member.in_call
 
 
-def test_queue_summary_counts_a_caller_waiting() -> None:
+def queue_caller(**member: Any) -> tuple[Clock, AMISimulator, Session]:
+    """A caller in queue-test (30 s in `support`), whose one member is set as `member` says."""
     clock = Clock()
     queues = default_queues(clock)
-    queues[0].members[0].paused = True  # nobody to take the call: it waits
+    for name, value in member.items():
+        setattr(queues[0].members[0], name, value)
     sim = AMISimulator(clock, queues=queues)
     s = Session(sim)
     s.login()
+    call_the_queue(s, "q")
+    return clock, sim, s
+
+
+def call_the_queue(s: Session, action_id: str) -> None:
     s.send("Originate", ("Channel", "Local/7000@queue-test"), ("Application", "Wait"),
-           ("Data", "30"), ("Async", "true"), action_id="q")  # fmt: skip
+           ("Data", "60"), ("Async", "true"), action_id=action_id)  # fmt: skip
+
+
+def test_queue_summary_counts_a_caller_waiting() -> None:
+    clock, _, s = queue_caller(paused=True)  # nobody to take the call: it waits
     for _ in range(5):
         clock.advance(1)
     s.send("QueueSummary", ("Queue", "support"), action_id="sum")
     (summary,) = s.events("QueueSummary")
     assert summary["Callers"] == "1" and int(summary["LongestHoldTime"]) >= 3
+
+
+def test_a_member_who_never_answers_rings_out_until_paused() -> None:
+    # The member's phone rings 15 s (queues.conf timeout), the caller waits 30 s.
+    clock, sim, s = queue_caller(answers=False)
+    (member,) = sim.queues["support"].members
+    for _ in range(16):
+        clock.advance(1)
+    called, again = s.events("AgentCalled")  # rung again at once (outbound: retry = 0)
+    (missed,) = s.events("AgentRingNoAnswer")
+    assert (missed["Queue"], missed["Interface"], missed["MemberName"], missed["RingTime"]) == (
+        "support", member.interface, member.name, "15000",
+    )  # fmt: skip
+    assert missed["DestChannel"] == called["DestChannel"] != again["DestChannel"]
+    leg = called["DestChannel"]
+    assert [m["DialStatus"] for m in s.events("DialEnd") if m["DestChannel"] == leg] == ["NOANSWER"]
+    assert not s.events("AgentConnect") and not s.events("QueueCallerLeave")
+    # The second ring ends with the caller's 30 s in the queue.
+    for _ in range(20):
+        clock.advance(1)
+    assert [m["RingTime"] for m in s.events("AgentRingNoAnswer")] == ["15000", "15000"]
+    assert len(s.events("QueueCallerLeave")) == 1 and sim.channels == {}
+    # Paused (the dialer's QueuePause), the member is not rung any more.
+    s.send("QueuePause", ("Queue", "support"), ("Interface", member.interface),
+           ("Paused", "true"), ("Reason", "ring-no-answer"), action_id="p")  # fmt: skip
+    call_the_queue(s, "q2")
+    for _ in range(40):
+        clock.advance(1)
+    assert len(s.events("AgentCalled")) == 2 and len(s.events("QueueCallerLeave")) == 2

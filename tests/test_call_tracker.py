@@ -77,10 +77,33 @@ def test_no_answer_reason_3() -> None:
 
 
 def test_busy_reason_5_though_the_response_comes_after_the_hangups() -> None:
-    # This Originate set no variable, and a failed OriginateResponse names no Uniqueid, so the
-    # hang-up causes cannot be tied to it: the Reason alone decides.
-    outcome, _ = replay("ami-07-originate-busy", ["orig-busy-1"]).outcomes["orig-busy-1"]
-    assert outcome is Disposition.BUSY
+    # This Originate set no variable, and a failed OriginateResponse names no Uniqueid: the
+    # hang-ups are tied to it through the channel it dialled.
+    outcome, causes = replay("ami-07-originate-busy", ["orig-busy-1"]).outcomes["orig-busy-1"]
+    assert outcome is Disposition.BUSY and 17 in causes
+
+
+def test_a_rejected_call_is_rejected_though_asterisk_says_reason_0() -> None:
+    # ami-09: the callee leg hung up with cause 21; OriginateResponse says only Reason 0.
+    outcome, causes = replay("ami-09-originate-rejected-cause21", ["orig-reject-1"]).outcomes[
+        "orig-reject-1"
+    ]
+    assert outcome is Disposition.REJECTED and causes == [21, 21]
+
+
+def test_hangups_of_another_channel_are_not_taken_for_a_failed_originate() -> None:
+    recorder = Recorder()
+    tracker = CallTracker(lambda: T0, recorder)
+    tracker.dialled(Attempt("c1", 7, 1, "100", False, T0))
+    events = [
+        (("Event", "Hangup"), ("Channel", "Local/200@sim-reject-0000000e;2"),
+         ("Linkedid", "9.1"), ("Cause", "21")),
+        (("Event", "OriginateResponse"), ("ActionID", "c1"), ("Channel", "Local/100@sim-reject"),
+         ("Reason", "0"), ("Uniqueid", "<unknown>")),
+    ]  # fmt: skip
+    for headers in events:
+        tracker.on_event(AMIMessage(headers))
+    assert recorder.outcomes == {"c1": (Disposition.FAILED, [])}
 
 
 def test_hangup_causes_are_tied_through_the_channel_variables() -> None:
@@ -128,6 +151,11 @@ def test_failures_reason_0_and_a_refused_originate() -> None:
         (8, [], Disposition.CONGESTION),
         (0, [34], Disposition.CONGESTION),
         (None, [], Disposition.FAILED),
+        # The callee leg's cause, when telling, says more than the Reason.
+        (3, [16, 21], Disposition.REJECTED),
+        (5, [1], Disposition.UNALLOCATED),
+        (3, [16, 19], Disposition.NO_ANSWER),
+        (5, [16], Disposition.BUSY),
     ],
 )
 def test_causes_the_transcripts_do_not_show(

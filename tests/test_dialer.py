@@ -20,6 +20,8 @@ from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phon
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.recordings.resolve import resolve_path
+from hotline.recordings.worker import scan
 from hotline.service import Service
 
 from dialer_harness import dialer_app, run_dialer
@@ -175,6 +177,42 @@ def test_a_followup_survey_campaign_records_the_answers_and_closes_the_lead(
         followup = s.scalars(select(FollowUp)).one()
         assert (followup.satisfaction, followup.quality) == (4, 1)
         assert s.scalars(select(Lead)).one().state == "done"
+
+
+def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app: App) -> None:
+    # The run on a real Asterisk: one queue member who never answers. Each answered
+    # resident was abandoned, got a callback lead ready at once, and was dialled again.
+    plans = {f"1300000000{n}": ResidentPlan("answer", ring_s=1.0) for n in range(1, 6)}
+    seen: dict[str, Any] = {}
+
+    async def watch(reactor: Any, sim: AMISimulator, service: Service) -> None:
+        seen.update(sim=sim, service=service)
+        await deferLater(reactor, 3.0, lambda: None)  # 150 simulated seconds
+
+    run = run_dialer(
+        app, plans, {}, start("arrears", "predictive"), agents=1, away_agents=1,
+        during=watch, limit=10, done=lambda app: True, mixmonitor=True,
+    )  # fmt: skip
+    found = calls(app)
+    abandoned = [c for cs in found.values() for c in cs if c.disposition == "abandoned"]
+    assert abandoned and all(c.next_step.startswith("callback") for c in abandoned)
+    assert max(Counter(run.dialled).values()) == 1  # nobody dialled twice
+    (member,) = seen["sim"].queues["outbound"].members
+    assert member.paused and member.paused_reason == "ring-no-answer"
+    assert seen["service"].dialer.ring_no_answer.missed == {"PJSIP/agent101": 1}
+    with app.db.session() as s:
+        callbacks = [
+            lead for lead in s.scalars(select(Lead)) if "callback_of" in (lead.payload or {})
+        ]
+    assert callbacks and all(lead.preview and lead.state == "ready" for lead in callbacks)
+    # MixMonitor(,b) left the abandoned call a header-only WAV: no recording, none named.
+    (wav,) = (app.settings.recordings_dir / "calls").glob("*.wav")
+    assert wav.stat().st_size == 44 and abandoned[0].recording == str(wav)
+    later = app.now() + timedelta(hours=1)
+    with app.db.session() as s:
+        assert scan(s, app.settings.recordings_dir, at=later, settle=timedelta(0)) == []
+        assert resolve_path(s, abandoned[0].recording) is None
+    assert not wav.exists()
 
 
 def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> None:

@@ -196,7 +196,8 @@ def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
     assert any("complaint-registered" in c for c in out.commands())
 
 
-def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, lang: str) -> None:
     with app.db.session() as s:
         unit = s.scalar(select(Unit).where(Unit.code == "3-1-202"))
         s.add(
@@ -208,12 +209,23 @@ def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, tmp_path: Path) -
                 collection_month=OFFICE_HOURS.date().replace(day=1),
             )
         )
-    caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("3"), Keys("1")])
+    greeting = GREETING if lang == "en" else [Keys("9")]  # Li Na speaks English
+    caller = SimCaller("5551234", None, [*greeting, *KEEP_UNIT, Keys("3"), Keys("1")])
     out = place_calls(app, [caller])
     commands = out.commands()
     spoken = [c for c in commands if c.startswith("SAY ")]
-    assert 'SAY NUMBER 1280 ""' in spoken and 'SAY DIGITS 5 ""' in spoken
-    assert spoken[-1] == 'SAY NUMBER 3 ""'  # months
+    if lang == "en":
+        assert 'SAY NUMBER 1280 ""' in spoken and 'SAY DIGITS 5 ""' in spoken
+        assert spoken[-1] == 'SAY NUMBER 3 ""'  # months
+    else:  # SAY NUMBER on zh reads the units in English: our Mandarin words instead
+        assert not [c for c in spoken if c.startswith("SAY NUMBER")]
+        files = [c.split()[2] for c in commands if c.startswith("STREAM FILE ")]
+        start = files.index("hotline/fees-amount-due") + 1
+        assert files[start : start + 12] == [
+            "digits/1", "hotline/num-thousand", "digits/2", "hotline/num-hundred", "digits/8",
+            "hotline/num-ten", "hotline/fees-yuan", "digits/5", "hotline/fees-jiao",
+            "hotline/fees-for", "digits/3", "hotline/fees-months",
+        ]  # fmt: skip
     assert out.result.variables["HOTLINE_QUEUE"] == "cashier"
     assert tickets(app) == []  # a fee enquiry answered is no report
 

@@ -417,3 +417,11 @@ def test_refresh_from_db_counts_what_the_rules_say_is_owed(db: Database, tmp_pat
         metrics.refresh_from_db(s, rules, now + timedelta(hours=1))
     assert value("hotline_complaints_unescalated_overdue") == 2
     assert value("hotline_followups_overdue") == 2 and value("hotline_followups_due") == 1
+
+
+def test_agents_ring_outs_are_exported_per_agent() -> None:
+    metrics = Metrics()
+    metrics.agent_ring_outs({"PJSIP/agent101": 2, "PJSIP/agent102": 1})
+    value = metrics.registry.get_sample_value
+    assert value("hotline_dialer_agent_ring_outs", {"agent": "PJSIP/agent101"}) == 2
+    assert value("hotline_dialer_agent_ring_outs", {"agent": "PJSIP/agent102"}) == 1

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, campaign_status
 from hotline.core.db import Database
+from hotline.core.dial_requests import request_dial
 from hotline.core.flow_answers import (
     appointment_answer,
     arrears_answer,
@@ -182,7 +183,7 @@ def test_an_outcome_lost_in_an_ami_outage_is_answered_when_the_flow_took_answers
         assert lead(db, c.lead_id).state == "ready"  # due again at the retry time
 
 
-def test_abandoned_resident_gets_a_callback_lead_first_and_now(
+def test_abandoned_resident_gets_a_callback_lead_for_a_person_first_and_now(
     db: Database, tmp_path: Path, rules: Rules
 ) -> None:
     seed(db, tmp_path)
@@ -201,11 +202,32 @@ def test_abandoned_resident_gets_a_callback_lead_first_and_now(
     )
     assert callback.resident_id == lead(db, first.lead_id).resident_id
     assert callback.payload is not None and callback.payload["callback_of"] == first.lead_id
-    # Ahead of the other resident who was never called.
-    assert claim(db, campaign_id, limit=1)[0].lead_id == callback_id
+    # A person calls back (the abandon message promised it): the dialer never takes the lead,
+    # and dials the other resident.
+    assert callback.preview
+    (next_claim,) = claim(db, campaign_id, limit=5)
+    assert next_claim.resident_id != callback.resident_id
     with db.session() as s:
         status = campaign_status(s, campaign_id)
     assert (status["answered"], status["abandoned"], status["abandon_rate"]) == (0, 1, 1.0)
+
+
+def test_the_dialer_leaves_an_abandoned_resident_alone_for_the_hold(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed(db, tmp_path)
+    (first,) = claim(db, running_campaign(db, rules, "notice", LI_NA)[0])
+    step = attempt(db, rules, first, "abandoned", MORNING)
+    with db.session() as s:  # a person may ring the callback lead at once
+        callback_id = int((step.detail or "").removeprefix("lead "))
+        assert request_dial(s, callback_id, "agent101", MORNING, WINDOW).state == "pending"
+    # Another campaign's lead for the same resident waits out the 72 hours too.
+    other, made = running_campaign(db, rules, "notice", LI_NA, at=MORNING + timedelta(hours=1))
+    assert made == 1
+    for hours in (1, 24, 71):
+        assert claim(db, other, at=MORNING + timedelta(hours=hours)) == []
+    (later,) = claim(db, other, at=MORNING + timedelta(hours=72, minutes=1))
+    assert later.resident_id == first.resident_id
 
 
 def test_unallocated_number_is_flagged_and_the_next_number_used(
@@ -428,6 +450,7 @@ GOLDEN_DISPOSITIONS = {
     "orig-fail-tech": ("failed", StepKind.RETRY),
     "orig-noanswer-1": ("no_answer", StepKind.RETRY),
     "orig-busy-1": ("busy", StepKind.RETRY),
+    "orig-reject-1": ("rejected", StepKind.RETRY),  # Reason 0, cause 21 on the callee leg
 }
 
 

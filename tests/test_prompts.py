@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.agi import say_zh
 from hotline.agi.prompts import (
     PROMPT_NAMES,
     MissingToolError,
@@ -52,6 +53,9 @@ REQUIRED = {
     "arrears-will-pay", "arrears-already-paid", "notice-intro", "notice-repeat",
     "visitor-at-gate", "visitor-menu", "visitor-admitted", "visitor-refused",
     "appointment-intro", "appointment-confirmed", "abandon", "missed-you",
+    # Mandarin number words (agi/say_zh.py)
+    "num-ten", "num-hundred", "num-thousand", "num-wan", "num-yi", "num-liang", "fees-jiao",
+    "fees-fen",
 }  # fmt: skip
 
 
@@ -113,7 +117,8 @@ def test_no_prompt_promises_a_visit_time() -> None:
 def test_amount_prompts_hold_no_numbers() -> None:
     # Amounts, months and ticket numbers are spoken by SAY NUMBER / SAY DIGITS.
     texts = load_prompts()
-    for name in ("fees-amount-due", "fees-yuan", "fees-for", "fees-months", "ticket-number-is"):
+    for name in ("fees-amount-due", "fees-yuan", "fees-for", "fees-months", "ticket-number-is",
+                 "num-ten", "num-liang", "fees-jiao"):  # fmt: skip
         for text in texts[f"hotline/{name}"].values():
             assert not re.search(r"\d", text), name
 
@@ -221,3 +226,13 @@ def test_mandarin_digits_for_say_digits(tmp_path: Path) -> None:
         with wave.open(str(path)) as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
             assert w.getnframes() > 800  # a spoken word, not silence
+
+
+def test_build_speaks_the_mandarin_number_words(tmp_path: Path) -> None:
+    # Every word agi/say_zh.py plays is either built here or a zh digit (build_zh_digits).
+    words = sorted(
+        {*say_zh.PROMPTS.values(), say_zh.JIAO, say_zh.FEN} - {f"digits/{d}" for d in range(10)}
+    )
+    for path in build(tmp_path, langs=("zh",), names=words):
+        frames = wav_facts(path)[3]
+        assert 0.1 < frames / 8000 < 2, path  # one syllable (万, 两...), not silence

@@ -13,7 +13,7 @@ import pytest
 
 from hotline.cli import main
 from hotline.core.db import Database
-from hotline.core.models import Ticket
+from hotline.core.models import CallRecord, Ticket
 from hotline.recordings.index import add_years
 
 from wavs import write_wav
@@ -128,3 +128,43 @@ def test_convert_list_show_export_purge(
     assert trail[4]["reason"].startswith("retention: kept until")
     code, mine = cli("recordings", "audit", "--recording", str(secret["id"]))
     assert [e["action"] for e in mine] == ["listen", "export", "purge"]
+
+
+def test_tickets_and_call_records_name_the_file_the_index_has(
+    cli, db: Database, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    rec = tmp_path / "rec"
+    spoken, mute = rec / "calls" / "1700000000.2.wav", rec / "calls" / "1700000000.3.wav"
+    description = rec / "descriptions" / "1700000000.2-1.wav"
+    now = datetime.now(UTC)
+    with db.session() as s:
+        ticket = Ticket(
+            kind="repair",
+            category="leak",
+            recording=str(description),
+            received_at=now,
+            updated_at=now,
+        )
+        s.add(ticket)
+        s.flush()
+        for wav in (spoken, mute):  # answered and recorded; queued, no agent answered
+            s.add(
+                CallRecord(
+                    direction="out",
+                    arrived_at=now,
+                    uniqueid=wav.stem,
+                    recording=str(wav),
+                    ticket_id=ticket.id,
+                )
+            )
+    settled(write_wav(spoken, 2))
+    settled(write_wav(mute, 0))  # MixMonitor's header, nothing after it
+    settled(write_wav(description, 1))
+    assert cli("tickets", "show", "1")[1]["recording"] == str(description)  # not indexed yet
+    assert cli("recordings", "convert") == (0, {"registered": 2, "archived": 2, "failed": 0})
+    assert not description.exists() and not spoken.exists() and not mute.exists()
+    archived = str(description.with_suffix(".opus"))
+    assert cli("tickets", "show", "1")[1]["recording"] == archived
+    assert [t["recording"] for t in cli("tickets", "list")[1]] == [archived]
+    calls = {c["id"]: c["recording"] for c in cli("calls", "list")[1]}
+    assert calls == {1: str(spoken.with_suffix(".opus")), 2: None}

@@ -144,3 +144,18 @@ def test_a_wav_left_after_its_archive_was_recorded_is_removed_by_scan(
 def test_an_unknown_archive_format_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="one of opus, mp3"):
         ConversionWorker(db, RecordingSettings(archive_format="flac"))
+
+
+def test_header_only_wavs_never_become_recordings(db: Database, tmp_path: Path) -> None:
+    # MixMonitor(...,b) on a queued call no agent answered: a 44-byte header and no audio.
+    empty = write_wav(tmp_path / "calls" / "1700000000.5.wav", 0)
+    fresh = write_wav(tmp_path / "calls" / "1700000000.6.wav", 0)
+    spoken = write_wav(tmp_path / "calls" / "1700000000.7.wav", 1)
+    assert empty.stat().st_size == 44
+    for wav in (empty, spoken):
+        os.utime(wav, (AT.timestamp(), AT.timestamp()))
+    os.utime(fresh, (AT.timestamp() + 3600, AT.timestamp() + 3600))  # MixMonitor still at it
+    with db.session() as s:
+        found = scan(s, tmp_path, at=AT + timedelta(hours=1))
+        assert [r.path for r in found] == [str(spoken)]
+    assert not empty.exists() and fresh.exists() and spoken.exists()

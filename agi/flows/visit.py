@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from hotline.agi import say_zh
 from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
@@ -127,9 +128,15 @@ class Visit:
             await self.call.say_digits(str(ticket))
 
     async def say_amount(self, amount: Decimal, months: int) -> None:
-        """ "The amount due is 1280 yuan [point 5] for 3 months", the numbers spoken by SAY."""
+        """ "The amount due is 1280 yuan [point 5] for 3 months": en by SAY NUMBER, zh with our
+        Mandarin number words (SAY NUMBER on a zh channel reads units in English)."""
         yuan, cents = divmod(amount.quantize(Decimal("0.01")) * 100, 100)
         await self.play("hotline/fees-amount-due")
+        if self.lang == "zh":
+            await self.say_words(
+                [*say_zh.amount(amount), "hotline/fees-for", *say_zh.months(months)]
+            )
+            return
         await self.call.say_number(int(yuan))
         if cents:
             await self.play("hotline/fees-point")
@@ -137,6 +144,11 @@ class Visit:
         await self.play("hotline/fees-yuan", "hotline/fees-for")
         await self.call.say_number(months)
         await self.play("hotline/fees-months")
+
+    async def say_words(self, names: list[str]) -> None:
+        """Play number words (agi/say_zh.py): our prompts and the Mandarin `digits/0`-`9`."""
+        for name in names:
+            await self.call.stream_file(name if name.startswith("digits/") else prompt(name), "")
 
     async def record(self, intro: str, kind: str) -> Recording:
         """Record a voice description after `intro`; a hang-up keeps the partial recording."""

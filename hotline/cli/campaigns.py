@@ -12,6 +12,7 @@ from hotline.app import App
 from hotline.core import campaigns, dial_requests, leads, outcomes
 from hotline.core.models import CallRecord, Campaign, DialRequest, Lead
 from hotline.core.vocabulary import LeadState, parse_choice
+from hotline.recordings.resolve import with_recordings
 
 from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
 
@@ -242,7 +243,9 @@ def lead_outcome(app: App, args: argparse.Namespace) -> None:
 
 def calls_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        found = [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
+        found = with_recordings(
+            s, [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
+        )
     print_listing(
         found,
         args.json,

@@ -13,6 +13,7 @@ from hotline.core.csv_import import BadRow
 from hotline.core.overdue import overdue_now
 from hotline.core.report import Rate, build_report
 from hotline.core.vocabulary import DomainError
+from hotline.recordings.resolve import with_recordings
 
 from . import serialise
 from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
@@ -98,10 +99,13 @@ def tickets_new(app: App, args: argparse.Namespace) -> None:
 
 def tickets_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        found = [
-            serialise.ticket(t, app.rules.tz)
-            for t in tickets.list_tickets(s, args.state, args.kind)
-        ]
+        found = with_recordings(
+            s,
+            [
+                serialise.ticket(t, app.rules.tz)
+                for t in tickets.list_tickets(s, args.state, args.kind)
+            ],
+        )
     if args.json:
         print_json(found)
     else:
@@ -151,6 +155,7 @@ HISTORY_TABLES: dict[str, list[tuple[str, str]]] = {
 def tickets_show(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         data = serialise.history(tickets.ticket_history(s, args.id), app.rules.tz)
+        with_recordings(s, [data])
     if args.json:
         print_json(data)
         return
@@ -182,6 +187,7 @@ def tickets_move(app: App, args: argparse.Namespace) -> None:
             args.by,
         )
         data = serialise.ticket(ticket, tz, events=True)
+        with_recordings(s, [data])
     if args.json:
         print_json(data)
     else:
