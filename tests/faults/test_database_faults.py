@@ -134,11 +134,6 @@ def test_database_down_and_spool_disk_full(services: ServiceFactory, pg_cluster:
     assert service.log_count("lost") > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: hotline_spool_depth is only set after the database answered once, so it "
-    "reads 0 while the database has been down since the start (HotlineSpoolNotDraining silent)",
-)
 def test_spool_depth_shown_while_the_database_is_down_since_start(
     services: ServiceFactory, pg_cluster: PgCluster
 ) -> None:
