@@ -279,6 +279,7 @@ class AMIClient:
 
             reactor = default_reactor
         self.config = config
+        # A reactor is both IReactorTCP and IReactorTime; Twisted names no interface for the two.
         self.clock: IReactorTime = clock or reactor  # type: ignore[assignment]
         self._endpoint = endpoint or TCP4ClientEndpoint(reactor, config.host, config.port)
         self._ids = itertools.count(1)
