@@ -338,6 +338,7 @@ class CopyLoader:
             for i, name in enumerate(batch.columns)
             if isinstance(batch.table.c[name].type, UTCDateTime)
         ]
+        # a live connection always has its driver's (None only once closed)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {batch.table.name} ({', '.join(batch.columns)}) FROM STDIN") as cp:
             for row in batch.rows:

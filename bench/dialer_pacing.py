@@ -615,6 +615,7 @@ def _verdict(policies: dict[str, dict[str, object]]) -> str:
     pacer = policies.get("predictive")
     if pacer is None:
         return ""
+    # the rows' figures are floats, typed object in the row dicts
     occupancy = float(pacer["occupancy"])  # type: ignore[arg-type]
     parts = ["cap " + ("met" if pacer["compliant"] else "MISSED")]
     if "lookahead" in policies:

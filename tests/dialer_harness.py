@@ -135,6 +135,7 @@ def run_dialer(
             run.dialled.append(req.dial.split("/", 1)[1].split("@", 1)[0])
             originate(req, respond)
 
+        # a stand-in on this one simulator, counting what it is asked
         sim.originate = counting  # type: ignore[method-assign]
         ami_port = sim.listen(reactor, 0)
         service.start_dialer(ami_port=bound_port(ami_port))

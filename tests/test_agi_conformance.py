@@ -194,6 +194,7 @@ def test_server_against_golden_asterisk(name: str) -> None:
 
     async def body(reactor: Any) -> GoldenAsterisk:
         factory = FastAGIFactory(table, make_context, reactor=reactor, hangup_grace=0.1)
+        # a stand-in on this one observer, keeping each call's error
         factory.observer.call_ended = lambda env, error: ended.append(error)  # type: ignore[method-assign]
         port = await listen_fastagi(reactor, ("127.0.0.1", 0), factory)
         asterisk = GoldenAsterisk(reactor, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def app(db: Database, tmp_path: Path) -> App:
     return app
 
 
-def start(kind: str, mode: str):  # type: ignore[no-untyped-def]
+def start(kind: str, mode: str) -> Callable[[App], None]:
     def go(app: App) -> None:
         with app.db.session() as s:
             campaign = create_campaign(s, kind, mode, at=app.now())
@@ -235,6 +236,7 @@ def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> N
                 written_ahead.append(record is not None and record.ended_at is None)
             originate(req, respond)
 
+        # a stand-in on this one simulator, looking at each originate
         sim.originate = looking  # type: ignore[method-assign]
 
     run_dialer(app, plans, {}, start("arrears", "agentless"), during=look_when_sent)

@@ -41,6 +41,7 @@ def records(app: App) -> tuple[list[Ticket], list[CallRecord]]:
 
 def crash_before_close(service: Service) -> None:
     """The process dies once the flow is over, before the call's ending is written."""
+    # a stand-in on this one desk: the process dies first
     service.desk.close_call = lambda summary, report=None: None  # type: ignore[method-assign]
 
 
@@ -93,6 +94,7 @@ def test_nothing_is_confirmed_when_neither_database_nor_spool_keeps_it(
         def append(kind: str, data: object) -> None:
             raise SpoolFailed(f"{kind} not spooled: No space left on device")
 
+        # a stand-in on this one spool: the disk is full
         service.desk.spool.append = append  # type: ignore[method-assign]
 
     keyed: list[Input] = [Silence(), Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(3.0), Keys("1")]
