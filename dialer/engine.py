@@ -26,6 +26,15 @@ from twisted.python.failure import Failure
 from hotline.core.calling_window import CallingWindow
 from hotline.core.db import Database, DatabaseUnavailable
 from hotline.core.dial_requests import finish_request, release_stale_requests
+from hotline.core.event_bus import EventBus
+from hotline.core.events import (
+    AgentConnected,
+    AgentMissed,
+    AgentPaused,
+    AttemptFinished,
+    OriginatePlaced,
+    OutboundAnswered,
+)
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
 from hotline.core.models import Campaign
 from hotline.core.outcomes import AttemptOutcome, record_attempt
@@ -87,7 +96,7 @@ class Dialer:
         run: Runner,
         clock: Callable[[], datetime],
         reactor: Any,
-        events: Callable[[str, str, dict[str, Any]], None] | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.config, self.ami, self.db, self.rules = config, ami, db, rules
         self.retry, self.window, self.run, self.clock = retry, window, run, clock
@@ -110,7 +119,7 @@ class Dialer:
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
         self.on_state: Callable[[Dialer], None] | None = None  # metrics, after each tick
-        self.events = events or (lambda call_id, event, data: None)  # live views
+        self.events = events or EventBus()  # the service's one bus
 
     def _seconds(self) -> float:
         return self.clock().timestamp()
@@ -280,23 +289,28 @@ class Dialer:
         self.tracker.dialled(attempt)
         self._pacer_of[claim.call_id] = pacer
         pacer.call_started(claim.call_id, self._seconds())
-        self.events(
-            claim.call_id,
-            "dialling",
-            {
-                "number": claim.number,
-                "campaign": claim.campaign_id,
-                "kind": claim.kind,
-                "resident": claim.resident_name,
-                "unit": claim.unit,
-                "mode": campaign.mode,
-            },
-        )
+        self.placed(claim, campaign.mode)
         self.originate(
             self.config.channel_template.format(number=claim.number),
             AGENT_CONTEXT if with_agent else FLOW_CONTEXT,
             variables,
             claim.call_id,
+        )
+
+    def placed(self, claim: LeadClaim, mode: str, agent: str | None = None) -> None:
+        """Tell the bus a call to `claim`'s resident is about to be originated."""
+        self.events.publish(
+            OriginatePlaced(
+                call_id=claim.call_id,
+                number=claim.number,
+                lead_id=claim.lead_id,
+                campaign_id=claim.campaign_id,
+                campaign_kind=claim.kind,
+                mode=mode,
+                resident=claim.resident_name,
+                unit=claim.unit,
+                agent=agent,
+            )
         )
 
     def originate(
@@ -329,14 +343,14 @@ class Dialer:
         pacer = self._pacer_of.get(attempt.call_id)  # none for preview calls
         if pacer is not None:
             pacer.call_answered(attempt.call_id, self._seconds())
-        self.events(attempt.call_id, "answered", {"number": attempt.number})
+        self.events.publish(OutboundAnswered(call_id=attempt.call_id, number=attempt.number))
 
     def connected(self, attempt: Attempt) -> None:
         agent = attempt.agent_interface or attempt.agent or "agent"
         pacer = self._pacer_of.get(attempt.call_id)
         if pacer is not None:
             pacer.call_connected(attempt.call_id, agent, self._seconds())
-        self.events(attempt.call_id, "connected", {"agent": attempt.agent or agent})
+        self.events.publish(AgentConnected(call_id=attempt.call_id, agent=attempt.agent or agent))
 
     def finished(self, attempt: Attempt, outcome: Disposition) -> None:
         pacer, now = self._pacer_of.pop(attempt.call_id, None), self._seconds()
@@ -357,9 +371,9 @@ class Dialer:
             self.ring_no_answer.missed[interface],
             self.config.agent_queue,
         )
-        d = self.ami.queue_pause(
-            interface, True, queue=self.config.agent_queue, reason=RING_NO_ANSWER
-        )
+        queue = self.config.agent_queue
+        self.events.publish(AgentPaused(agent=interface, queue=queue, reason=RING_NO_ANSWER))
+        d = self.ami.queue_pause(interface, True, queue=queue, reason=RING_NO_ANSWER)
         d.addErrback(self._log_failure, f"pause of {interface}")
 
     def agent_missed(self, attempt: Attempt) -> None:
@@ -392,10 +406,13 @@ class Dialer:
 
     def _report(self, attempt: Attempt, outcome: Disposition | None, step: NextStep) -> None:
         if outcome is None:  # not an attempt: live views and metrics count no call
-            self.events(attempt.call_id, "agent_missed", {"agent": attempt.agent})
+            self.events.publish(AgentMissed(call_id=attempt.call_id, agent=attempt.agent))
         else:
-            data = {"disposition": outcome.value, "next": step.text}
-            self.events(attempt.call_id, "outcome", data)
+            self.events.publish(
+                AttemptFinished(
+                    call_id=attempt.call_id, disposition=outcome.value, next_step=step.text
+                )
+            )
 
     def _record(self, attempt: Attempt, outcome: Disposition | None) -> NextStep:
         if outcome is None:

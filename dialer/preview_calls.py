@@ -61,19 +61,7 @@ class PreviewCalls:
             agent_first=True,
         )
         d.tracker.dialled(attempt)
-        d.events(
-            lead.call_id,
-            "dialling",
-            {
-                "number": lead.number,
-                "campaign": lead.campaign_id,
-                "kind": lead.kind,
-                "resident": lead.resident_name,
-                "unit": lead.unit,
-                "mode": "preview",
-                "agent": claim.agent,
-            },
-        )
+        d.placed(lead, "preview", claim.agent)
         log.info("call %s: ringing agent %s for lead %d", lead.call_id, claim.agent, lead.lead_id)
         d.originate(
             d.config.agent_channel_template.format(agent=claim.agent),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from hotline.agi.flows.context import FlowEvents
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
 from hotline.core.vocabulary import DialMode
@@ -26,16 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 15.0
-
-
-def fan_out(*listeners: FlowEvents) -> FlowEvents:
-    """One ``FlowEvents`` callable telling every listener, in order."""
-
-    def tell(call_id: str, event: str, data: dict[str, Any]) -> None:
-        for listener in listeners:
-            listener(call_id, event, data)
-
-    return tell
 
 
 class ObserverChain(AGIObserver):

@@ -16,6 +16,7 @@ from hotline.app import App
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
+from hotline.core.events import AgentConnected
 from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
@@ -119,7 +120,7 @@ def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> No
     # Two agents, calls paced to them: nobody rang while both were busy beyond the limit.
     assert dispositions["answered"] >= 4
     assert not run.flows  # agent calls land in the queue, not in a flow
-    assert any(e[1] == "connected" for e in run.events)
+    assert any(isinstance(e, AgentConnected) for e in run.events)
 
 
 def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) -> None:

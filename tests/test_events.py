@@ -1,0 +1,158 @@
+"""The event bus, and the typed events the call flows publish on it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hotline.agi.simulator import Keys, Silence, SimCaller, Speak
+from hotline.app import App
+from hotline.core.db import Database
+from hotline.core.event_bus import EventBus
+from hotline.core.events import (
+    AgentPaused,
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    CallerIdentified,
+    CallEvent,
+    Event,
+    HandedToQueue,
+    MenuChoice,
+    ReportFiled,
+    StepTaken,
+)
+from hotline.core.models import Resident, Ticket
+
+from factories import seed_residents
+from flow_harness import make_app, place_calls
+
+
+def step(call_id: str, name: str) -> StepTaken:
+    return StepTaken(call_id=call_id, step=name)
+
+
+def test_subscribers_get_the_types_they_asked_for_in_order() -> None:
+    bus, heard = EventBus(), []
+    bus.subscribe(lambda e: heard.append(("all", e)), (Event,))
+    bus.subscribe(lambda e: heard.append(("calls", e)), (CallEvent,))
+    bus.subscribe(lambda e: heard.append(("menus", e)), (MenuChoice,))
+    paused = AgentPaused(agent="PJSIP/agent101", queue="outbound", reason="ring-no-answer")
+    choice = MenuChoice(call_id="c1", menu="main-menu", choice="1")
+    bus.publish(paused)
+    bus.publish(choice)
+    assert heard == [("all", paused), ("all", choice), ("calls", choice), ("menus", choice)]
+
+
+def test_an_unsubscribed_handler_hears_nothing_more() -> None:
+    bus, heard = EventBus(), []
+    unsubscribe = bus.subscribe(heard.append, (StepTaken,))
+    bus.publish(step("c1", "record"))
+    unsubscribe()
+    bus.publish(step("c1", "queue:repairs"))
+    assert heard == [step("c1", "record")]
+
+
+def test_a_failing_subscriber_is_logged_once_per_type_and_breaks_nobody(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus, heard = EventBus(), []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("boom")
+
+    bus.subscribe(broken, (Event,))
+    bus.subscribe(heard.append, (Event,))
+    choice = MenuChoice(call_id="c1", menu="main-menu", choice="1")
+    with caplog.at_level(logging.ERROR, logger="hotline.core.event_bus"):
+        for _ in range(3):
+            bus.publish(step("c1", "record"))  # the publisher never sees the error
+        bus.publish(choice)
+    assert heard == [step("c1", "record")] * 3 + [choice]
+    assert bus.failures == 4
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 2  # once for StepTaken, once for MenuChoice
+    assert "StepTaken" in logged[0] and "MenuChoice" in logged[1]
+    assert all(r.exc_info for r in caplog.records)
+
+
+# --- what the inbound flow publishes, through the PBX simulator and the real service ---
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> App:
+    seed_residents(db, tmp_path)
+    return make_app(tmp_path / "home", db.url)
+
+
+def test_a_repair_call_is_told_as_typed_events(app: App) -> None:
+    caller = SimCaller(
+        "5551234", None, [Silence(), Silence(), Keys("1"), Keys("4"), Speak(4.0), Keys("1")]
+    )
+    out = place_calls(app, [caller])
+    events = out.events
+    with app.db.session() as s:
+        (ticket,) = s.scalars(select(Ticket))
+        resident = s.scalars(select(Resident).where(Resident.name == "Li Na")).one()
+        ticket_id, resident_id = ticket.id, resident.id
+    arrived, answered, ended = events[0], events[1], events[-1]
+    assert isinstance(arrived, CallArrived) and arrived.direction == "in"
+    assert (arrived.route, arrived.caller, arrived.call_id) == (
+        "inbound",
+        "5551234",
+        arrived.uniqueid,
+    )
+    assert isinstance(answered, CallAnswered) and answered.rings is not None
+    assert answered.arrived_at == arrived.arrived_at
+    assert {e.call_id for e in events if isinstance(e, CallEvent)} == {arrived.call_id}
+
+    (identified,) = [e for e in events if isinstance(e, CallerIdentified)]
+    assert (identified.unit, identified.how, identified.units) == (
+        "3-1-202",
+        "caller-id",
+        ("3-1-202",),
+    )
+    assert (identified.resident_id, identified.resident_name) == (resident_id, "Li Na")
+
+    choices = [(e.menu, e.choice) for e in events if isinstance(e, MenuChoice)]
+    assert choices == [
+        ("unit-confirm", "none"),
+        ("main-menu", "1"),
+        ("repair-category-menu", "4"),
+        ("confirm-or-rerecord", "1"),
+    ]
+    # Each keypad answer is one step of the path; the other steps are not menu choices.
+    path = [e.step for e in events if isinstance(e, StepTaken)]
+    assert [p for p in path if p.split(":")[0] in dict(choices)] == [f"{m}:{c}" for m, c in choices]
+    assert {"unit:caller-id", "record"} <= set(path)
+
+    filed = [e for e in events if isinstance(e, ReportFiled)]
+    assert [f.complete for f in filed] == [False, True]  # recorded, then confirmed at the end
+    assert {(f.ticket_id, f.kind, f.category, f.unit, f.resident_id) for f in filed} == {
+        (ticket_id, "repair", "plumbing", "3-1-202", resident_id)
+    }
+    assert not any(isinstance(e, HandedToQueue) for e in events)
+    assert isinstance(ended, CallEnded)
+    assert (ended.disposition, ended.direction, ended.ticket_id) == ("completed", "in", ticket_id)
+    assert list(ended.path) == path and ended.seconds >= 0
+
+
+def test_a_keyed_unit_and_a_queue_hand_off_are_told(app: App) -> None:
+    caller = SimCaller(None, None, [Silence(), Silence(), Keys("3*1*201#"), Keys("0")])
+    events = place_calls(app, [caller]).events
+    choices = [(e.menu, e.choice) for e in events if isinstance(e, MenuChoice)]
+    assert choices == [("unit", "none"), ("main-menu", "0")]  # no keys at the first unit prompt
+    (identified,) = [e for e in events if isinstance(e, CallerIdentified)]
+    assert (identified.unit, identified.how, identified.resident_id, identified.units) == (
+        "3-1-201",
+        "keyed",
+        None,
+        (),
+    )
+    (queued,) = [e for e in events if isinstance(e, HandedToQueue)]
+    assert (queued.queue, queued.unit, queued.ticket_id) == ("enquiries", "3-1-201", None)
+    ended = events[-1]
+    assert isinstance(ended, CallEnded) and ended.disposition == "to_agent"
