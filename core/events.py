@@ -31,7 +31,7 @@ class CallArrived(CallEvent):
     direction: str  # "in", or "out" for a dialer call's flow
     route: str
     caller: str | None
-    callee: str
+    callee: str | None
     uniqueid: str
     arrived_at: datetime  # when Asterisk made the channel, else when the flow started
     arrival_known: bool  # False: the uniqueid did not say, so rings before answer are unknown

@@ -75,12 +75,12 @@ class LiveView:
     def _line(self, event: CallEvent) -> str | None:
         call_id = event.call_id
         match event:
-            case CallAnswered(rings=int(rings), caller=caller):
-                return f"from {caller or 'withheld'}, answered after {rings} ring(s)"
-            case CallAnswered(caller=caller):
-                return f"{caller or ''} answered"
-            case OutboundAnswered(number=number):
-                return f"{number} answered"
+            case CallAnswered(rings=int()):
+                return f"from {event.caller or 'withheld'}, answered after {event.rings} ring(s)"
+            case CallAnswered():
+                return f"{event.caller or ''} answered"
+            case OutboundAnswered():
+                return f"{event.number} answered"
             case OriginatePlaced():
                 e = event
                 self.label(call_id, f"{e.campaign_kind} #{e.campaign_id} {e.number}")
@@ -88,13 +88,13 @@ class LiveView:
                     f"dialling {e.number} ({e.resident}, {e.unit}) "
                     f"for {e.campaign_kind} campaign {e.campaign_id}, {e.mode}"
                 )
-            case AgentConnected(agent=agent):
-                return f"  connected to {agent}"
-            case AttemptFinished(disposition=disposition, next_step=next_step):
-                outcome = disposition.replace("_", " ")
-                return f"outcome: {outcome}; next: {next_step}{self._stored(call_id)}"
-            case StepTaken(step=step):
-                return "  " + step.replace(":", " → ")
+            case AgentConnected():
+                return f"  connected to {event.agent}"
+            case AttemptFinished():
+                outcome = event.disposition.replace("_", " ")
+                return f"outcome: {outcome}; next: {event.next_step}{self._stored(call_id)}"
+            case StepTaken():
+                return "  " + event.step.replace(":", " → ")
             case ReportFiled():
                 state = "taken" if event.complete else "kept (incomplete)"
                 number = f"#{event.ticket_id}" if event.ticket_id else "(spooled)"
@@ -102,10 +102,10 @@ class LiveView:
                     f"  ticket {number} {event.kind}/{event.category} "
                     f"for {event.unit or 'unknown unit'} {state}"
                 )
-            case CallEnded(disposition=disposition) if call_id in self.aliases:
-                return f"call flow ended: {disposition}"  # the dialer records the outcome
-            case CallEnded(disposition=disposition):
-                return f"ended: {disposition}{self._stored(f'in:{call_id}')}"
+            case CallEnded() if call_id in self.aliases:  # the dialer records the outcome
+                return f"call flow ended: {event.disposition}"
+            case CallEnded():
+                return f"ended: {event.disposition}{self._stored(f'in:{call_id}')}"
         return None
 
 

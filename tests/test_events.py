@@ -36,7 +36,7 @@ def step(call_id: str, name: str) -> StepTaken:
 
 
 def test_subscribers_get_the_types_they_asked_for_in_order() -> None:
-    bus, heard = EventBus(), []
+    bus, heard = EventBus(), list[tuple[str, Event]]()
     bus.subscribe(lambda e: heard.append(("all", e)), (Event,))
     bus.subscribe(lambda e: heard.append(("calls", e)), (CallEvent,))
     bus.subscribe(lambda e: heard.append(("menus", e)), (MenuChoice,))
@@ -48,7 +48,7 @@ def test_subscribers_get_the_types_they_asked_for_in_order() -> None:
 
 
 def test_an_unsubscribed_handler_hears_nothing_more() -> None:
-    bus, heard = EventBus(), []
+    bus, heard = EventBus(), list[StepTaken]()
     unsubscribe = bus.subscribe(heard.append, (StepTaken,))
     bus.publish(step("c1", "record"))
     unsubscribe()
@@ -59,7 +59,7 @@ def test_an_unsubscribed_handler_hears_nothing_more() -> None:
 def test_a_failing_subscriber_is_logged_once_per_type_and_breaks_nobody(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bus, heard = EventBus(), []
+    bus, heard = EventBus(), list[Event]()
 
     def broken(event: Event) -> None:
         raise RuntimeError("boom")
