@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hotline.core.db import Database
 from hotline.core.event_bus import EventBus
 from hotline.core.events import (
     AgentPaused,
+    AttemptFinished,
     CallAnswered,
     CallArrived,
     CallEnded,
@@ -26,6 +28,7 @@ from hotline.core.events import (
     StepTaken,
 )
 from hotline.core.models import Resident, Ticket
+from hotline.metrics import Metrics
 
 from factories import seed_residents
 from flow_harness import make_app, place_calls
@@ -77,6 +80,58 @@ def test_a_failing_subscriber_is_logged_once_per_type_and_breaks_nobody(
     assert len(logged) == 2  # once for StepTaken, once for MenuChoice
     assert "StepTaken" in logged[0] and "MenuChoice" in logged[1]
     assert all(r.exc_info for r in caplog.records)
+
+
+def test_metrics_count_typed_events_and_never_read_the_steps() -> None:
+    bus, metrics = EventBus(), Metrics()
+    metrics.subscribe(bus)
+    value = metrics.registry.get_sample_value
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    bus.publish(
+        CallArrived(
+            call_id="c1",
+            direction="out",
+            route="outbound/followup",
+            caller="13000000001",
+            callee="s",
+            uniqueid="c1",
+            arrived_at=at,
+            arrival_known=True,
+        )
+    )
+    bus.publish(step("c1", "lead:5"))  # a path step, not a keypad choice
+    bus.publish(step("c1", "main-menu:1"))
+    bus.publish(MenuChoice(call_id="c1", menu="followup-score", choice="5"))
+    for complete in (False, True):
+        bus.publish(
+            ReportFiled(
+                call_id="c1",
+                ticket_id=7,
+                kind="repair",
+                category="plumbing",
+                unit="3-1-202",
+                resident_id=1,
+                complete=complete,
+            )
+        )
+    bus.publish(
+        CallEnded(
+            call_id="c1", direction="out", disposition="done", seconds=9.0, path=(), ticket_id=7
+        )
+    )
+    bus.publish(AttemptFinished(call_id="lead-1-1", disposition="answered", next_step="done"))
+    choices = {
+        tuple(s.labels.values()): s.value
+        for family in metrics.registry.collect()
+        if family.name == "hotline_menu_choices"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert choices == {("followup-score", "5"): 1.0}
+    assert value("hotline_tickets_total", {"kind": "repair", "category": "plumbing"}) == 1
+    # The outbound flow's end is the dialer's attempt: counted once, by its disposition.
+    assert value("hotline_calls_total", {"direction": "out", "disposition": "answered"}) == 1
+    assert value("hotline_calls_total", {"direction": "out", "disposition": "done"}) is None
 
 
 # --- what the inbound flow publishes, through the PBX simulator and the real service ---
