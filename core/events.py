@@ -86,6 +86,16 @@ class ReportFiled(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FollowUpRecorded(CallEvent):
+    """A follow-up survey's answers are stored; a low score reopened the matter as a complaint."""
+
+    lead_id: int
+    rating: int  # 1-5
+    done_properly: bool | None  # None: no answer
+    complaint_ticket_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandedToQueue(CallEvent):
     """The flow hands the caller to an agent queue (the dialplan queues the call)."""
 
