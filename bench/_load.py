@@ -13,14 +13,18 @@ import asyncio
 import os
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from hotline.agi.simulator import Input, PBXOptions, SimCaller, SimCallResult, environment_lines
 
@@ -56,11 +60,14 @@ def residents_csv(path: Path, count: int) -> list[str]:
     return phones
 
 
-def make_home(root: Path, residents: int) -> tuple[Path, list[str]]:
-    """`hotline init` and a residents import, through the CLI as an operator does it."""
+def make_home(
+    root: Path, residents: int, env: dict[str, str] | None = None
+) -> tuple[Path, list[str]]:
+    """`hotline init` and a residents import, through the CLI as an operator does it; ``env``:
+    settings over the defaults (HOTLINE_DB_URL for PostgreSQL)."""
     home = root / "home"
     phones = residents_csv(root / "residents.csv", residents)
-    env = {**os.environ, "HOTLINE_HOME": str(home)}
+    env = {**os.environ, **(env or {}), "HOTLINE_HOME": str(home)}
     for args in (["init"], ["residents", "import", str(root / "residents.csv")]):
         subprocess.run([HOTLINE, *args], env=env, check=True, stdout=subprocess.DEVNULL)
     return home, phones
@@ -340,8 +347,11 @@ async def place_call(
     return outcome
 
 
-async def place_classic_call(script: CallScript, number: str, home: Path) -> CallOutcome:
-    """`hotline agi inbound`, a process per call over pipes, as Asterisk's AGI() runs a script."""
+async def place_classic_call(
+    script: CallScript, number: str, home: Path, settings: dict[str, str] | None = None
+) -> CallOutcome:
+    """`hotline agi inbound`, a process per call over pipes, as Asterisk's AGI() runs a script;
+    ``settings``: environment over the defaults (HOTLINE_DB_URL for PostgreSQL)."""
     env, key = environment(number, "inbound", "hotline-agi")
     # A local script gets no agi_network / agi_network_script lines (res_agi's setup_env).
     env = b"".join(line + b"\n" for line in env.split(b"\n")[2:-1])
@@ -354,7 +364,7 @@ async def place_classic_call(script: CallScript, number: str, home: Path) -> Cal
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, **SITE_ENV, "HOTLINE_HOME": str(home)},
+        env={**os.environ, **SITE_ENV, **(settings or {}), "HOTLINE_HOME": str(home)},
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(env)
@@ -376,14 +386,45 @@ async def place_classic_call(script: CallScript, number: str, home: Path) -> Cal
 # --- what the calls left in the database ----------------------------------------------------------
 
 
-def check_records(db_path: Path, script: CallScript, keys: Sequence[str]) -> list[str]:
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A throw-away PostgreSQL database on the server of ``admin_url``: its URL."""
+    name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def database_version(url: str) -> str:
+    """`SQLite 3.40.1`, `PostgreSQL 15.19`: the server the figures were measured on."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                return f"SQLite {conn.scalar(text('SELECT sqlite_version()'))}"
+            return f"PostgreSQL {conn.scalar(text('SHOW server_version'))}"
+    finally:
+        engine.dispose()
+
+
+def check_records(db_url: str, script: CallScript, keys: Sequence[str]) -> list[str]:
     """Every call made the same ticket and call record as the recorded one: the problems."""
-    query = (
+    query = text(
         "SELECT c.key, c.disposition, c.path, t.kind, t.category, t.incomplete, t.intake_key"
         " FROM call_records c LEFT JOIN tickets t ON t.id = c.ticket_id"
     )
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
-        rows = {row[0]: row[1:] for row in db.execute(query)}
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as db:
+            rows = {row[0]: tuple(row[1:]) for row in db.execute(query)}
+    finally:
+        engine.dispose()
     reference = rows.get(script.reference_key)
     if reference is None or reference[2] is None:
         return [f"the reference call {script.reference_key} made no call record with a ticket"]
