@@ -156,6 +156,16 @@ class AttemptFinished(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentStateChanged(Event):
+    """A member of the dialer's agent queue changed state, as app_queue's events tell it."""
+
+    agent: str  # the member's interface, PJSIP/agent101
+    queue: str
+    state: str  # free, talking, wrapup, paused, gone (unavailable or removed)
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AgentPaused(Event):
     """The dialer paused an agent in its queue (they let a delivered call ring out)."""
 

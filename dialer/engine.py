@@ -31,6 +31,7 @@ from hotline.core.events import (
     AgentConnected,
     AgentMissed,
     AgentPaused,
+    AgentStateChanged,
     AttemptFinished,
     OriginatePlaced,
     OutboundAnswered,
@@ -104,7 +105,8 @@ class Dialer:
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [
-            QueueAgents(config.agent_queue, p, self._seconds) for p in self.agent_pacers.values()
+            QueueAgents(config.agent_queue, p, self._seconds, self._agent_state)
+            for p in self.agent_pacers.values()
         ]
         self.ring_no_answer = RingNoAnswer(config.agent_queue, self._pause_agent)
         self.abandon_guard = AbandonGuard(config.pacing.abandon_limit)
@@ -120,9 +122,20 @@ class Dialer:
         self._loop.clock = reactor
         self.on_state: Callable[[Dialer], None] | None = None  # metrics, after each tick
         self.events = events or EventBus()  # the service's one bus
+        self._agent_states: dict[str, str] = {}  # as last published
 
     def _seconds(self) -> float:
         return self.clock().timestamp()
+
+    def _agent_state(self, agent: str, state: str) -> None:
+        # Each agent pacer's QueueAgents reports the same member: publish changes once.
+        if self._agent_states.get(agent) != state:
+            self._agent_states[agent] = state
+            self.events.publish(
+                AgentStateChanged(
+                    agent=agent, queue=self.config.agent_queue, state=state, at=self.clock()
+                )
+            )
 
     # lifecycle
     def start(self) -> None:
