@@ -83,6 +83,7 @@ class ReportFiled(CallEvent):
     unit: str | None
     resident_id: int | None
     complete: bool  # False: kept incomplete (the caller has not confirmed, or hung up)
+    recording: str | None  # the voice description, as Asterisk wrote it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

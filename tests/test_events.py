@@ -112,6 +112,7 @@ def test_metrics_count_typed_events_and_never_read_the_steps() -> None:
                 unit="3-1-202",
                 resident_id=1,
                 complete=complete,
+                recording=None,
             )
         )
     bus.publish(
@@ -186,6 +187,7 @@ def test_a_repair_call_is_told_as_typed_events(app: App) -> None:
 
     filed = [e for e in events if isinstance(e, ReportFiled)]
     assert [f.complete for f in filed] == [False, True]  # recorded, then confirmed at the end
+    assert all(f.recording and f.recording.endswith(".wav") for f in filed)
     assert {(f.ticket_id, f.kind, f.category, f.unit, f.resident_id) for f in filed} == {
         (ticket_id, "repair", "plumbing", "3-1-202", resident_id)
     }

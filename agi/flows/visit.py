@@ -264,6 +264,7 @@ class Visit:
                 unit=report.unit,
                 resident_id=report.resident_id,
                 complete=not report.incomplete,
+                recording=report.recording,
             )
         )
 
