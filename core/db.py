@@ -73,7 +73,8 @@ class Database:
         upgrade(self.url, self.engine)
 
     def is_current(self) -> bool:
-        return "alembic_version" in inspect(self.engine).get_table_names()
+        with _reachable():
+            return "alembic_version" in inspect(self.engine).get_table_names()
 
     def revision(self) -> str | None:
         """The schema's migration, or None for a database `hotline init` never set up."""
@@ -115,6 +116,21 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
 
     config = alembic_config(url)
     engine = engine or make_engine(url)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a column by copying its table; dropping the old one must not trip
+            # the rows that point at it. Off outside a transaction (SQLite ignores it inside),
+            # and every key checked once the migrations are done.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migrations left rows pointing at nothing")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()

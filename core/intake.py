@@ -2,27 +2,45 @@
 
 Blocking (database) work; call flows run these methods off the reactor. When the database is down,
 reports and call records go to the spool and are replayed, exactly once, when it returns.
+
+The call record is written ahead: inserted when the call arrives (with the caller lookup) and
+finished at close, so a crash leaves a record without an ending, which `settle_interrupted` marks
+`interrupted` at the next start, linked to the report the call made (same key). Values from the
+network are cut to their columns' widths here, so a long caller ID never fails a call mid-flow.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Insert, String, and_, bindparam, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Insert,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from .db import Database, DatabaseUnavailable
 from .models import ArrearsAccount, CallRecord, Phone, Resident, Ticket, TicketEvent, Unit
 from .residents import find_unit
 from .rules import Rules
-from .spool import Entry, Spool
+from .spool import Entry, Spool, SpoolFailed
 from .tickets import Intake, ticket_row
 from .units import normalise_phone
 from .vocabulary import DomainError
@@ -55,16 +73,65 @@ INSERT_TICKET = insert(Ticket).returning(Ticket.id)
 INSERT_TICKET_EVENT = insert(TicketEvent)
 
 
-def insert_call_record(dialect: str) -> Insert:
-    """The call record, linked to the ticket its report made; a record replayed from the
-    spool after it landed once is a no-op (its key)."""
+# What a later write of the call record may change; the arrival time stays the first one seen.
+CALL_UPDATES = (
+    "caller",
+    "callee",
+    "channel",
+    "uniqueid",
+    "answered_at",
+    "ended_at",
+    "rings_before_answer",
+    "disposition",
+    "path",
+    "keypad",
+    "queue",
+    "recording",
+)
+
+
+def call_record_statements(dialect: str) -> tuple[Insert, Insert]:
+    """(arrival, update): the call record, linked to the ticket its report made. The arrival is
+    a no-op once the record exists (a spooled arrival replayed late never undoes its ending); the
+    update writes the record whether its arrival landed or not, and again on replay the same."""
     insert_once = sqlite_insert if dialect == "sqlite" else postgresql_insert
     ticket = select(Ticket.id).where(Ticket.intake_key == bindparam("report_key"))
-    return (
-        insert_once(CallRecord)
-        .values(ticket_id=ticket.scalar_subquery())
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    row = insert_once(CallRecord).values(ticket_id=ticket.scalar_subquery())
+    arrival = row.on_conflict_do_nothing(index_elements=["key"])
+    changes = {name: row.excluded[name] for name in CALL_UPDATES}
+    changes["ticket_id"] = func.coalesce(row.excluded.ticket_id, CallRecord.ticket_id)
+    return arrival, row.on_conflict_do_update(index_elements=["key"], set_=changes)
+
+
+def widths(table: Table, *names: str) -> dict[str, int]:
+    return {name: table.c[name].type.length for name in names}  # type: ignore[attr-defined]
+
+
+# The columns what Asterisk sends reaches (caller ID, channel, uniqueid and the names built of it).
+CALL_WIDTHS = widths(
+    CallRecord.__table__,  # type: ignore[arg-type]
+    *("key", "caller", "callee", "channel", "uniqueid", "recording", "queue"),
+)
+_TICKET = widths(Ticket.__table__, "intake_key", "caller_number", "recording")  # type: ignore[arg-type]
+REPORT_WIDTHS = {
+    "key": _TICKET["intake_key"],
+    "caller_number": _TICKET["caller_number"],
+    "recording": _TICKET["recording"],
+}
+
+
+def bounded(row: dict[str, Any], limits: dict[str, int]) -> dict[str, Any]:
+    """Strings cut to their columns' widths: what Asterisk sends is never refused mid-call."""
+    for name, width in limits.items():
+        value = row[name]
+        if value is not None and len(value) > width:
+            row[name] = value[:width]
+    return row
+
+
+class NotKept(RuntimeError):
+    """Neither the database nor the spool could keep a report: the caller must not be told it
+    is stored (the flow fails, and the dialplan hands the call to a person)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +201,14 @@ class CallSummary:
     report_key: str | None = None  # the PhoneReport this call made, if any
 
 
+def _callers(c: Connection, number: str | None) -> list[CallerUnit]:
+    try:
+        normalised = normalise_phone(number or "")
+    except DomainError:
+        return []  # withheld, unknown or not a number
+    return [CallerUnit(*row) for row in c.execute(CALLER_UNITS, {"number": normalised})]
+
+
 def _datetimes(data: Entry, *names: str) -> Entry:
     return {k: (datetime.fromisoformat(v) if k in names and v else v) for k, v in data.items()}
 
@@ -141,19 +216,35 @@ def _datetimes(data: Entry, *names: str) -> Entry:
 class IntakeDesk:
     def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
         self.db, self.rules, self.spool = db, rules, spool
-        self._insert_call_record = insert_call_record(db.engine.dialect.name)
-        # Told when something is spooled or replayed (the metrics).
+        self._arrival, self._call_update = call_record_statements(db.engine.dialect.name)
+        # Calls of this process not closed yet: never settled as interrupted while they run.
+        self._open: set[str] = set()
+        # Set when the service begins to stop: a call cut off then was interrupted, not hung up.
+        self.stopping = False
+        # Told when something is spooled, replayed, lost or settled (the metrics).
         self.on_spooled: Callable[[], None] = lambda: None
         self.on_replayed: Callable[[int], None] = lambda n: None
+        self.on_lost: Callable[[], None] = lambda: None
+        self.on_interrupted: Callable[[int], None] = lambda n: None
 
     # lookups ---------------------------------------------------------------------------------
     def identify(self, number: str | None) -> list[CallerUnit]:
-        try:
-            normalised = normalise_phone(number or "")
-        except DomainError:
-            return []  # withheld, unknown or not a number
         with self.db.transaction() as c:
-            return [CallerUnit(*row) for row in c.execute(CALLER_UNITS, {"number": normalised})]
+            return _callers(c, number)
+
+    def arrive(self, summary: CallSummary) -> list[CallerUnit]:
+        """Write the call record ahead and look up the caller, in one transaction: the residents
+        the caller ID belongs to (none while the database is down: the arrival is spooled)."""
+        self._open.add(summary.key)
+        try:
+            with self.db.transaction() as c:
+                c.execute(self._arrival, self._call_row(summary))
+                return _callers(c, summary.caller)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            self._keep(exc, ("arrival", summary))
+            return []
+        except NotKept:
+            return []  # logged and counted; the call goes on, it has not been promised anything
 
     def unit_known(self, code: str) -> bool:
         with self.db.session() as s:
@@ -171,13 +262,15 @@ class IntakeDesk:
             return Arrears(account.amount - account.paid_amount, account.months)
 
     # writes: stored, or spooled when the database is down -------------------------------------
-    def file_report(self, report: PhoneReport) -> int | None:
-        """The ticket number, or None when the report was spooled for later."""
+    def file_report(self, report: PhoneReport, *, first: bool = False) -> int | None:
+        """The ticket number, or None when the report was spooled for later. NotKept when
+        neither the database nor the spool could keep it. `first`: the flow never filed it
+        before, so there is no ticket to update. (The report's key is its call's: a call cut off
+        before its close finds its report by that.)"""
         try:
-            return self._store_report(report)
-        except DatabaseUnavailable:
-            self.spool.append("report", asdict(report))
-            self.on_spooled()
+            return self._store_report(report, first)
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            self._keep(exc, ("report", report))
             return None
 
     def close_call(self, summary: CallSummary, report: PhoneReport | None = None) -> int | None:
@@ -188,12 +281,51 @@ class IntakeDesk:
                 ticket_id = self._report_tx(c, report) if report is not None else None
                 self._call_tx(c, summary)
                 return ticket_id
-        except DatabaseUnavailable:
-            if report is not None:
-                self.spool.append("report", asdict(report))
-            self.spool.append("call", asdict(summary))
-            self.on_spooled()
+        except (DatabaseUnavailable, SQLAlchemyError) as exc:
+            first = [("report", report)] if report is not None else []
+            # NotKept is logged and counted: the caller has gone, there is no one left to tell.
+            with suppress(NotKept):
+                self._keep(exc, *first, ("call", summary))
             return None
+        finally:
+            self._open.discard(summary.key)
+
+    def _keep(self, exc: Exception, *entries: tuple[str, PhoneReport | CallSummary]) -> None:
+        """Spool what the database did not take. A refusal (not an outage) is logged: replay sets
+        the entry aside with the reason. NotKept when the spool cannot write either."""
+        if not isinstance(exc, DatabaseUnavailable):
+            log.error("database refused %s: %s", entries[0][0], str(exc).splitlines()[0])
+        try:
+            for kind, data in entries:
+                self.spool.append(kind, asdict(data))
+        except SpoolFailed as failed:
+            log.error("LOST %s: %s; and %s", entries[0][0], exc, failed)
+            self.on_lost()
+            raise NotKept(str(failed)) from failed
+        self.on_spooled()
+
+    def settle_interrupted(self, at: datetime) -> int:
+        """Calls that arrived and never ended (the service died under them) end `interrupted`,
+        keeping what was known; calls still running in this process are left alone."""
+        report = select(Ticket.id).where(Ticket.intake_key == CallRecord.key)
+        with self.db.transaction() as c:
+            settled = c.execute(
+                sql_update(CallRecord)
+                .where(
+                    CallRecord.direction == "in",
+                    CallRecord.ended_at.is_(None),
+                    CallRecord.key.not_in(list(self._open)),
+                )
+                .values(
+                    disposition="interrupted",
+                    ended_at=at,
+                    ticket_id=func.coalesce(CallRecord.ticket_id, report.scalar_subquery()),
+                )
+            ).rowcount
+        if settled:
+            log.warning("%d call(s) cut off by a stop of the service: interrupted", settled)
+            self.on_interrupted(settled)
+        return settled
 
     def replay_spool(self) -> int:
         """Land what was spooled; stops quietly while the database is still down."""
@@ -209,32 +341,34 @@ class IntakeDesk:
     def _store_entry(self, kind: str, data: Entry) -> None:
         if kind == "report":
             self._store_report(PhoneReport(**_datetimes(data, "received_at")))
-        else:
-            times = ("arrived_at", "answered_at", "ended_at")
-            self._store_call(CallSummary(**_datetimes(data, *times)))
-
-    def _store_report(self, report: PhoneReport) -> int:
+            return
+        summary = CallSummary(**_datetimes(data, "arrived_at", "answered_at", "ended_at"))
         with self.db.transaction() as c:
-            return self._report_tx(c, report)
+            if kind == "arrival":
+                c.execute(self._arrival, self._call_row(summary))
+            else:
+                self._call_tx(c, summary)
 
-    def _store_call(self, summary: CallSummary) -> None:
+    def _store_report(self, report: PhoneReport, first: bool = False) -> int:
         with self.db.transaction() as c:
-            self._call_tx(c, summary)
+            return self._report_tx(c, report, first)
 
-    def _report_tx(self, c: Connection, report: PhoneReport) -> int:
+    def _report_tx(self, c: Connection, report: PhoneReport, first: bool = False) -> int:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows."""
-        updated = c.execute(
-            UPDATE_REPORT,
-            {
-                "key": report.key,
-                "recording": report.recording,
-                "text": report.text,
-                "about_staff": report.about_staff,
-                "incomplete": report.incomplete,
-            },
-        ).scalar()
-        if updated is not None:
-            return updated
+        bounded(vars(report), REPORT_WIDTHS)  # in place: every statement below sees it cut
+        if not first:
+            updated = c.execute(
+                UPDATE_REPORT,
+                {
+                    "key": report.key,
+                    "recording": report.recording,
+                    "text": report.text,
+                    "about_staff": report.about_staff,
+                    "incomplete": report.incomplete,
+                },
+            ).scalar()
+            if updated is not None:
+                return updated
         unit_id = None
         if report.unit:
             unit_id = c.scalar(UNIT_ID, {"code": report.unit})
@@ -255,9 +389,12 @@ class IntakeDesk:
         )
         return ticket_id
 
-    def _call_tx(self, connection: Connection, c: CallSummary) -> None:
-        connection.execute(
-            self._insert_call_record,
+    def _call_tx(self, connection: Connection, summary: CallSummary) -> None:
+        connection.execute(self._call_update, self._call_row(summary))
+
+    @staticmethod
+    def _call_row(c: CallSummary) -> dict[str, Any]:
+        return bounded(
             {
                 "key": c.key,
                 "direction": c.direction,
@@ -274,6 +411,7 @@ class IntakeDesk:
                 "keypad": c.keypad or None,
                 "queue": c.queue,
                 "recording": c.recording,
-                "report_key": c.report_key,
+                "report_key": c.report_key and c.report_key[: REPORT_WIDTHS["key"]],
             },
+            CALL_WIDTHS,
         )

@@ -103,7 +103,7 @@ class Ticket(Base):
     state: Mapped[str] = mapped_column(String(12), default="new")
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
-    caller_number: Mapped[str | None] = mapped_column(String(20))
+    caller_number: Mapped[str | None] = mapped_column(String(80))  # caller ID, as Asterisk's
     text: Mapped[str | None] = mapped_column(Text)
     recording: Mapped[str | None] = mapped_column(String(255))  # voice description
     about_staff: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -213,8 +213,8 @@ class CallRecord(Base):
     # Idempotency key (Asterisk uniqueid, or the dialer's call id): a spooled record lands once.
     key: Mapped[str | None] = mapped_column(String(64), unique=True)
     direction: Mapped[str] = mapped_column(String(3))  # in / out
-    caller: Mapped[str | None] = mapped_column(String(40))
-    callee: Mapped[str | None] = mapped_column(String(40))
+    caller: Mapped[str | None] = mapped_column(String(80))  # Asterisk allows 80 characters
+    callee: Mapped[str | None] = mapped_column(String(80))
     channel: Mapped[str | None] = mapped_column(String(80))
     uniqueid: Mapped[str | None] = mapped_column(String(40), index=True)
     arrived_at: Mapped[datetime]  # inbound: the call arrived; outbound: queued
@@ -320,6 +320,8 @@ class Recording(Base):
     # When a worker took it: a `converting` row whose claim is old was left by a killed process.
     claimed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Conversions tried: a failed one is tried again later, up to recordings.worker.MAX_ATTEMPTS.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     restricted: Mapped[bool] = mapped_column(Boolean, default=False)
     retain_until: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from .arrears import reminder_reached
-from .leads import CALLBACK_PRIORITY, first_valid_number, start_attempt
+from .leads import CALLBACK_PRIORITY, LeadClaim, first_valid_number, start_attempt
 from .models import CallRecord, Campaign, Lead, Phone, Resident
 from .retry import NextStep, RetryPolicy, StepKind, plan_retry
 from .rules import Rules
@@ -22,6 +24,8 @@ from .vocabulary import (
     LeadState,
     parse_choice,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def record_attempt(
     at: datetime,
 ) -> NextStep:
     known = session.scalar(select(CallRecord).where(CallRecord.key == outcome.call_id))
-    if known is not None:
+    if known is not None and known.ended_at is not None:
         return NextStep.parse(known.next_step or "", known.next_step_at)
     disposition = parse_choice(Disposition, outcome.disposition, "disposition")
     lead = session.get(Lead, lead_id)
@@ -72,10 +76,11 @@ def record_attempt(
         lead.last_disposition = disposition.value
         lead.claimed_by = None
         step = _next_step(session, rules, retry, campaign, lead, disposition, outcome, at)
-    session.add(
-        CallRecord(
-            key=outcome.call_id,
-            direction="out",
+    record = known or CallRecord(key=outcome.call_id, direction="out")  # written ahead, or not
+    session.add(record)
+    _set(
+        record,
+        dict(
             callee=outcome.number or lead.number,
             channel=outcome.channel,
             uniqueid=outcome.uniqueid,
@@ -96,10 +101,61 @@ def record_attempt(
             lead_id=lead.id,
             next_step=step.text,
             next_step_at=step.at,
-        )
+        ),
     )
     session.flush()
     return step
+
+
+def _set(record: CallRecord, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(record, name, value)
+
+
+def open_attempts(session: Session, claims: list[LeadClaim], at: datetime) -> None:
+    """Each claimed lead's attempt record, written before its Originate is sent (in the claim's
+    transaction): an attempt in the air when the service dies is known at the next start."""
+    session.add_all(
+        CallRecord(
+            key=c.call_id,
+            direction="out",
+            callee=c.number,
+            arrived_at=at,
+            campaign_id=c.campaign_id,
+            lead_id=c.lead_id,
+        )
+        for c in claims
+    )
+
+
+def settle_in_the_air(
+    session: Session,
+    rules: Rules,
+    retry: RetryPolicy,
+    worker: str,
+    at: datetime,
+    live_call_ids: Collection[str] = (),
+) -> list[int]:
+    """A dialer's claimed leads whose call nobody follows any more (the process that placed it
+    died): the attempt ends `interrupted` and the lead waits the retry rule's interval instead of
+    being dialled again at once. Returns the lead ids."""
+    stale = session.execute(
+        select(Lead.id, Lead.call_id, CallRecord.arrived_at)
+        .outerjoin(CallRecord, CallRecord.key == Lead.call_id)
+        .where(Lead.state == LeadState.CALLING, Lead.claimed_by == worker)
+    ).all()
+    settled = []
+    for lead_id, call_id, queued_at in stale:
+        if call_id is None or call_id in live_call_ids:
+            continue
+        outcome = AttemptOutcome(
+            call_id, Disposition.INTERRUPTED.value, queued_at=queued_at or at, ended_at=at
+        )
+        record_attempt(session, rules, retry, lead_id, outcome, at)
+        settled.append(lead_id)
+    if settled:
+        log.warning("%d outbound attempt(s) left in the air by a stop: interrupted", len(settled))
+    return settled
 
 
 def record_call_by_hand(

@@ -38,6 +38,8 @@ class RetryPolicy:
             Disposition.REJECTED: self.rejected_minutes,
             Disposition.CONGESTION: self.congestion_minutes,
             Disposition.FAILED: self.congestion_minutes,
+            # Rang while the service died: it may have rung out, so wait as after no answer.
+            Disposition.INTERRUPTED: self.no_answer_minutes,
         }.get(disposition)
         return None if minutes is None else timedelta(minutes=minutes)
 

@@ -104,6 +104,7 @@ class Disposition(StrEnum):
     UNALLOCATED = "unallocated"  # unallocated or invalid number
     FAILED = "failed"
     ABANDONED = "abandoned"  # answered, but no agent took the call in time
+    INTERRUPTED = "interrupted"  # in the air when the service stopped; settled at the next start
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -38,7 +38,12 @@ from hotline.core.events import (
 )
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
 from hotline.core.models import Campaign
-from hotline.core.outcomes import AttemptOutcome, record_attempt
+from hotline.core.outcomes import (
+    AttemptOutcome,
+    open_attempts,
+    record_attempt,
+    settle_in_the_air,
+)
 from hotline.core.retry import NextStep, RetryPolicy
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import CampaignState, DialMode, Disposition
@@ -177,6 +182,9 @@ class Dialer:
     def _release(self, in_flight: set[str]) -> list[int]:
         with self.db.session() as s:
             release_stale_requests(s, self.config.worker, self.clock(), in_flight)
+            # Attempts a dead process left in the air end `interrupted`, retried by the rules.
+            w, at = self.config.worker, self.clock()
+            settle_in_the_air(s, self.rules, self.retry, w, at, in_flight)
             return release_stale(s, self.config.worker, self.clock(), in_flight)
 
     # the tick
@@ -260,7 +268,7 @@ class Dialer:
 
     def _claim(self, campaign_id: int, limit: int) -> list[LeadClaim]:
         with self.db.session() as s:
-            return claim_leads(
+            claims = claim_leads(
                 s,
                 campaign_id,
                 limit,
@@ -269,6 +277,8 @@ class Dialer:
                 self.window,
                 abandoned_hold=self.retry.abandoned_hold,
             )
+            open_attempts(s, claims, self.clock())  # committed before any Originate is sent
+            return claims
 
     # placing calls
     def call_variables(self, claim: LeadClaim) -> dict[str, str]:

@@ -44,7 +44,7 @@ RINGS_BUCKETS = (0, 1, 2, 3, 4, 5, 6)
 AGI_COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 AGENT_STATES = ("idle", "talking", "wrapup")
 # How the inbound flow ends a call (Visit.close), created at zero so rate() sees the first one.
-INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed")
+INBOUND_DISPOSITIONS = ("completed", "to_agent", "caller_hangup", "failed", "interrupted")
 
 # AGI commands are one, two or three words (res_agi's command table); the rest are arguments.
 _TWO_WORD_VERBS = frozenset(
@@ -170,6 +170,24 @@ class Metrics:
         self.intakes_replayed = Counter(
             "hotline_intakes_replayed",
             "Spooled records stored once the database returned",
+            registry=r,
+        )
+        self.intakes_set_aside = Counter(
+            "hotline_intakes_set_aside",
+            "Spool entries that can never be stored (torn, refused), moved to intakes.bad",
+            registry=r,
+        )
+        self.intakes_lost = Counter(
+            "hotline_intakes_lost",
+            "Reports or call records neither the database nor the spool could keep",
+            registry=r,
+        )
+        self.spool_depth = Gauge(
+            "hotline_spool_depth", "Entries in the spool waiting for the database", registry=r
+        )
+        self.calls_interrupted = Counter(
+            "hotline_calls_interrupted",
+            "Calls cut off by a stop of the service, settled as interrupted at the next start",
             registry=r,
         )
 
@@ -400,6 +418,18 @@ class Metrics:
     def replayed(self, n: int) -> None:
         """``n`` spooled records were stored after the database returned."""
         self.intakes_replayed.inc(n)
+
+    def set_aside(self, n: int) -> None:
+        """``n`` spool entries could never be stored: moved to intakes.bad for a person."""
+        self.intakes_set_aside.inc(n)
+
+    def lost(self) -> None:
+        """Neither the database nor the spool could keep a report or call record."""
+        self.intakes_lost.inc()
+
+    def interrupted(self, n: int) -> None:
+        """``n`` calls a stop of the service cut off were settled as interrupted."""
+        self.calls_interrupted.inc(n)
 
     # the database gauges (blocking: run in the service's thread pool) -------------------------
     def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:

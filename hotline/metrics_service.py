@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
 from hotline.core.vocabulary import DialMode
+from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_http import listen_metrics
 
@@ -105,9 +105,11 @@ async def attach_metrics(
         with service.app.db.session() as session:
             metrics.refresh_from_db(session, service.app.rules, service.clock())
 
+    said = LogOnce(log, "metrics: database gauges not refreshed", logging.WARNING)
+
     def refresh() -> Deferred[None]:
         # A failed refresh (database down) keeps the last figures and the loop going.
-        return service.run_blocking(refresh_blocking).addErrback(_refresh_failed)
+        return service.run_blocking(refresh_blocking).addCallbacks(said.succeeded, said.failed)
 
     refresher = LoopingCall(refresh)
     refresher.clock = service.reactor
@@ -135,7 +137,3 @@ def report_dialer(metrics: Metrics, dialer: Dialer) -> None:
         agents.get("wrapup", 0),
     )
     metrics.agent_ring_outs(dialer.ring_no_answer.missed)
-
-
-def _refresh_failed(failure: Failure) -> None:
-    log.warning("metrics: database gauges not refreshed: %s", failure.getErrorMessage())

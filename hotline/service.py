@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
@@ -23,9 +26,11 @@ from hotline.core.event_bus import EventBus
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
+from hotline.core.vocabulary import DomainError
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
+from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_service import (
     AttachedMetrics,
@@ -72,6 +77,22 @@ def flow_context(
     )
 
 
+class CannotStart(RuntimeError):
+    """The service cannot do its job here (a port taken, a folder it must write read-only)."""
+
+
+def require_writable(folder: Path) -> None:
+    """Create the folder and write a byte in it: a read-only or full disk stops the start."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(b"x")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise CannotStart(f"cannot write in {folder}: {exc.strerror or exc}") from exc
+
+
 class Service:
     def __init__(
         self,
@@ -97,6 +118,8 @@ class Service:
         self.outbound = OutboundDesk(app.db, app.rules)
         if metrics is not None:
             self.desk.on_spooled, self.desk.on_replayed = metrics.spooled, metrics.replayed
+            self.desk.on_lost, self.desk.on_interrupted = metrics.lost, metrics.interrupted
+            self.desk.spool.on_set_aside = metrics.set_aside
         # Blocking database work runs here, never on the reactor thread. SQLite takes one writer
         # at a time: more threads only wait on its lock (busy_timeout sleeps) and on the GIL,
         # which cost a third of the inbound calls/s under load (bench/inbound_load.py).
@@ -111,8 +134,12 @@ class Service:
             reactor=reactor,
             **app.settings.fastagi.factory_options(),
         )
-        self._replay = LoopingCall(self._replay_spool)
-        self._replay.clock = reactor
+        # Brings the database up to date with what happened while it was away (a loop that
+        # never dies: a failure is logged once and tried again next tick).
+        self._catch_up = LoopingCall(self._catch_up_tick)
+        self._catch_up.clock = reactor
+        self._db_ready = False  # schema checked and interrupted calls settled since start
+        self._catch_up_log = LogOnce(log, "catching up with the database")
         # Conversion has threads of its own, so it never holds the flows' database threads.
         self.recording_pool = ThreadPool(1, app.settings.recordings.workers, "hotline-recordings")
         self.converter = ConversionWorker(app.db, app.settings.recordings, clock=self.clock)
@@ -153,10 +180,27 @@ class Service:
         d = deferToThreadPool(self.reactor, self.recording_pool, self._archive_blocking)
         return d.addCallbacks(done, lambda f: log.warning("recordings: %s", f.getErrorMessage()))
 
-    def _replay_spool(self) -> Deferred[int] | None:
-        if not self.desk.spool.path.exists():
-            return None
-        return self.run_blocking(self.desk.replay_spool)
+    def _catch_up_blocking(self) -> int:
+        """Once the database answers: bring its schema to head, settle the calls a stop of the
+        service cut off, land the spool. Returns the count replayed."""
+        if not self._db_ready:
+            if not self.app.db.is_current():
+                raise DomainError(f"no hotline database at {self.app.db.url}: run `hotline init`")
+            self.app.db.upgrade()  # a no-op at head; a newer version's migrations otherwise
+            self.desk.settle_interrupted(self.clock())
+            self._db_ready = True
+            log.info("database ready")
+        replayed = self.desk.replay_spool()
+        if replayed:
+            # Spooled arrivals of a process that died with the database down have no ending.
+            self.desk.settle_interrupted(self.clock())
+        if self.metrics is not None:
+            self.metrics.spool_depth.set(self.desk.spool.depth())
+        return replayed
+
+    def _catch_up_tick(self) -> Deferred[None]:
+        d = self.run_blocking(self._catch_up_blocking)
+        return d.addCallbacks(self._catch_up_log.succeeded, self._catch_up_log.failed)
 
     def start_dialer(self, ami_port: int | None = None) -> None:
         """The AMI client and the dialer, in this reactor. Off while no AMI secret is set."""
@@ -211,24 +255,29 @@ class Service:
         self, fastagi_listen: str | None = None, metrics_listen: str | None = None
     ) -> None:
         # RECORD FILE does not create folders: Asterisk writes into these (its monitor directory).
-        for folder in FOLDERS:
-            (self.app.settings.recordings_dir / folder).mkdir(parents=True, exist_ok=True)
+        s = self.app.settings
+        for folder in (*(s.recordings_dir / f for f in FOLDERS), s.spool_path.parent):
+            require_writable(folder)
         self.pool.start()
+        self.recording_pool.start()
         self._pool_trigger = self.reactor.addSystemEventTrigger(
-            "during", "shutdown", self.pool.stop
+            "during", "shutdown", self._stop_pools
+        )
+        self._stopping_trigger = self.reactor.addSystemEventTrigger(
+            "before", "shutdown", setattr, self.desk, "stopping", True
         )
         listen = fastagi_listen or self.app.settings.fastagi.listen
         port = await listen_fastagi(self.reactor, listen, self.fastagi)
         self.ports.append(port)
         address = port.getHost()
         log.info("FastAGI listening on %s:%s", address.host, address.port)
-        self._replay.start(SPOOL_REPLAY_SECONDS, now=True)
+        self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
 
     async def stop(self) -> None:
-        for loop in (self._replay, self._recordings):
+        for loop in (self._catch_up, self._recordings):
             if loop.running:
                 loop.stop()
         if self.attached_metrics is not None:
@@ -241,6 +290,7 @@ class Service:
             await port.stopListening()
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
+        self.reactor.removeSystemEventTrigger(self._stopping_trigger)
         self._stop_pools()
 
     def _stop_pools(self) -> None:

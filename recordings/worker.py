@@ -2,7 +2,8 @@
 
 The state lives in the index: pending -> converting -> archived | failed. A worker claims rows by
 stamping `claimed_at`; a `converting` row whose claim is older than the lease was left by a killed
-process and is claimed again (its partial archive is discarded). The source WAV is removed only
+process and is claimed again (its partial archive is discarded); a `failed` one is claimed again
+after RETRY_AFTER, MAX_ATTEMPTS times in all. The source WAV is removed only
 after the archived row is committed, so a kill at any point leaves the WAV or a verified archive.
 """
 
@@ -33,6 +34,10 @@ FOLDERS = {"calls": "call", "descriptions": "description", "comments": "comment"
 SETTLE = timedelta(seconds=60)
 # Converting a 300 s recording takes about a second; a claim this old belongs to a dead worker.
 LEASE = timedelta(minutes=10)
+# A failed conversion (a full disk, ffmpeg killed) is tried again this long after, this many
+# times in all; a WAV that is broken for good then waits for a person (`recordings list`).
+RETRY_AFTER = timedelta(hours=1)
+MAX_ATTEMPTS = 3
 WAV_HEADER = 44  # bytes of a canonical PCM WAV header, as Asterisk writes it
 
 
@@ -172,6 +177,11 @@ class ConversionWorker:
                 Recording.state == "converting",
                 or_(Recording.claimed_at.is_(None), Recording.claimed_at < now - self.lease),
             ),
+            and_(
+                Recording.state == "failed",
+                Recording.attempts < MAX_ATTEMPTS,
+                Recording.claimed_at < now - RETRY_AFTER,  # stamped when it failed
+            ),
         )
         with self.db.session() as s:
             ids = list(
@@ -183,7 +193,7 @@ class ConversionWorker:
             claimed = s.execute(
                 update(Recording)
                 .where(Recording.id.in_(ids), claimable)
-                .values(state="converting", claimed_at=now)
+                .values(state="converting", claimed_at=now, attempts=Recording.attempts + 1)
                 .returning(Recording.id, Recording.path)
             ).all()
         return [Job(id_, Path(path)) for id_, path in sorted(claimed)]
@@ -195,7 +205,7 @@ class ConversionWorker:
             )
         except ConversionError as exc:
             log.warning("recording %s: conversion failed: %s", job.id, exc)
-            self._finish(job, state="failed", error=str(exc))
+            self._finish(job, state="failed", error=str(exc), claimed_at=self.clock())
             return False
         recorded = self._finish(
             job,
@@ -216,6 +226,6 @@ class ConversionWorker:
             result = s.execute(
                 update(Recording)
                 .where(Recording.id == job.id, Recording.state == "converting")
-                .values(claimed_at=None, **values)
+                .values({"claimed_at": None, **values})
             )
         return result.rowcount == 1

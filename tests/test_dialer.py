@@ -221,3 +221,26 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
         assert scan(s, app.settings.recordings_dir, at=later, settle=timedelta(0)) == []
         assert resolve_path(s, abandoned[0].recording) is None
     assert not wav.exists()
+
+
+def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> None:
+    plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(1, 6)}
+    written_ahead: list[bool] = []
+
+    async def look_when_sent(reactor: Any, sim: AMISimulator, service: Service) -> None:
+        originate = sim.originate
+
+        def looking(req: Any, respond: Any) -> None:
+            call_id = dict(req.variables)["CALL_ID"]
+            with app.db.session() as s:
+                record = s.scalar(select(CallRecord).where(CallRecord.key == call_id))
+                written_ahead.append(record is not None and record.ended_at is None)
+            originate(req, respond)
+
+        sim.originate = looking  # type: ignore[method-assign]
+
+    run_dialer(app, plans, {}, start("arrears", "agentless"), during=look_when_sent)
+    assert written_ahead == [True] * len(plans)
+    assert {n: [c.disposition for c in cs] for n, cs in calls(app).items()} == {
+        n: ["no_answer"] for n in plans
+    }

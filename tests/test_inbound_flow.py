@@ -254,13 +254,13 @@ def test_a_hang_up_at_any_step_leaves_an_incomplete_ticket(
 
 
 def test_a_failing_flow_tells_the_dialplan(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(number: str | None) -> list:
+    def broken(summary: object) -> list:
         raise RuntimeError("bug in the lookup")
 
     out = place_calls(
         app,
         [SimCaller("5551234", None, [])],
-        before=lambda service: monkeypatch.setattr(service.desk, "identify", broken),
+        before=lambda service: monkeypatch.setattr(service.desk, "arrive", broken),
     )
     assert out.result.variables["HOTLINE_STATUS"] == "FAILED"
     (record,) = calls(app)
@@ -279,8 +279,10 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     assert any("report-confirmed" in c for c in out.commands())
     assert not any(c.startswith("SAY DIGITS") for c in out.commands())  # no number to read yet
     spool = down.settings.spool_path
-    # The report as first filed, again once confirmed, then the call record.
+    # The call record written ahead; the report as first filed, again once confirmed; the call
+    # record finished.
     assert [json.loads(line)["kind"] for line in spool.read_text().splitlines()] == [
+        "arrival",
         "report",
         "report",
         "call",
@@ -291,7 +293,7 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
     from hotline.core.spool import Spool
 
     desk = IntakeDesk(up.db, up.rules, Spool(spool))
-    assert desk.replay_spool() == 3
+    assert desk.replay_spool() == 4
     assert desk.replay_spool() == 0
     (ticket,) = tickets(up)
     assert (ticket.category, ticket.caller_number, ticket.incomplete) == (

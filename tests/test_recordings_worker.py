@@ -11,7 +11,7 @@ from sqlalchemy import update
 from hotline.core.db import Database
 from hotline.core.models import Recording
 from hotline.recordings.index import find_recording, register, verify
-from hotline.recordings.worker import ConversionWorker, scan
+from hotline.recordings.worker import MAX_ATTEMPTS, RETRY_AFTER, ConversionWorker, scan
 from hotline.settings import RecordingSettings
 
 from wavs import write_wav
@@ -65,9 +65,34 @@ def test_a_failed_conversion_keeps_the_wav_and_says_why(db: Database, tmp_path: 
     assert worker(db).run_once() == (1, 1)
     failed = row(db, bad_id)
     assert failed.state == "failed" and "cannot read source" in (failed.error or "")
-    assert failed.path == str(bad) and bad.exists() and failed.claimed_at is None
+    assert failed.path == str(bad) and bad.exists() and failed.attempts == 1
     assert row(db, good_id).state == "archived"
-    assert worker(db).run_once() == (0, 0)  # a failure waits for a person, not a loop
+    assert worker(db).run_once() == (0, 0)  # not again at once: a later pass tries again
+
+
+def test_a_failed_conversion_is_tried_again_later_a_few_times(db: Database, tmp_path: Path) -> None:
+    wav = tmp_path / "calls" / "1700000000.4.wav"
+    wav.parent.mkdir()
+    wav.write_bytes(b"RIFF" + b"\x00" * 300)  # the disk filled up while Asterisk wrote it
+    (id_,) = index(db, wav)
+    settings = RecordingSettings(archive_format="opus", workers=1)
+    later = RETRY_AFTER + timedelta(seconds=1)
+
+    def at(n: int) -> ConversionWorker:
+        return ConversionWorker(db, settings, clock=lambda: AT + n * later)
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert at(attempt).run_once() == (0, 1)
+        assert at(attempt).run_once() == (0, 0)  # not again in the same hour
+        assert row(db, id_).attempts == attempt
+    # Broken for good: it waits for a person instead of failing every pass.
+    assert at(MAX_ATTEMPTS + 1).run_once() == (0, 0)
+    # A WAV that was only briefly unreadable converts on a later pass.
+    write_wav(wav, 1)
+    with db.session() as s:
+        s.execute(update(Recording).where(Recording.id == id_).values(attempts=1))
+    assert at(MAX_ATTEMPTS + 2).run_once() == (1, 0)
+    assert row(db, id_).state == "archived"
 
 
 def test_a_killed_conversion_loses_nothing(db: Database, tmp_path: Path) -> None:

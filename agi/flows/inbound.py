@@ -59,13 +59,8 @@ async def inbound(call: Channel, ctx: FlowContext) -> None:
 
 
 async def know_the_caller(visit: Visit) -> None:
-    try:
-        callers = await visit.ctx.run(visit.ctx.desk.identify, visit.summary.caller)
-    except DatabaseUnavailable:
-        log.warning("call %s: database unavailable, caller not looked up", visit.id)
-        callers = []
-    visit.callers = callers
-    await visit.set_language(callers[0].lang if callers else "zh")
+    """Speak the language of the resident the caller ID belongs to (looked up on answer)."""
+    await visit.set_language(visit.callers[0].lang if visit.callers else "zh")
 
 
 async def greet(visit: Visit) -> None:
@@ -180,7 +175,7 @@ async def take_repair(visit: Visit) -> None:
     if choice != "1":
         await visit.to_agent(staff_queue(visit, QUEUE_REPAIRS))
         return
-    visit.confirm_report()
+    await visit.confirm_report()
     if emergency:
         # Flagged for immediate dispatch; a person takes it now, whatever the hour.
         await visit.play("hotline/emergency-ack")

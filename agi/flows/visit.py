@@ -71,7 +71,7 @@ class Visit:
         self.report: PhoneReport | None = None
         self.ticket_id: int | None = None
         self.finished = False  # the caller got what they called for
-        self._confirmed = False  # a confirmation not stored yet
+        self._filings = 0  # times the report was filed (the first opens its ticket)
         self._recordings = 0
         s = self.summary
         ctx.events.publish(
@@ -113,12 +113,14 @@ class Visit:
         )
 
     async def answer(self) -> None:
+        """Answer, then write the call record ahead and look up the caller (one transaction)."""
         await self.call.answer()
         s = self.summary
         s.answered_at = self.ctx.clock()
         if self._rings_known:
             s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
         self.answered()
+        self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
 
     def answered(self) -> None:
         """Tell the bus the call was answered (at summary.answered_at)."""
@@ -241,15 +243,15 @@ class Visit:
         """Store the report as it stands (again after each change); None when it was spooled."""
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report))
+        first, self._filings = self._filings == 0, self._filings + 1
+        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, first=first))
         return self.ticket_id
 
-    def confirm_report(self) -> None:
-        """The caller confirmed the report: it is stored complete with the call record, in the
-        same transaction, when the call ends (Visit.close)."""
-        assert self.report is not None, "start_report first"
-        self.report.incomplete = False
-        self._confirmed = True
+    async def confirm_report(self) -> None:
+        """The caller confirmed the report: stored complete (or spooled) before anyone says so.
+        When neither the database nor the spool can keep it, NotKept fails the flow and the
+        dialplan hands the caller to a person."""
+        await self.file_report(complete=True)
 
     def _filed(self, ticket_id: int | None) -> None:
         assert self.report is not None
@@ -302,13 +304,16 @@ class Visit:
         s = self.summary
         s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
-            s.disposition = "completed" if self.finished else "caller_hangup"
+            # The line dropped because the service is stopping: the dialplan sends the caller on
+            # to the duty queue (no done-marker), so this call was interrupted, not hung up.
+            ended = "interrupted" if self.ctx.desk.stopping else "caller_hangup"
+            s.disposition = "completed" if self.finished else ended
         elif error is not None:
             s.disposition = "failed"
         else:
             s.disposition = "to_agent" if s.queue else "completed"
+        report = None
         unfinished = self.report is None or self.report.incomplete
-        keep = self._confirmed
         if not self.finished and unfinished and s.answered_at is not None:
             if self.report is None:
                 # Hung up (or failed) before choosing what they called for: a lost call the
@@ -316,8 +321,7 @@ class Visit:
                 self.start_report("enquiry", "other")
                 assert self.report is not None
                 self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
-            keep = True
-        report = self.report if keep else None
+            report = self.report
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)

@@ -203,7 +203,9 @@ def _campaigns(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
         cam, "outcome", "campaigns:lead_outcome", "record a preview call made by hand", common
     )
     p.add_argument("lead", type=int)
-    p.add_argument("--disposition", required=True, choices=[d.value for d in Disposition])
+    # `interrupted` is the service's own word for an attempt a crash left in the air.
+    by_hand = [d.value for d in Disposition if d is not Disposition.INTERRUPTED]
+    p.add_argument("--disposition", required=True, choices=by_hand)
     p.add_argument("--by", required=True, help="who called (the manager, an agent)")
     p.add_argument("--at", help="when (ISO 8601; default now, not in the future)")
 

@@ -28,19 +28,24 @@ SWITCH_INTERVAL_SECONDS = 0.001
 def serve(app: App, args: argparse.Namespace) -> None:
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
 
     from hotline.metrics import Metrics
     from hotline.service import Service
 
     logging.getLogger().setLevel(logging.INFO)
-    app.require_db()
+    # No database check here: without one the service spools, and catches up when it returns.
     # An empty metrics.listen turns the metrics off (and bench/metrics_overhead.py compares).
     metrics = Metrics.from_settings(app.settings) if app.settings.metrics.listen else None
     service = Service(app, reactor, metrics=metrics)
     service.start_dialer()
 
-    def failed(failure: object) -> None:
-        log.error("the service could not start: %s", getattr(failure, "value", failure))
+    exit_code = 0
+
+    def failed(failure: Failure) -> None:
+        nonlocal exit_code
+        log.error("the service could not start: %s", failure.getErrorMessage())
+        exit_code = 1
         reactor.stop()
 
     async def start() -> None:
@@ -54,6 +59,8 @@ def serve(app: App, args: argparse.Namespace) -> None:
 
     reactor.callWhenRunning(lambda: Deferred.fromCoroutine(start()).addErrback(failed))
     reactor.run()
+    if exit_code:
+        raise SystemExit(exit_code)
 
 
 async def _direct(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

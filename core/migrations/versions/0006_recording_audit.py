@@ -4,7 +4,7 @@ Who listened to a restricted recording, exported or purged one, when and why (is
 database itself keeps the table append-only: UPDATE and DELETE are refused by triggers.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
