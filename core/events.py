@@ -162,7 +162,7 @@ class AgentStateChanged(Event):
 
     agent: str  # the member's interface, PJSIP/agent101
     queue: str
-    state: str  # free, talking, wrapup, paused, gone (unavailable or removed)
+    state: str  # free, talking, wrapup, gone (paused, unavailable or removed)
     at: datetime
 
 

@@ -50,6 +50,7 @@ from hotline.core.vocabulary import CampaignState, DialMode, Disposition
 from hotline.recordings.names import recording_path
 
 from .abandon_guard import AbandonGuard
+from .agent_states import TellingPacer
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
 from .call_tracker import Attempt, CallTracker
@@ -110,7 +111,7 @@ class Dialer:
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [
-            QueueAgents(config.agent_queue, p, self._seconds, self._agent_state)
+            QueueAgents(config.agent_queue, TellingPacer(p, self._agent_state), self._seconds)
             for p in self.agent_pacers.values()
         ]
         self.ring_no_answer = RingNoAnswer(config.agent_queue, self._pause_agent)

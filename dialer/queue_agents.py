@@ -11,21 +11,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from .agent_states import AgentSink
 from .ami_protocol import AMIMessage
-from .pacing import Pacer
 
 FREE, GONE = {"1"}, {"4", "5", "0"}
 
 
-AgentState = Callable[[str, str], None]  # (member interface, free|talking|wrapup|paused|gone)
-
-
 class QueueAgents:
-    def __init__(
-        self, queue: str, pacer: Pacer, clock: Callable[[], float], on_state: AgentState
-    ) -> None:
+    def __init__(self, queue: str, pacer: AgentSink, clock: Callable[[], float]) -> None:
         self.queue, self.pacer, self.clock = queue, pacer, clock
-        self.on_state = on_state  # live views: each state the pacer is told, as it is told
         self.wrapup_seconds = 0.0
         self._wrapup_until: dict[str, float] = {}
 
@@ -36,7 +30,6 @@ class QueueAgents:
             if until <= now:
                 del self._wrapup_until[member]
                 self.pacer.agent_free(member, now)
-                self.on_state(member, "free")
 
     def _member(self, msg: AMIMessage) -> str | None:
         if msg.get("Queue") != self.queue:
@@ -56,15 +49,12 @@ class QueueAgents:
             self._status(msg, member, now)
         elif name == "QueueMemberRemoved":
             self.pacer.agent_gone(member, now)
-            self.on_state(member, "gone")
         elif name == "AgentConnect":
             self._wrapup_until.pop(member, None)
             self.pacer.agent_talking(member, now)
-            self.on_state(member, "talking")
         elif name == "AgentComplete":
             self._wrapup_until[member] = now + self.wrapup_seconds
             self.pacer.agent_wrapup(member, now, now + self.wrapup_seconds)
-            self.on_state(member, "wrapup")
 
     def _status(self, msg: AMIMessage, member: str, now: float) -> None:
         if msg.get("Wrapuptime"):
@@ -73,19 +63,15 @@ class QueueAgents:
         if paused or status in GONE:
             self._wrapup_until.pop(member, None)
             self.pacer.agent_gone(member, now)
-            self.on_state(member, "paused" if paused else "gone")
         elif status in FREE:
             until = self._wrapup_until.get(member, 0.0)
             if until > now:
                 self.pacer.agent_wrapup(member, now, until)
-                self.on_state(member, "wrapup")
             else:
                 self.pacer.agent_free(member, now)
-                self.on_state(member, "free")
         else:
             self._wrapup_until.pop(member, None)
             self.pacer.agent_talking(member, now)
-            self.on_state(member, "talking")
 
 
 class RingNoAnswer:
