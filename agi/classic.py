@@ -21,7 +21,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIError, ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse, AGIStreamParser, HangupNotice
 from hotline.agi.routes import RouteTable
-from hotline.agi.server import STATUS_VARIABLE
+from hotline.agi.server import STATUS_FAILED, STATUS_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def run_classic(
             log.exception("classic AGI flow %r failed", env.route)
             if not agi._got_sighup:
                 try:
-                    await channel.set_variable(STATUS_VARIABLE, "FAILED")
+                    await channel.set_variable(STATUS_VARIABLE, STATUS_FAILED)
                 except AGIError as e:
                     log.warning("could not set %s: %s", STATUS_VARIABLE, e)
             return 1

@@ -33,7 +33,11 @@ from hotline.agi.routes import RouteTable, UnknownRoute
 
 log = logging.getLogger(__name__)
 
+# The flow's word to the dialplan: DONE as a flow's last act (Visit.close), FAILED when it broke.
+# The shipped dialplan trusts only DONE: a service that dies mid-call leaves no marker, and
+# Asterisk then reports AGISTATUS=SUCCESS exactly as for a flow that ended normally.
 STATUS_VARIABLE = "HOTLINE_STATUS"
+STATUS_DONE, STATUS_FAILED = "DONE", "FAILED"
 BACKLOG = 1024  # Asterisk may open hundreds of AGI connections in one burst
 # Labels of AGIObserver.connection_dropped: why we closed a connection.
 ENVIRONMENT_TIMEOUT, COMMAND_TIMEOUT = "environment_timeout", "command_timeout"
@@ -280,7 +284,7 @@ class FastAGIProtocol(LineOnlyReceiver):
         if self._closed or self._hangup_seen:
             return
         try:
-            await channel.set_variable(STATUS_VARIABLE, "FAILED")
+            await channel.set_variable(STATUS_VARIABLE, STATUS_FAILED)
         except AGIError as e:
             log.warning("FastAGI %s: could not set %s: %s", self._peer(), STATUS_VARIABLE, e)
 

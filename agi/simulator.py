@@ -293,6 +293,9 @@ class PBXProtocol(LineOnlyReceiver):
         self.done: Deferred[SimCallResult] = Deferred()
         self._hung_up_now = False
         self._closed = False
+        # res_agi: a command that fails on a live channel (RESULT_FAILURE: STREAM FILE of a
+        # missing file, RECORD FILE that cannot write) makes AGISTATUS=FAILURE at the end.
+        self._command_failed = False
 
     # --- socket ---
 
@@ -365,7 +368,12 @@ class PBXProtocol(LineOnlyReceiver):
         self.done.callback(self._result())
 
     def _result(self) -> SimCallResult:
+        """AGISTATUS as run_agi() leaves it. The script's end and a FastAGI server that dies
+        (EOF, or a reset, on the socket) look alike to Asterisk: both are "script completed",
+        SUCCESS unless the call hung up (HANGUP) or a command failed (FAILURE)."""
         status = "HANGUP" if self.hung_up_at is not None else "SUCCESS"
+        if self._command_failed:
+            status = "FAILURE"
         return SimCallResult(
             self.variables, self.transcript, self.hung_up_at, status, self.recordings
         )
@@ -542,6 +550,7 @@ class PBXProtocol(LineOnlyReceiver):
         silence = next((int(o[2:]) for o in options if o.startswith("s=")), None)
         target = Path(f"{path}.{fmt}")
         if fmt.lower() not in ("wav", "sln", "slin", "raw") or not target.parent.is_dir():
+            self._command_failed = True
             return ["200 result=-1 (writefile)"]
         if beep:
             await self._sleep(0.5)
@@ -568,7 +577,7 @@ class PBXProtocol(LineOnlyReceiver):
                 voice = limit
         endpos = round(voice * SAMPLE_RATE)
         tone = isinstance(action, Speak)
-        _write_audio(target, fmt.lower(), endpos, tone)
+        write_audio(target, fmt.lower(), endpos, tone)
         self.recordings.append(SimRecording(str(target), voice, endpos, ended_by))
         if ended_by == "hangup":
             self._hang_up()
@@ -599,6 +608,7 @@ class PBXProtocol(LineOnlyReceiver):
     async def _stream_file(self, args: list[str]) -> list[str]:
         seconds = self._sound_seconds(args[2])
         if seconds is None:
+            self._command_failed = True
             return ["200 result=-1 endpos=0"]
         result, played = await self._play(seconds, args[3])
         return [f"200 result={result} endpos={round(played * SAMPLE_RATE)}"]
@@ -620,7 +630,7 @@ class PBXProtocol(LineOnlyReceiver):
         return ["200 result=0"]
 
 
-def _write_audio(target: Path, fmt: str, samples: int, tone: bool) -> None:
+def write_audio(target: Path, fmt: str, samples: int, tone: bool) -> None:
     """A real 8 kHz mono 16-bit file: a 440 Hz tone for speech, zeros for silence."""
     if tone:
         step = 2 * math.pi * 440 / SAMPLE_RATE

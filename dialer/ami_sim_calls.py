@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # OriginateResponse Reason values (Asterisk's AST_CONTROL_* of the outgoing leg).
 REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED, REASON_BUSY = 0, 1, 3, 4, 5
+REASON_CONGESTION = 8
 
 
 @dataclass
@@ -210,13 +211,21 @@ class OutboundCall:
         self.sim.exten(self.two, "Wait", "60", 2)
 
     def callee_busy(self, plan: ResidentPlan) -> None:
+        self.signalled_unanswered("Busy", "BUSY", 17, REASON_BUSY)
+
+    def callee_congestion(self, plan: ResidentPlan) -> None:
+        """As Asterisk 22.10.1 reports Congestion() on a Local channel (checked by the
+        differential suite): Reason 8, cause 34 on the callee half, 0 on ours."""
+        self.signalled_unanswered("Congestion", "CONGESTION", 34, REASON_CONGESTION)
+
+    def signalled_unanswered(self, app: str, status: str, cause: int, reason: int) -> None:
         sim, one, two = self.sim, self.one, self.two
         assert one and two
-        sim.exten(two, "Busy", "10")
+        sim.exten(two, app, "10")
         sim.set_state(two, 7)
         self.device("INUSE")
-        self.dial_event("DialEnd", "BUSY")
-        self.unanswered_end(two_cause=17, reason=REASON_BUSY)
+        self.dial_event("DialEnd", status)
+        self.unanswered_end(two_cause=cause, reason=reason)
 
     def callee_reject(self, plan: ResidentPlan) -> None:
         self.hangup_unanswered(21)

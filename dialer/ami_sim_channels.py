@@ -16,6 +16,7 @@ CAUSE_TEXT = {
     17: "User busy",
     19: "User alerting, no answer",
     21: "Call Rejected",
+    34: "Circuit/channel congestion",
 }
 CALLING_PRES = "0 (Presentation Allowed, Not Screened)"
 

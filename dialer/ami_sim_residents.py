@@ -15,6 +15,7 @@ class ResidentPlan:
     """What the called resident does.
 
     ``outcome``: ``answer``, ``noanswer`` (rings until the Originate timeout), ``busy``,
+    ``congestion``,
     ``reject`` (hangs up unanswered, cause 21), ``unallocated`` (cause 1) or ``queue``
     (answers and waits in ``queue`` for an agent, like ``[queue-test]``).
     An answering resident rings ``ring_s``, then presses ``digits`` after ``think_s``

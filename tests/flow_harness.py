@@ -69,6 +69,7 @@ def place_calls(
     before: Callable[[Service], None] | None = None,
     metrics: Metrics | None = None,
     variables: dict[str, str] | None = None,
+    args: list[str] | None = None,
 ) -> Outcome:
     events: list[Event] = []
     scraped: list[str] = []
@@ -91,6 +92,7 @@ def place_calls(
                         port,
                         caller,
                         route,
+                        args=args or (),
                         options=options or PBXOptions(wall_clock=lambda: clock().timestamp()),
                         variables=variables,
                     )

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twisted.internet.protocol import Factory
+from twisted.protocols.basic import LineOnlyReceiver
 
 from hotline.agi.channel import Channel, RecordResult
 from hotline.agi.errors import ChannelHungUp
@@ -23,6 +25,7 @@ from hotline.agi.simulator import (
     simulate_call,
 )
 
+from .asterisk_dialplan import CONF_DIR, parse_dialplan, run
 from .reactor_run import run_on_reactor
 
 
@@ -130,3 +133,57 @@ def test_unknown_and_bad_commands_answer_like_asterisk() -> None:
 def test_parse_args_like_asterisk() -> None:
     assert parse_args('SET VARIABLE X "a \\"b\\"" ') == ["SET", "VARIABLE", "X", 'a "b"']
     assert parse_args('SAY DIGITS 123 ""') == ["SAY", "DIGITS", "123", ""]
+
+
+def test_a_failed_command_on_a_live_channel_makes_agistatus_failure(tmp_path: Path) -> None:
+    """res_agi: STREAM FILE of a missing file returns RESULT_FAILURE; the AGI ends FAILURE."""
+
+    async def flow(call: Channel, ctx: Any) -> None:
+        await call.answer()
+        await call.send_raw("STREAM FILE no-such-prompt ''")
+
+    result = _run(flow, SimCaller("100"), PBXOptions(sounds={}))
+    assert result.agi_status == "FAILURE" and result.hung_up_at is None
+
+
+class _DiesAfterAnswer(LineOnlyReceiver):
+    """A FastAGI server killed mid-call: it answers, then its socket is reset."""
+
+    delimiter = b"\n"
+
+    def lineReceived(self, line: bytes) -> None:
+        if line == b"":
+            self.sendLine(b"SET VARIABLE HOTLINE_QUEUE repairs")
+        elif line.startswith(b"200 "):
+            self.transport.abortConnection()
+
+
+def test_a_server_killed_mid_call_ends_the_agi_like_a_script_that_finished() -> None:
+    """Asterisk reads EOF (or a reset) as "script completed": AGISTATUS=SUCCESS, the variables
+    set so far kept; only the missing done-marker tells the dialplan,
+    which then gives the caller to the duty queue instead of hanging up or queueing."""
+
+    async def body(reactor: Any) -> SimCallResult:
+        port = reactor.listenTCP(0, Factory.forProtocol(_DiesAfterAnswer), interface="127.0.0.1")
+        try:
+            return await simulate_call(
+                reactor, "127.0.0.1", port.getHost().port, SimCaller("100"), "inbound"
+            )
+        finally:
+            await port.stopListening()
+
+    result = run_on_reactor(body)
+    assert (result.agi_status, result.hung_up_at) == ("SUCCESS", None)
+    assert result.variables == {"HOTLINE_QUEUE": "repairs"}
+    assert [line for _, line, _ in result.transcript[-2:]] == [
+        "SET VARIABLE HOTLINE_QUEUE repairs",
+        "200 result=1",
+    ]
+
+    def agi(_: str, variables: dict[str, str]) -> None:
+        variables.update(result.variables, AGISTATUS=result.agi_status)
+
+    dialplan = parse_dialplan((CONF_DIR / "extensions.conf").read_text(encoding="utf-8"))
+    trace, _ = run(dialplan, "hotline", "88001234", effects={"AGI": agi})
+    assert [t for t in trace if t.startswith("Queue")] == ["Queue(duty)"]
+    assert "Answer()" in trace

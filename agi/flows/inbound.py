@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from hotline.agi.channel import Channel
+from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.routes import routes
 from hotline.core.db import DatabaseUnavailable
 from hotline.core.intake import CallerUnit
@@ -37,11 +39,23 @@ log = logging.getLogger(__name__)
 REPAIR_KEYS = dict(zip("1234567", CATEGORIES[Kind.REPAIR], strict=True))
 COMPLAINT_KEYS = dict(zip("123456", CATEGORIES[Kind.COMPLAINT], strict=True))
 MAX_RECORDINGS = 3
+DIALLED = re.compile(r"\+?[0-9]{1,39}")  # fits the call record's callee (40 characters)
+
+
+def dialled_number(env: AGIEnvironment) -> str | None:
+    """The number the resident dialled: the dialplan's AGI argument (it keeps ${EXTEN} before
+    ``Goto(s,1)`` turns it into ``s``), else Asterisk's DNID, else the extension."""
+    first_arg = env.args[0] if env.args else ""
+    for value in (first_arg, env.raw.get("agi_dnid", ""), env.extension):
+        if DIALLED.fullmatch(value):
+            return value
+    return None
 
 
 @routes.register("inbound")
 async def inbound(call: Channel, ctx: FlowContext) -> None:
     visit = Visit(call, ctx)
+    visit.summary.callee = dialled_number(call.env)
     error: BaseException | None = None
     try:
         await visit.answer()
@@ -129,7 +143,10 @@ async def key_in_unit(visit: Visit) -> bool:
         else:
             visit.choice("unit", "none")
         if attempt < visit.ctx.menu_tries - 1:
-            await visit.play("hotline/unit-not-found", "hotline/try-again")
+            if keys:
+                await visit.play("hotline/unit-not-found", "hotline/try-again")
+            else:
+                await visit.play("hotline/no-input")
     return False
 
 

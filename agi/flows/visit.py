@@ -16,6 +16,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
 from hotline.agi.protocol import channel_created
+from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
 from hotline.core.events import (
     CallAnswered,
     CallArrived,
@@ -326,6 +327,8 @@ class Visit:
         if report is not None:
             self._filed(ticket_id)
         self.ended(s.disposition)
+        if error is None:  # the last act: the dialplan sends a call without it to the duty queue
+            await self.call.set_variable(STATUS_VARIABLE, STATUS_DONE)
 
     def ended(self, disposition: str) -> None:
         s = self.summary
