@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from hotline.agi.protocol import AGIResponse
+from hotline.agi.response import AGIResponse
 
 
 class AGIError(Exception):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
+from hotline.agi.response import AGIResponse
 
 UNKNOWN = "unknown"
 MAX_ENV_LINES = 256
@@ -103,32 +104,6 @@ def parse_env_line(line: str) -> tuple[str, str]:
 
 
 # --- responses -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AGIResponse:
-    code: int
-    result: str | None = None  # text after ``result=``; digits from GET DATA are text, not ints
-    data: str | None = None  # the ``(...)`` part of a 200, or the message of a 5xx
-    endpos: int | None = None
-    usage: str | None = None  # the usage lines of a multi-line 520
-
-    @property
-    def result_int(self) -> int | None:
-        try:
-            return int(self.result) if self.result else None
-        except ValueError:
-            return None
-
-    def describe(self) -> str:
-        if self.code != 200:
-            return f"{self.code} {self.data}"
-        text = f"200 result={self.result}"
-        if self.data is not None:
-            text += f" ({self.data})"
-        if self.endpos is not None:
-            text += f" endpos={self.endpos}"
-        return text
 
 
 class HangupNotice:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hotline.core.db import Database
 from hotline.recordings.index import register
+from hotline.recordings.settings import ConversionSettings
 from hotline.recordings.worker import ConversionWorker
 from hotline.settings import RecordingSettings
 
@@ -82,7 +83,7 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run(args: argparse.Namespace, settings: RecordingSettings, label: str) -> None:
+def run(args: argparse.Namespace, settings: ConversionSettings, label: str) -> None:
     with tempfile.TemporaryDirectory(prefix="hotline-bench-rec-") as tmp:
         root = Path(tmp)
         (root / "calls").mkdir()
@@ -137,7 +138,7 @@ def main() -> None:
     core = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
     print(f"pinned to CPU {core}; load average {os.getloadavg()[0]:.2f}")
-    default = replace(RecordingSettings(), archive_format=args.format)
+    default = RecordingSettings(archive_format=args.format).conversion()
     run(args, replace(default, workers=1), "workers=1")
     run(args, default, f"workers={default.workers} (default)")
 

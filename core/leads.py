@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from .arrears import due_reminders
@@ -484,3 +484,13 @@ def release_stale(
         released.append(lead.id)
     session.flush()
     return released
+
+
+def leads_to_dial_now(session: Session, at: datetime) -> int:
+    """Leads being called, or ready and due at `at` (retries hours away are not)."""
+    due = or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= at)
+    ready = and_(Lead.state == LeadState.READY, due)
+    query = (
+        select(func.count()).select_from(Lead).where(or_(Lead.state == LeadState.CALLING, ready))
+    )
+    return session.scalar(query) or 0

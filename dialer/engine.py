@@ -18,14 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from hotline.core.calling_window import CallingWindow
-from hotline.core.db import Database, DatabaseUnavailable
-from hotline.core.dial_requests import finish_request, release_stale_requests
+from hotline.core.db import DatabaseUnavailable
+from hotline.core.dialer_desk import DialerDesk, RunningCampaign
 from hotline.core.event_bus import EventBus
 from hotline.core.events import (
     AgentConnected,
@@ -36,17 +34,10 @@ from hotline.core.events import (
     OriginatePlaced,
     OutboundAnswered,
 )
-from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
-from hotline.core.models import Campaign
-from hotline.core.outcomes import (
-    AttemptOutcome,
-    open_attempts,
-    record_attempt,
-    settle_in_the_air,
-)
-from hotline.core.retry import NextStep, RetryPolicy
-from hotline.core.rules import Rules
-from hotline.core.vocabulary import CampaignState, DialMode, Disposition
+from hotline.core.leads import LeadClaim
+from hotline.core.outcomes import AttemptOutcome
+from hotline.core.retry import NextStep
+from hotline.core.vocabulary import DialMode, Disposition
 from hotline.recordings.names import recording_path
 
 from .abandon_guard import AbandonGuard
@@ -71,7 +62,6 @@ RING_NO_ANSWER = "ring-no-answer"  # QueuePause reason for an agent who let a ca
 
 @dataclass(frozen=True)
 class DialerConfig:
-    worker: str  # this dialer's name in the database's claims; stable across restarts
     channel_template: str = "PJSIP/{number}@trunk"
     agent_channel_template: str = "PJSIP/{agent}"  # preview calls ring the agent first
     ring_timeout_seconds: float = 25.0
@@ -83,30 +73,19 @@ class DialerConfig:
     pacing: PacingConfig = field(default_factory=PacingConfig)
 
 
-@dataclass(frozen=True)
-class RunningCampaign:
-    id: int
-    kind: str
-    mode: str
-    started_at: datetime | None
-
-
 class Dialer:
     def __init__(
         self,
         config: DialerConfig,
         ami: AMIClient,
-        db: Database,
-        rules: Rules,
-        retry: RetryPolicy,
-        window: CallingWindow,
+        desk: DialerDesk,
         run: Runner,
         clock: Callable[[], datetime],
         reactor: Any,
         events: EventBus | None = None,
     ) -> None:
-        self.config, self.ami, self.db, self.rules = config, ami, db, rules
-        self.retry, self.window, self.run, self.clock = retry, window, run, clock
+        self.config, self.ami, self.desk = config, ami, desk
+        self.run, self.clock = run, clock
         self.tracker = CallTracker(clock, self, ami.field_errors)
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
@@ -169,24 +148,16 @@ class Dialer:
         await self._record_unrecorded()
         known = {a.call_id for a in self.tracker.in_flight()}
         known |= {attempt.call_id for attempt, _ in self._unrecorded}
-        released = await self.run(self._release, known)
+        released = await self.run(self.desk.release, known, self.clock())
         if released:
             log.info(
                 "dialer %s: %d lead(s) back to ready after reconnect",
-                self.config.worker,
+                self.desk.worker,
                 len(released),
             )
         status = await self.ami.queue_status(self.config.agent_queue)
         for event in getattr(status, "events", ()):
             self._on_event(event)
-
-    def _release(self, in_flight: set[str]) -> list[int]:
-        with self.db.session() as s:
-            release_stale_requests(s, self.config.worker, self.clock(), in_flight)
-            # Attempts a dead process left in the air end `interrupted`, retried by the rules.
-            w, at = self.config.worker, self.clock()
-            settle_in_the_air(s, self.rules, self.retry, w, at, in_flight)
-            return release_stale(s, self.config.worker, self.clock(), in_flight)
 
     # the tick
     async def _tick(self) -> None:
@@ -195,7 +166,7 @@ class Dialer:
         self._busy = True
         try:
             await self._record_unrecorded()
-            campaigns = await self.run(self._running_campaigns)
+            campaigns = await self.run(self.desk.running_campaigns)
             for campaign in campaigns:
                 await self._refresh_leads(campaign)
             for agents in self.queue_agents:
@@ -203,7 +174,7 @@ class Dialer:
             for campaign, pacer in self._dialling(campaigns):
                 wanted = pacer.calls_to_start(self._seconds())
                 if wanted > 0:
-                    claims = await self.run(self._claim, campaign.id, wanted)
+                    claims = await self.run(self.desk.claim, campaign.id, wanted, self.clock())
                     for claim in claims:
                         self._dial(claim, campaign, pacer)
             await self.preview.place_requested()
@@ -243,43 +214,15 @@ class Dialer:
             return None
         return self.agent_pacers[DialMode.PROGRESSIVE]
 
-    def _running_campaigns(self) -> list[RunningCampaign]:
-        with self.db.session() as s:
-            rows = s.execute(
-                select(Campaign.id, Campaign.kind, Campaign.mode, Campaign.started_at)
-                .where(Campaign.state == CampaignState.RUNNING)
-                .order_by(Campaign.id)
-            ).all()
-        return [RunningCampaign(*row) for row in rows]
-
     async def _refresh_leads(self, campaign: RunningCampaign) -> None:
         now = self.clock()
         last = self._refreshed.get(campaign.id)
         if last is not None and (now - last).total_seconds() < self.config.lead_refresh_seconds:
             return
         self._refreshed[campaign.id] = now
-        added = await self.run(self._generate, campaign.id, now)
+        added = await self.run(self.desk.generate, campaign.id, now)
         if added:
             log.info("campaign %d: %d new lead(s)", campaign.id, added)
-
-    def _generate(self, campaign_id: int, at: datetime) -> int:
-        with self.db.session() as s:
-            campaign = s.get(Campaign, campaign_id)
-            return generate_leads(s, self.rules, campaign, at) if campaign else 0
-
-    def _claim(self, campaign_id: int, limit: int) -> list[LeadClaim]:
-        with self.db.session() as s:
-            claims = claim_leads(
-                s,
-                campaign_id,
-                limit,
-                self.clock(),
-                self.config.worker,
-                self.window,
-                abandoned_hold=self.retry.abandoned_hold,
-            )
-            open_attempts(s, claims, self.clock())  # committed before any Originate is sent
-            return claims
 
     # placing calls
     def call_variables(self, claim: LeadClaim) -> dict[str, str]:
@@ -457,10 +400,8 @@ class Dialer:
             recording=attempt.variables.get("HOTLINE_RECORDING") if attempt.answered_at else None,
             lost=attempt.lost_during_outage,
         )
-        with self.db.session() as s:
-            step = record_attempt(s, self.rules, self.retry, attempt.lead_id, result, self.clock())
-            if attempt.agent_first:
-                finish_request(s, attempt.info["request_id"], outcome.value, self.clock())
+        request_id = attempt.info["request_id"] if attempt.agent_first else None
+        step = self.desk.record(attempt.lead_id, result, self.clock(), request_id)
         log.info("call %s to %s: %s, then %s", attempt.call_id, attempt.number, outcome, step.text)
         return step
 

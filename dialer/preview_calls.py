@@ -10,20 +10,16 @@ agent who does not answer costs the lead nothing: the request ends, the lead sta
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
 
-from hotline.core.dial_requests import (
-    AGENT_MISSED_TEXT,
-    DialClaim,
-    agent_missed,
-    claim_dial_requests,
-)
+from hotline.core.dial_requests import AGENT_MISSED_TEXT, DialClaim
+from hotline.core.dialer_desk import DialerDesk
+from hotline.core.leads import LeadClaim
 from hotline.core.retry import NextStep, StepKind
 
-from .call_tracker import Attempt
-
-if TYPE_CHECKING:
-    from .engine import Dialer
+from .call_tracker import Attempt, CallTracker
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +27,45 @@ PREVIEW_CONTEXT = "dialer-preview"
 CLAIMS_PER_TICK = 10
 
 
+# Read-only members (properties), so the dialer's own attributes and frozen config meet them.
+class Templates(Protocol):
+    @property
+    def channel_template(self) -> str: ...
+    @property
+    def agent_channel_template(self) -> str: ...
+
+
+class Placer(Protocol):
+    """What preview calls use of the dialer (`engine.Dialer`), which owns them."""
+
+    @property
+    def config(self) -> Templates: ...
+    @property
+    def desk(self) -> DialerDesk: ...
+    @property
+    def tracker(self) -> CallTracker: ...
+    @property
+    def run(self) -> Callable[..., Awaitable[Any]]: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def events(self) -> Callable[[str, str, dict[str, Any]], None]: ...
+
+    def call_variables(self, claim: LeadClaim) -> dict[str, str]: ...
+
+    def originate(
+        self, channel: str, context: str, variables: dict[str, str], call_id: str
+    ) -> None: ...
+
+
 class PreviewCalls:
-    def __init__(self, dialer: Dialer) -> None:
+    def __init__(self, dialer: Placer) -> None:
         self.dialer = dialer
 
     async def place_requested(self) -> None:
-        for claim in await self.dialer.run(self._claim):
-            self._originate(claim)
-
-    def _claim(self) -> list[DialClaim]:
         d = self.dialer
-        with d.db.session() as s:
-            return claim_dial_requests(s, CLAIMS_PER_TICK, d.clock(), d.config.worker, d.window)
+        for claim in await d.run(d.desk.claim_requests, CLAIMS_PER_TICK, d.clock()):
+            self._originate(claim)
 
     def _originate(self, claim: DialClaim) -> None:
         d, lead = self.dialer, claim.lead
@@ -72,8 +95,7 @@ class PreviewCalls:
 
     def record_agent_missed(self, attempt: Attempt) -> NextStep:
         d = self.dialer
-        with d.db.session() as s:
-            agent_missed(s, attempt.info["request_id"], d.clock())
+        d.desk.agent_missed(attempt.info["request_id"], d.clock())
         log.info(
             "call %s: agent %s did not answer; lead %d stays ready",
             attempt.call_id,

@@ -8,7 +8,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
@@ -17,12 +16,13 @@ from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.cli.output import iso, print_table
 from hotline.core.arrears import import_arrears
+from hotline.core.call_records import call_record_id, inbound_calls
 from hotline.core.campaigns import campaign_status
 from hotline.core.events import Event
-from hotline.core.models import CallRecord, Ticket
 from hotline.core.outcomes import list_calls
 from hotline.core.report import build_report
 from hotline.core.residents import import_residents
+from hotline.core.tickets import list_tickets
 from hotline.service import Service
 from hotline.settings import load
 
@@ -67,7 +67,7 @@ async def run_inbound(
 def show_results(app: App, out: TextIO) -> None:
     tz = app.rules.tz
     with app.db.session() as s:
-        tickets = list(s.scalars(select(Ticket).order_by(Ticket.id)))
+        tickets = list(reversed(list_tickets(s)))  # oldest first
         rows = [
             (
                 t.id,
@@ -88,8 +88,7 @@ def show_results(app: App, out: TextIO) -> None:
             )
             for t in tickets
         ]
-        inbound = select(CallRecord).where(CallRecord.direction == "in").order_by(CallRecord.id)
-        calls = list(s.scalars(inbound))
+        calls = inbound_calls(s)
         call_rows = [
             (
                 c.id,
@@ -146,7 +145,7 @@ def show_campaigns(app: App, campaigns: list[int], out: TextIO) -> None:
 
 def stored_id(app: App, key: str) -> int | None:
     with app.db.session() as s:
-        return s.scalar(select(CallRecord.id).where(CallRecord.key == key))
+        return call_record_id(s, key)
 
 
 def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> int:

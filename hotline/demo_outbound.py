@@ -8,18 +8,16 @@ import zlib
 from datetime import timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import and_, func, or_, select
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
+from hotline.core import leads
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
-from hotline.core.models import Lead
 from hotline.core.residents import import_residents
 from hotline.core.tickets import Intake, move_ticket, open_ticket
-from hotline.core.vocabulary import LeadState
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
@@ -122,15 +120,8 @@ def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> A
 
 def leads_to_dial_now(app: App) -> int:
     """Leads being called or due now; retries hours away do not keep the demo waiting."""
-    now = app.now()
-    due = or_(Lead.next_attempt_at.is_(None), Lead.next_attempt_at <= now)
     with app.db.session() as s:
-        query = (
-            select(func.count())
-            .select_from(Lead)
-            .where(or_(Lead.state == LeadState.CALLING, and_(Lead.state == LeadState.READY, due)))
-        )
-        return s.scalar(query) or 0
+        return leads.leads_to_dial_now(s, app.now())
 
 
 async def run_outbound(

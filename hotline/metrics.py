@@ -6,7 +6,8 @@ Inputs, all cheap enough for the reactor thread:
   choices, tickets, endings, outbound attempts), from the service's event bus;
 - plain methods for the AMI client, the dialer and the recordings worker (thread-safe, as every
   prometheus-client metric is);
-- ``refresh_from_db``: blocking aggregate queries for the rule gauges, run off the reactor.
+- ``show_db_figures``: the rule gauges' figures (``core/figures.py``, blocking SQL run off the
+  reactor).
 
 Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_service``.
 """
@@ -15,10 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy.orm import Session
 
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
@@ -32,9 +31,8 @@ from hotline.core.events import (
     MenuChoice,
     ReportFiled,
 )
+from hotline.core.figures import DbFigures
 from hotline.core.policy import AnswerPolicy
-from hotline.core.rules import Rules
-from hotline.metrics_db import DbFigures, db_figures
 from hotline.settings import Settings
 
 # Answer delay buckets end on ring boundaries: 5, 10, 15, 20 s with the China cadence.
@@ -431,9 +429,8 @@ class Metrics:
         """``n`` calls a stop of the service cut off were settled as interrupted."""
         self.calls_interrupted.inc(n)
 
-    # the database gauges (blocking: run in the service's thread pool) -------------------------
-    def refresh_from_db(self, session: Session, rules: Rules, now: datetime) -> DbFigures:
-        figures = db_figures(session, rules, now)
+    # the database gauges ---------------------------------------------------------------------
+    def show_db_figures(self, figures: DbFigures) -> None:
         self.followups_due.set(figures.followups_due)
         self.followups_overdue.set(figures.followups_overdue)
         self.complaints_unescalated.set(figures.complaints_unescalated_overdue)
@@ -442,7 +439,6 @@ class Metrics:
         self.recordings_backlog.set(figures.recordings_backlog)
         for kind, n in figures.leads_waiting.items():
             self.leads_waiting(kind, n)
-        return figures
 
 
 class MetricsObserver(AGIObserver):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -12,6 +14,8 @@ from twisted.internet.task import LoopingCall
 
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
+from hotline.app import App
+from hotline.core.figures import db_figures
 from hotline.core.vocabulary import DialMode
 from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
@@ -20,11 +24,27 @@ from hotline.metrics_http import listen_metrics
 if TYPE_CHECKING:
     from hotline.dialer.ami_client import AMIClient
     from hotline.dialer.engine import Dialer
-    from hotline.service import Service
 
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 15.0
+T = TypeVar("T")
+
+
+class MetricsHost(Protocol):
+    """What the metrics use of the running service (`hotline.service.Service`), which imports
+    this module to wire them in."""
+
+    @property
+    def app(self) -> App: ...
+    @property
+    def reactor(self) -> Any: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def ports(self) -> list[IListeningPort]: ...
+
+    def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]: ...
 
 
 class ObserverChain(AGIObserver):
@@ -92,7 +112,7 @@ class AttachedMetrics:
 
 
 async def attach_metrics(
-    service: Service,
+    service: MetricsHost,
     metrics: Metrics,
     listen: str | None = None,
     refresh_seconds: float = REFRESH_SECONDS,
@@ -103,7 +123,7 @@ async def attach_metrics(
 
     def refresh_blocking() -> None:
         with service.app.db.session() as session:
-            metrics.refresh_from_db(session, service.app.rules, service.clock())
+            metrics.show_db_figures(db_figures(session, service.app.rules, service.clock()))
 
     said = LogOnce(log, "metrics: database gauges not refreshed", logging.WARNING)
 

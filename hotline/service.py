@@ -22,6 +22,7 @@ from hotline.agi.flows.context import FlowContext, Runner
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
+from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
@@ -142,7 +143,9 @@ class Service:
         self._catch_up_log = LogOnce(log, "catching up with the database")
         # Conversion has threads of its own, so it never holds the flows' database threads.
         self.recording_pool = ThreadPool(1, app.settings.recordings.workers, "hotline-recordings")
-        self.converter = ConversionWorker(app.db, app.settings.recordings, clock=self.clock)
+        self.converter = ConversionWorker(
+            app.db, app.settings.recordings.conversion(), clock=self.clock
+        )
         self._recordings = LoopingCall(self._archive_recordings)
         self._recordings.clock = reactor
         self.ports: list[IListeningPort] = []
@@ -218,7 +221,6 @@ class Service:
         )
         self.dialer = Dialer(
             DialerConfig(
-                worker=d.worker or socket.gethostname(),
                 channel_template=d.channel_template,
                 agent_channel_template=d.agent_channel_template,
                 ring_timeout_seconds=d.ring_timeout_seconds,
@@ -233,10 +235,13 @@ class Service:
                 pacing=pacing,
             ),
             self.ami,
-            self.app.db,
-            self.app.rules,
-            d.retry,
-            d.calling_window(self.app.rules.tz),
+            DialerDesk(
+                self.app.db,
+                self.app.rules,
+                d.retry,
+                d.calling_window(self.app.rules.tz),
+                worker=d.worker or socket.gethostname(),
+            ),
             self.run_blocking,
             self.clock,
             self.reactor,

@@ -27,6 +27,7 @@ from hotline.core.policy import (
     SitePolicy,
 )
 from hotline.core.retry import RetryPolicy
+from hotline.recordings.settings import ConversionSettings
 
 
 class SettingsError(ValueError):
@@ -132,6 +133,9 @@ class RecordingSettings:
     workers: int = 2
     record_inbound: bool = True
     record_outbound: bool = True
+
+    def conversion(self) -> ConversionSettings:
+        return ConversionSettings(self.archive_format, self.normalise, self.workers)
 
 
 @dataclass(frozen=True)

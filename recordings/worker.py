@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, FollowUp, Recording, Ticket
-from hotline.settings import RecordingSettings
 
 from .convert import CODECS, ConversionError, archive_path, convert, require_ffmpeg
 from .index import DEFAULT_RETENTION_YEARS, register, wav_seconds
+from .settings import ConversionSettings
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class ConversionWorker:
     def __init__(
         self,
         db: Database,
-        settings: RecordingSettings,
+        settings: ConversionSettings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lease: timedelta = LEASE,

@@ -8,11 +8,11 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from hotline.core.retry import RetryPolicy
+from hotline.core.dialer_desk import RunningCampaign
 from hotline.core.vocabulary import DialMode, Disposition
 from hotline.dialer.abandon_guard import AbandonGuard
 from hotline.dialer.call_tracker import Attempt
-from hotline.dialer.engine import Dialer, DialerConfig, RunningCampaign
+from hotline.dialer.engine import Dialer, DialerConfig
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -44,8 +44,7 @@ class Quiet:
 
 def dialer() -> Dialer:
     return Dialer(
-        DialerConfig(worker="w"), Quiet(), None, None, RetryPolicy(), None, None,  # type: ignore[arg-type]
-        lambda: T0, Clock(),
+        DialerConfig(), Quiet(), None, None, lambda: T0, Clock(),  # type: ignore[arg-type]
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, 
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.events import ReportFiled
+from hotline.core.figures import db_figures
 from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
@@ -311,7 +312,7 @@ def test_scraped_figures_move_as_the_calls_did(app: App) -> None:
 # --- the database gauges ---
 
 
-def test_refresh_from_db_counts_what_the_rules_say_is_owed(db: Database, tmp_path: Path) -> None:
+def test_the_db_figures_count_what_the_rules_say_is_owed(db: Database, tmp_path: Path) -> None:
     seed_residents(db, tmp_path)
     rules = Rules()
     now = OFFICE_HOURS  # 10:00 site time: the day ends in 14 hours
@@ -383,7 +384,7 @@ def test_refresh_from_db_counts_what_the_rules_say_is_owed(db: Database, tmp_pat
 
     metrics = Metrics()
     with db.session() as s:
-        metrics.refresh_from_db(s, rules, now)
+        metrics.show_db_figures(db_figures(s, rules, now))
     value = metrics.registry.get_sample_value
     # one lead due now; the retry two hours away and the finished one are not waiting
     assert value("hotline_dialer_leads_waiting", {"campaign_kind": "arrears"}) == 1
@@ -399,7 +400,7 @@ def test_refresh_from_db_counts_what_the_rules_say_is_owed(db: Database, tmp_pat
 
     # An hour later the second complaint's hour has passed too; the escalated one never counts.
     with db.session() as s:
-        metrics.refresh_from_db(s, rules, now + timedelta(hours=1))
+        metrics.show_db_figures(db_figures(s, rules, now + timedelta(hours=1)))
     assert value("hotline_complaints_unescalated_overdue") == 2
     assert value("hotline_followups_overdue") == 2 and value("hotline_followups_due") == 1
 

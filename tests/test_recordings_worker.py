@@ -26,7 +26,7 @@ def index(db: Database, *wavs: Path) -> list[int]:
 
 def worker(db: Database, fmt: str = "opus", workers: int = 2) -> ConversionWorker:
     return ConversionWorker(
-        db, RecordingSettings(archive_format=fmt, workers=workers), clock=lambda: AT
+        db, RecordingSettings(archive_format=fmt, workers=workers).conversion(), clock=lambda: AT
     )
 
 
@@ -75,7 +75,7 @@ def test_a_failed_conversion_is_tried_again_later_a_few_times(db: Database, tmp_
     wav.parent.mkdir()
     wav.write_bytes(b"RIFF" + b"\x00" * 300)  # the disk filled up while Asterisk wrote it
     (id_,) = index(db, wav)
-    settings = RecordingSettings(archive_format="opus", workers=1)
+    settings = RecordingSettings(archive_format="opus", workers=1).conversion()
     later = RETRY_AFTER + timedelta(seconds=1)
 
     def at(n: int) -> ConversionWorker:
@@ -143,7 +143,7 @@ def test_a_wav_left_after_its_archive_was_recorded_is_removed_by_scan(
 
 def test_an_unknown_archive_format_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="one of opus, mp3"):
-        ConversionWorker(db, RecordingSettings(archive_format="flac"))
+        ConversionWorker(db, RecordingSettings(archive_format="flac").conversion())
 
 
 def test_header_only_wavs_never_become_recordings(db: Database, tmp_path: Path) -> None:

@@ -164,7 +164,9 @@ def recordings_convert(app: App, args: argparse.Namespace) -> None:
             at=app.now().astimezone(app.rules.tz),
             retention_years=settings.followup.retention_years,
         )
-    archived, failed = ConversionWorker(app.db, settings.recordings).run_once(args.limit)
+    archived, failed = ConversionWorker(app.db, settings.recordings.conversion()).run_once(
+        args.limit
+    )
     if args.json:
         print_json({"registered": len(found), "archived": archived, "failed": failed})
     else:

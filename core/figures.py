@@ -1,4 +1,5 @@
-"""The rule gauges' figures, aggregated in SQL: a few COUNTs, cheap enough every 15 s."""
+"""The rule gauges' figures (`hotline.metrics`), aggregated in SQL: a few COUNTs, cheap enough
+every 15 s."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Ticket
-from hotline.core.rules import Rules
-from hotline.core.vocabulary import CampaignKind, Kind, LeadState, ReminderStage
+from .models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Ticket
+from .rules import Rules
+from .vocabulary import CampaignKind, Kind, LeadState, ReminderStage
 
 # Recordings the conversion worker has not finished with (a killed run leaves `converting`).
 BACKLOG_STATES = ("pending", "converting")
