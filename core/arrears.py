@@ -14,7 +14,7 @@ from .csv_import import BadRow, parse_file
 from .models import ArrearsAccount, Unit
 from .rules import Reminder, Rules
 from .units import parse_unit
-from .vocabulary import DomainError, ReminderStage
+from .vocabulary import DomainError, NotFound, ReminderStage
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def record_reminder(
     """The reminder that was due has been given: the account climbs one rung of the ladder."""
     account = session.get(ArrearsAccount, account_id)
     if account is None:
-        raise DomainError(f"no arrears account {account_id}")
+        raise NotFound(f"no arrears account {account_id}")
     reminder = next_reminder(rules, account)
     if reminder is None:
         raise DomainError(f"arrears account {account_id} has no reminder to give")
@@ -173,7 +173,7 @@ def record_payment(
     is for the billing system."""
     account = session.get(ArrearsAccount, account_id)
     if account is None:
-        raise DomainError(f"no arrears account {account_id}")
+        raise NotFound(f"no arrears account {account_id}")
     parse_amount(str(amount))
     owed = max(account.amount - account.paid_amount, Decimal(0))
     if amount > owed:

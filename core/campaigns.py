@@ -18,6 +18,7 @@ from .vocabulary import (
     Disposition,
     DomainError,
     LeadState,
+    NotFound,
     parse_choice,
 )
 
@@ -144,7 +145,7 @@ def create_campaign(
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise DomainError(f"no campaign {campaign_id}")
+        raise NotFound(f"no campaign {campaign_id}")
     return campaign
 
 

@@ -14,9 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .calling_window import CallingWindow
+from .campaigns import get_campaign
 from .leads import (
     LeadClaim,
     give_back_attempt,
@@ -28,7 +29,7 @@ from .leads import (
     start_attempt,
 )
 from .models import Campaign, DialRequest, Lead, Resident
-from .vocabulary import CampaignKind, DomainError, LeadState
+from .vocabulary import CampaignKind, DomainError, LeadState, NotFound, parse_choice
 
 # The agent's extension goes into a channel name: one endpoint, nothing Dial() would split.
 AGENT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -85,6 +86,31 @@ def open_request(session: Session, lead_id: int) -> DialRequest | None:
     )
 
 
+def campaign_leads(
+    session: Session, campaign_id: int, state: str | None = None
+) -> list[tuple[Lead, DialRequest | None]]:
+    """A campaign's leads best first, each with its open call request: what a preview caller
+    works through, and what needs a person."""
+    get_campaign(session, campaign_id)
+    query = (
+        select(Lead)
+        .options(selectinload(Lead.resident))
+        .where(Lead.campaign_id == campaign_id)
+        .order_by(Lead.priority.desc(), Lead.next_attempt_at, Lead.id)
+    )
+    if state:
+        query = query.where(Lead.state == parse_choice(LeadState, state, "lead state"))
+    requests = {
+        r.lead_id: r
+        for r in session.scalars(
+            select(DialRequest)
+            .join(Lead, Lead.id == DialRequest.lead_id)
+            .where(Lead.campaign_id == campaign_id, DialRequest.state.in_(OPEN_REQUEST_STATES))
+        )
+    }
+    return [(lead, requests.get(lead.id)) for lead in session.scalars(query)]
+
+
 def request_dial(
     session: Session, lead_id: int, agent: str, at: datetime, window: CallingWindow
 ) -> DialRequest:
@@ -95,7 +121,7 @@ def request_dial(
     # Locked on PostgreSQL, so two agents asking at once get one request between them.
     lead = session.get(Lead, lead_id, with_for_update=True)
     if lead is None:
-        raise DomainError(f"no lead {lead_id}")
+        raise NotFound(f"no lead {lead_id}")
     pending = open_request(session, lead_id)
     if pending is not None:
         raise DomainError(

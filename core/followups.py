@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from .models import FollowUp, Lead, Ticket
 from .rules import Rules
 from .tickets import Intake, move_ticket, open_ticket
-from .vocabulary import DomainError, Kind, LeadState
+from .vocabulary import DomainError, Kind, LeadState, NotFound
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def record_answers(
     """
     followup = session.get(FollowUp, followup_id)
     if followup is None:
-        raise DomainError(f"no follow-up {followup_id}")
+        raise NotFound(f"no follow-up {followup_id}")
     if followup.done_at is not None:
         raise DomainError(
             f"follow-up {followup_id} was already recorded at {rules.local_iso(followup.done_at)}"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from .arrears import due_reminders
 from .calling_window import CallingWindow
+from .campaigns import campaign_action
 from .followups import pending_followups
 from .models import CallRecord, Campaign, Lead, Resident, Ticket, Unit
 from .retry import RetryPolicy
@@ -309,6 +310,16 @@ def generate_leads(session: Session, rules: Rules, campaign: Campaign, at: datet
     campaign.skipped = skipped
     session.flush()
     return len(new)
+
+
+def act_on_campaign(
+    session: Session, rules: Rules, campaign_id: int, action: str, at: datetime
+) -> tuple[Campaign, int | None]:
+    """Start, pause, resume or stop a campaign; starting makes the leads known now (a running
+    service tops them up as more fall due), and their number is returned."""
+    campaign = campaign_action(session, campaign_id, action, at)
+    made = generate_leads(session, rules, campaign, at) if action == "start" else None
+    return campaign, made
 
 
 def lock_resident(session: Session, resident_id: int) -> bool:

@@ -345,3 +345,47 @@ class RecordingAudit(Base):
     restricted: Mapped[bool] = mapped_column(Boolean)
     outcome: Mapped[str] = mapped_column(String(10))  # done, failed
     detail: Mapped[str | None] = mapped_column(Text)  # where an export went, why it failed
+
+
+class User(Base):
+    """A person who signs in to the API or the console (issue 13)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(12))  # agent, supervisor, admin
+    extension: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token, of a user (their role) or of an integration (its own role); only the
+    token's SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[str | None] = mapped_column(String(12))  # an integration's; None: the user's
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user: Mapped[User | None] = relationship()
+
+
+class WebSession(Base):
+    """A browser session: the cookie's SHA-256, its CSRF token and when it ends."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user: Mapped[User] = relationship()

@@ -22,6 +22,7 @@ from .vocabulary import (
     Disposition,
     DomainError,
     LeadState,
+    NotFound,
     parse_choice,
 )
 
@@ -304,11 +305,21 @@ def close_chain(session: Session, campaign_id: int) -> None:
     )
 
 
+def get_call(session: Session, call_id: int) -> CallRecord:
+    record = session.get(CallRecord, call_id)
+    if record is None:
+        raise NotFound(f"no call {call_id}")
+    return record
+
+
 def list_calls(
-    session: Session, campaign_id: int | None = None, limit: int = 500
+    session: Session, campaign_id: int | None = None, limit: int = 500, before: int | None = None
 ) -> list[CallRecord]:
-    """Newest first; one campaign's attempts when `campaign_id` is given."""
+    """Newest first; one campaign's attempts when `campaign_id` is given; ``before``: only calls
+    with a smaller id (the API's cursor)."""
     query = select(CallRecord).order_by(CallRecord.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(CallRecord.id < before)
     if campaign_id is not None:
         query = query.where(CallRecord.campaign_id == campaign_id)
     return list(session.scalars(query))

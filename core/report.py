@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, case, func, or_, select
@@ -13,6 +13,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from .models import ArrearsAccount, CallRecord, FollowUp, Ticket, Unit
 from .rules import Rules
+from .vocabulary import DomainError
 
 
 class seconds_between(FunctionElement[float]):
@@ -113,6 +114,26 @@ def _deadline_counts(
 
 def _deadline_rate(met: int, missed: int, pending: int) -> Rate:
     return Rate.of(met, met + missed, pending=pending)
+
+
+def quarter_start(moment: datetime) -> datetime:
+    """Midnight on the first day of the moment's quarter, in the moment's timezone."""
+    return moment.replace(
+        month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def report_period(
+    start: datetime | None, end: datetime | None, tz: tzinfo, now: datetime
+) -> tuple[datetime, datetime]:
+    """The period asked for (the CLI's --from and --to, the API's from and to); by default from
+    the start of this quarter to the end of today, site time."""
+    end = end or datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
+    start = start or quarter_start(min(end, now).astimezone(tz))
+    if start >= end:
+        shown = [m.astimezone(tz).isoformat(timespec="seconds") for m in (start, end)]
+        raise DomainError(f"--from {shown[0]} is not before --to {shown[1]}")
+    return start, end
 
 
 def build_report(

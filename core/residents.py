@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from .csv_import import BadRow, parse_bool, parse_file
 from .models import Phone, Resident, Unit
 from .units import normalise_phone, parse_unit
-from .vocabulary import DomainError
+from .vocabulary import DomainError, NotFound
 
 REQUIRED = ("unit", "name", "phone")
 OPTIONAL = ("phone2", "lang", "do_not_call")
@@ -166,5 +166,5 @@ def require_unit(session: Session, code: str) -> Unit:
     canonical = parse_unit(code)
     unit = find_unit(session, canonical)
     if unit is None:
-        raise DomainError(f"unknown unit {canonical} (import its residents first)")
+        raise NotFound(f"unknown unit {canonical} (import its residents first)")
     return unit

@@ -7,13 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .models import CallRecord, FollowUp, Recording, Ticket, TicketEvent, WorkOrder
 from .residents import require_unit
 from .rules import Rules
 from .ticket_states import ALL_STATES, FOLLOWUP_TRIGGER, check_transition
-from .vocabulary import Channel, DomainError, Kind, Severity, check_category, parse_choice
+from .vocabulary import (
+    Channel,
+    DomainError,
+    Kind,
+    NotFound,
+    Severity,
+    check_category,
+    parse_choice,
+)
 
 # The first moment a ticket reaches each milestone is kept on its row for the report.
 MILESTONES = {
@@ -100,7 +108,7 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
         Ticket, ticket_id, options=[selectinload(Ticket.events), selectinload(Ticket.unit)]
     )
     if ticket is None:
-        raise DomainError(f"no ticket {ticket_id}")
+        raise NotFound(f"no ticket {ticket_id}")
     return ticket
 
 
@@ -199,11 +207,19 @@ def ticket_history(session: Session, ticket_id: int) -> TicketHistory:
 
 
 def list_tickets(
-    session: Session, state: str | None = None, kind: str | None = None, limit: int = 500
+    session: Session,
+    state: str | None = None,
+    kind: str | None = None,
+    limit: int = 500,
+    before: int | None = None,
 ) -> list[Ticket]:
+    """Newest first; ``before``: only tickets with a smaller id (the API's cursor)."""
     query = (
-        select(Ticket).options(selectinload(Ticket.unit)).order_by(Ticket.id.desc()).limit(limit)
+        # The unit joined in: a page is one round trip (the API's ticket list).
+        select(Ticket).options(joinedload(Ticket.unit)).order_by(Ticket.id.desc()).limit(limit)
     )
+    if before is not None:
+        query = query.where(Ticket.id < before)
     if state:
         if state not in ALL_STATES:
             raise DomainError(f"unknown state {state!r} (one of: {', '.join(sorted(ALL_STATES))})")

@@ -10,6 +10,10 @@ class DomainError(ValueError):
     """A user-facing mistake (bad unit, illegal transition, unknown id): one line, no traceback."""
 
 
+class NotFound(DomainError):
+    """An id or name that names nothing (the API answers 404)."""
+
+
 class Kind(StrEnum):
     REPAIR = "repair"
     COMPLAINT = "complaint"
@@ -46,6 +50,14 @@ class Role(StrEnum):
     CS_STAFF = "cs_staff"
     SUPERVISOR = "supervisor"
     MANAGER = "manager"
+
+
+class UserRole(StrEnum):
+    """Who signs in to the API and the console; each role may do what the one before it may."""
+
+    AGENT = "agent"  # tickets, calls, follow-ups, arrears; unrestricted recordings
+    SUPERVISOR = "supervisor"  # also campaigns and restricted recordings (audited)
+    ADMIN = "admin"  # also users and tokens
 
 
 class ReminderStage(StrEnum):

@@ -10,6 +10,7 @@ soon free, held under an abandon budget) and ``agentless`` (a fixed number of li
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ class PacingConfig:
     max_dial_level: float = 4.0  # ringing calls per staffed agent, hard cap
     dial_ratio: float = 1.5  # ratio mode: level x active agents
     agentless_lines: int = 10  # agentless mode: concurrent calls
-    warmup_answered: int = 30  # predictive behaves progressively until this many answers ...
-    warmup_outcomes: int = 100  # ... and this many answered-or-not outcomes are known
+    # Predictive behaves progressively until it has seen this many answers and wrap-ups ...
+    warmup_answered: int = 15
+    warmup_outcomes: int = 60  # ... and this many answered-or-not outcomes
     model_memory: int = 2000  # observations kept by the online models
     forecast_step: float = 0.5  # forecast grid, seconds
     # Predictive: abandons accepted per idle agent-second saved. It starts low and the
@@ -41,12 +43,20 @@ class PacingConfig:
     tradeoff_initial: float = 0.004
     tradeoff_min: float = 1e-4
     tradeoff_max: float = 0.1
-    feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome
+    feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome, at first ...
+    feedback_settle: float = 200.0  # ... shrinking as sqrt(settle / (settle + answers fed back))
+    feedback_gain_floor: float = 0.04  # ... to this floor
     # Predictive: recent call starts per second, over this span. Kept short so the rate follows
     # the moment (bursts as wrap-ups end, lulls while all talk); a 60 s mean overstated the
     # competition in lulls and cost about 1 point of occupancy at 5 agents.
     dialing_rate_span: float = 15.0
     guard_prior_calls: int = 50  # pseudo-answers at target added to the rolling window rate
+    # Forgetting: the answer rate and talk times keep the last ``model_memory`` observations,
+    # but only the newest window (of these sizes) once its mean is this many standard errors
+    # off the older ones' (an answer rate falling from 0.6 to 0.2 mid-shift).
+    change_windows: tuple[int, ...] = (50, 200)
+    change_z: float = 4.5
+    wrapup_points: int = 8  # wrap-up quantiles convolved with the talk-time survival
 
 
 class AgentState(StrEnum):
@@ -155,13 +165,15 @@ class _Tracker:
         previous = self._agents.pop(agent_id, None)
         if previous is not None:
             self._counts[previous[0]] -= 1
-            self._agent_left(previous, at)
+            self._agent_left(previous, state, at)
         if state is not None:
             self._agents[agent_id] = (state, at, until)
             self._counts[state] += 1
 
-    def _agent_left(self, previous: tuple[AgentState, float, float | None], at: float) -> None:
-        """Hook: an agent left ``previous`` state at ``at`` (for learning durations)."""
+    def _agent_left(
+        self, previous: tuple[AgentState, float, float | None], state: AgentState | None, at: float
+    ) -> None:
+        """Hook: an agent left ``previous`` for ``state`` (None: gone) at ``at``."""
 
     def agent_free(self, agent_id: str, at: float) -> None:
         self._set_agent(agent_id, AgentState.FREE, at)
@@ -172,7 +184,13 @@ class _Tracker:
             self._set_agent(agent_id, AgentState.TALKING, at)
 
     def agent_wrapup(self, agent_id: str, at: float, until: float | None = None) -> None:
-        self._set_agent(agent_id, AgentState.WRAPUP, at, until)
+        """Wrap-up from ``at``, ending at ``until`` (None: when the agent says so, e.g. by
+        unpausing). Told again during the same wrap-up, only its end changes."""
+        current = self._agents.get(agent_id)
+        if current is not None and current[0] is AgentState.WRAPUP:
+            self._agents[agent_id] = (AgentState.WRAPUP, current[1], until)
+        else:
+            self._set_agent(agent_id, AgentState.WRAPUP, at, until)
 
     def agent_gone(self, agent_id: str, at: float) -> None:
         self._set_agent(agent_id, None, at)
@@ -250,35 +268,103 @@ class AgentlessPacer(_Tracker):
         return max(0, self.config.agentless_lines - in_progress)
 
 
-class _Histogram:
-    """Durations in fixed bins over a sliding memory, with a cached survival function."""
+class _Memory:
+    """The last ``size`` observations, forgetting all but the newest ones when they have
+    clearly shifted from the rest (a mid-shift change): the horizon follows the change."""
 
-    def __init__(self, bin_width: float, limit: float, memory: int) -> None:
-        self._width = bin_width
-        self._counts = [0] * (math.ceil(limit / bin_width) + 1)
-        self._samples: deque[tuple[int, float]] = deque()
-        self._memory = memory
-        self._survival: list[float] | None = None
-        self.total = 0.0
-
-    def add(self, value: float) -> None:
-        value = max(value, 0.0)
-        index = min(int(value / self._width), len(self._counts) - 1)
-        self._counts[index] += 1
-        self._samples.append((index, value))
-        self.total += value
-        if len(self._samples) > self._memory:
-            old, old_value = self._samples.popleft()
-            self._counts[old] -= 1
-            self.total -= old_value
-        self._survival = None
+    def __init__(self, size: int, windows: tuple[int, ...], z: float) -> None:
+        self.values: deque[float] = deque()
+        self._size, self._windows, self._z = size, windows, z
+        self.total = self.total_sq = 0.0
+        self.changes = 0  # shifts detected so far
 
     def __len__(self) -> int:
-        return len(self._samples)
+        return len(self.values)
 
     @property
     def mean(self) -> float:
-        return self.total / len(self._samples) if self._samples else 0.0
+        return self.total / len(self.values) if self.values else 0.0
+
+    def add(self, value: float) -> list[float]:
+        """Remember ``value``; returns the observations forgotten."""
+        self.values.append(value)
+        self.total += value
+        self.total_sq += value * value
+        dropped = self._forget(self._size) if len(self.values) > self._size else []
+        keep = self._shifted()
+        if keep is not None:
+            self.changes += 1
+            dropped += self._forget(keep)
+        return dropped
+
+    def _shifted(self) -> int | None:
+        """The smallest recent window whose mean differs from the older observations' by
+        more than z standard errors (variance pooled, as if nothing had changed)."""
+        n_all = len(self.values)
+        for n in self._windows:
+            if n_all < 2 * n:
+                break
+            recent = list(itertools.islice(reversed(self.values), n))
+            r_sum = sum(recent)
+            m = n_all - n
+            var = max(self.total_sq / n_all - (self.total / n_all) ** 2, 0.0)
+            diff = r_sum / n - (self.total - r_sum) / m
+            if diff * diff > self._z**2 * var * (1.0 / n + 1.0 / m):
+                return n
+        return None
+
+    def _forget(self, keep: int) -> list[float]:
+        dropped = []
+        while len(self.values) > keep:
+            value = self.values.popleft()
+            self.total -= value
+            self.total_sq -= value * value
+            dropped.append(value)
+        return dropped
+
+
+class _Histogram:
+    """Durations in fixed bins over a (change-following) memory, with a cached survival."""
+
+    def __init__(
+        self,
+        bin_width: float,
+        limit: float,
+        memory: int,
+        windows: tuple[int, ...] = (),
+        z: float = 5.0,
+    ) -> None:
+        self._width = bin_width
+        self._counts = [0] * (math.ceil(limit / bin_width) + 1)
+        self._samples = _Memory(memory, windows, z)
+        self._survival: list[float] | None = None
+
+    def _index(self, value: float) -> int:
+        return min(int(value / self._width), len(self._counts) - 1)
+
+    def add(self, value: float) -> None:
+        value = max(value, 0.0)
+        self._counts[self._index(value)] += 1
+        for old in self._samples.add(value):
+            self._counts[self._index(old)] -= 1
+        self._survival = None
+
+    @property
+    def changes(self) -> int:
+        return self._samples.changes
+
+    @property
+    def mean(self) -> float:
+        return self._samples.mean
+
+    def quantiles(self, count: int) -> list[float]:
+        """Mid-points of ``count`` equally likely slices of the durations seen."""
+        ordered = sorted(self._samples.values)
+        n = len(ordered)
+        return [ordered[min(n - 1, int((j + 0.5) * n / count))] for j in range(count)] if n else []
+
+    def __len__(self) -> int:
+        return len(self._samples)
 
     @property
     def upper(self) -> float:
@@ -309,18 +395,35 @@ class _Histogram:
 class PredictivePacer(_Tracker):
     """Forecasts answers against agents available over the next ring horizon.
 
-    Learnt online (never told): the answer probability p, the ring-to-answer distribution and
-    its horizon (a call that has rung past the longest answer seen will not be answered), talk
-    and wrap-up durations, and the recent dialing rate. At each decision, for every step k
-    ahead (0.5 s) it forecasts the mean and variance of
+    Inputs are the live dialer's events only (``Pacer``: calls started, answered, not
+    answered, connected, abandoned, ended; agents free, talking, in wrap-up, gone, as
+    ``QueueAgents`` reads them from app_queue) and the time of each decision.
+
+    Assumes: calls are independent; an answered call waits ``connect_limit`` for an agent;
+    answered calls connect to any free agent; durations are stable over the memory (or
+    change abruptly, which it notices). Told nothing else.
+
+    Learnt online: the answer probability p; the ring-to-answer distribution and its horizon
+    (a call that has rung past the longest answer seen will not be answered); talk durations;
+    wrap-up durations, from AgentComplete to the agent being free (the end of the queue's
+    wrap-up, or the unpause after after-call work, whose end is never told in advance); the
+    recent dialing rate. The answer rate and talk times keep the last ``model_memory``
+    observations, and only the newest ``change_windows`` ones once these have clearly
+    shifted (a mid-shift change); the pacer then starts cautious again (tradeoff back to its
+    initial value, feedback steps restarted). It holds back (is progressive) until it has
+    seen ``warmup_answered`` answers and wrap-ups and ``warmup_outcomes`` outcomes, and it
+    does not count on an agent whose wrap-up has run longer than any seen.
+
+    At each decision, for every step k ahead (0.5 s) it forecasts the mean and variance of
 
         margin(k) = agents available by k + connect limit - answers by k
 
-    Agents: free now, wrap-ups whose end is known (or expected), talking agents whose call
-    may end in time to finish wrap-up (talk-time survival given the time talked so far).
-    Answers: calls waiting for an agent; per ringing call of age a, p·(S(a)-S(a+k)) /
-    (p·S(a) + 1-p); and calls the dialer will start on the next ticks (at its recent rate),
-    whose short rings overtake long-ringing calls.
+    Agents: free now, wrap-ups whose end is known, wrap-ups of unknown end (learnt wrap-up
+    survival given the time spent so far), talking agents whose call may end in time to
+    finish a wrap-up (talk-time survival given the time talked so far, convolved with the
+    wrap-up quantiles). Answers: calls waiting for an agent; per ringing call of age a,
+    p·(S(a)-S(a+k)) / (p·S(a) + 1-p); and calls the dialer will start on the next ticks (at
+    its recent rate), whose short rings overtake long-ringing calls.
 
     One more call is then worth its expected idle agent-seconds saved over the horizon
     (sum over k of P(answered by k)·P(margin(k) >= 1)) per abandon it risks (p times the
@@ -328,19 +431,21 @@ class PredictivePacer(_Tracker):
     the call is worth only what starting it now rather than one step later adds, per abandon
     that adds, when waiting is the safer choice (an agent whose wrap-up ends in 15 s is better
     served by a call started a little later). Calls are added while worth x tradeoff >= 1.
-    The tradeoff is the feedback term: an integrator on each
-    answered call's outcome drives the abandon rate to the target, and a guard on the rolling
-    window rate cuts it to nothing as that rate reaches the limit. The floor is always
-    progressive; before enough observations the pacer is progressive.
+    The tradeoff is the feedback term: an integrator on each answered call's outcome, with
+    steps that shrink as answers accrue, drives the abandon rate to the target, and a guard
+    on the rolling window rate cuts it to nothing as that rate reaches the limit. The floor
+    is always progressive.
     """
 
     def __init__(self, config: PacingConfig) -> None:
         super().__init__(config)
-        self._outcomes: deque[bool] = deque()
-        self._answers = 0
-        self._ring = _Histogram(0.5, config.max_ring, config.model_memory)
-        self._talk = _Histogram(5.0, 3600.0, config.model_memory)
-        self._wrap = _Histogram(1.0, 600.0, config.model_memory)
+        memory, windows, z = config.model_memory, config.change_windows, config.change_z
+        self._outcomes = _Memory(memory, windows, z)  # 1.0 answered, 0.0 not
+        self._ring = _Histogram(0.5, config.max_ring, memory)
+        self._talk = _Histogram(5.0, 3600.0, memory, windows, z)
+        self._wrap = _Histogram(1.0, 600.0, memory)
+        self._changes = 0  # shifts seen in the answer rate and talk times
+        self._feedback_count = 0  # answered calls fed back since the start or a shift
         self._log_tradeoff = math.log(config.tradeoff_initial)
         self._tables_at = -1  # observation count when the forecast tables were built
         self._observations = 0
@@ -349,16 +454,25 @@ class PredictivePacer(_Tracker):
         self._talk_rows: dict[int, list[float]] = {}
         self._later_calls: list[float] = []
         self._steps = 0
-        self._wrap_mean = 0.0
+        self._wrap_rows: dict[int, list[float]] = {}
+        self._wraps: list[float] = []  # wrap-up quantiles
         self._starts: deque[float] = deque()  # recent call starts, for the dialing rate
 
     # -- learning
     def _record_outcome(self, answered: bool) -> None:
-        self._outcomes.append(answered)
-        self._answers += answered
-        if len(self._outcomes) > self.config.model_memory:
-            self._answers -= self._outcomes.popleft()
+        self._outcomes.add(float(answered))
         self._observations += 1
+        self._after_change()
+
+    def _after_change(self) -> None:
+        """Conditions shifted: what the pacer learnt before no longer holds, so it rebuilds
+        its forecast and starts cautious again, while the feedback re-learns the tradeoff."""
+        changes = self._outcomes.changes + self._talk.changes
+        if changes != self._changes:
+            self._changes = changes
+            self._log_tradeoff = min(self._log_tradeoff, math.log(self.config.tradeoff_initial))
+            self._feedback_count = 0
+            self._tables_at = -1
 
     def call_started(self, call_id: str, at: float) -> None:
         super().call_started(call_id, at)
@@ -387,18 +501,31 @@ class PredictivePacer(_Tracker):
     def _feedback(self, abandoned: bool) -> None:
         # Stochastic approximation: the mean step is zero exactly when rate == target.
         cfg = self.config
-        self._log_tradeoff += cfg.feedback_gain * (cfg.abandon_target - abandoned)
+        # Steps shrink as answers accrue (settling where a fixed step keeps it wandering),
+        # down to a floor that still follows slow drift; a shift in conditions restarts them.
+        self._feedback_count += 1
+        settle = cfg.feedback_settle
+        gain = max(
+            cfg.feedback_gain_floor,
+            cfg.feedback_gain * math.sqrt(settle / (settle + self._feedback_count)),
+        )
+        self._log_tradeoff += gain * (cfg.abandon_target - abandoned)
         self._log_tradeoff = min(
             max(self._log_tradeoff, math.log(cfg.tradeoff_min)), math.log(cfg.tradeoff_max)
         )
 
-    def _agent_left(self, previous: tuple[AgentState, float, float | None], at: float) -> None:
-        state, since, _ = previous
-        if state is AgentState.TALKING:
+    def _agent_left(
+        self, previous: tuple[AgentState, float, float | None], state: AgentState | None, at: float
+    ) -> None:
+        # Only completed durations teach: a logout in the middle says nothing of their length.
+        was, since, _ = previous
+        if was is AgentState.TALKING and state is not None:
             self._talk.add(at - since)
             self._observations += 1
-        elif state is AgentState.WRAPUP:
+            self._after_change()
+        elif was is AgentState.WRAPUP and state is AgentState.FREE:
             self._wrap.add(at - since)
+            self._observations += 1
 
     def agent_free(self, agent_id: str, at: float) -> None:
         previous = self._agents.get(agent_id)
@@ -409,7 +536,7 @@ class PredictivePacer(_Tracker):
     # -- figures
     @property
     def answer_probability(self) -> float:
-        return (self._answers + 1) / (len(self._outcomes) + 2)
+        return (self._outcomes.total + 1) / (len(self._outcomes) + 2)
 
     @property
     def answer_horizon(self) -> float:
@@ -424,7 +551,11 @@ class PredictivePacer(_Tracker):
     @property
     def warmed_up(self) -> bool:
         cfg = self.config
-        return len(self._ring) >= cfg.warmup_answered and len(self._outcomes) >= cfg.warmup_outcomes
+        return (
+            len(self._ring) >= cfg.warmup_answered
+            and len(self._outcomes) >= cfg.warmup_outcomes
+            and len(self._wrap) >= cfg.warmup_answered
+        )
 
     def answer_chance(self, age: float, within: float) -> float:
         """P(a call that has rung ``age`` seconds is answered in the next ``within``)."""
@@ -449,23 +580,47 @@ class PredictivePacer(_Tracker):
         # Answers by step k from one call a second started over the next k-1 steps.
         self._later_calls = [step * sum(new[1:k]) for k in steps]
         self._talk_rows.clear()
-        self._wrap_mean = self._wrap.mean
+        self._wrap_rows.clear()
+        self._wraps = self._wrap.quantiles(self.config.wrapup_points)
         self._tables_at = self._observations
 
+    def _row_length(self) -> int:
+        return self._steps + int(self.config.connect_limit / self.config.forecast_step) + 1
+
     def _talk_row(self, elapsed: float) -> list[float]:
-        """P(talking agent free by step k), given talk so far, cached per talk-time bin."""
+        """P(talking agent free by step k): talk ends, then a wrap-up of learnt length (its
+        quantiles, equally likely), given talk so far; cached per talk-time bin."""
         step = self.config.forecast_step
         key = int(elapsed / 5.0)
         row = self._talk_rows.get(key)
         if row is None:
             base = key * 5.0 + 2.5
-            alive = self._talk.survival(base)
-            row = []
-            for k in range(self._steps + int(self.config.connect_limit / step) + 1):
-                room = k * step - self._wrap_mean
-                ends = alive - self._talk.survival(base + room) if room > 0 and alive else 0.0
-                row.append(ends / alive if alive else 0.0)
+            alive, survival = self._talk.survival(base), self._talk.survival
+            row = [0.0] * self._row_length()
+            if alive:
+                for k in range(len(row)):
+                    ends = sum(
+                        alive - survival(base + k * step - wrap)
+                        for wrap in self._wraps
+                        if k * step > wrap
+                    )
+                    row[k] = ends / (alive * len(self._wraps))
             self._talk_rows[key] = row
+        return row
+
+    def _wrap_row(self, elapsed: float) -> list[float]:
+        """P(an agent whose wrap-up end is unknown is free by step k), given the wrap-up so
+        far; none if it already ran longer than any seen. Cached per second of wrap-up."""
+        key = int(elapsed)
+        row = self._wrap_rows.get(key)
+        if row is None:
+            base, step = key + 0.5, self.config.forecast_step
+            alive, survival = self._wrap.survival(base), self._wrap.survival
+            row = [
+                1.0 - survival(base + k * step) / alive if alive else 0.0
+                for k in range(self._row_length())
+            ]
+            self._wrap_rows[key] = row
         return row
 
     def _forecast(self, at: float) -> tuple[list[float], list[float]]:
@@ -477,15 +632,20 @@ class PredictivePacer(_Tracker):
         supply = [float(self.free)] * (width + lag)
         supply_var = [0.0] * (width + lag)
         for state, since, until in self._agents.values():
-            if state is AgentState.WRAPUP:
-                end = until if until is not None else since + self._wrap_mean
-                for k in range(max(0, math.ceil((end - at) / step)), width + lag):
+            if state is AgentState.WRAPUP and until is not None:
+                for k in range(max(0, math.ceil((until - at) / step)), width + lag):
                     supply[k] += 1.0
+                continue
+            if state is AgentState.WRAPUP:
+                row = self._wrap_row(at - since)
             elif state is AgentState.TALKING and len(self._talk) >= self.config.warmup_answered:
-                for k, q in enumerate(self._talk_row(at - since)):
-                    if q:
-                        supply[k] += q
-                        supply_var[k] += q * (1.0 - q)
+                row = self._talk_row(at - since)
+            else:
+                continue
+            for k, q in enumerate(row):
+                if q:
+                    supply[k] += q
+                    supply_var[k] += q * (1.0 - q)
         mean = [supply[k + lag] - self.waiting for k in range(width)]
         var = [supply_var[k + lag] for k in range(width)]
         # Calls started on the next ticks with short rings answer before long-ringing ones:

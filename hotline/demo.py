@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.cli.output import iso, print_table
+from hotline.core.api_tokens import add_token
 from hotline.core.arrears import import_arrears
 from hotline.core.call_records import call_record_id, inbound_calls
 from hotline.core.campaigns import campaign_status
@@ -159,8 +160,14 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
     outcome: list[BaseException | None] = []
     campaigns: list[int] = []
 
+    with app.db.session() as s:  # for the HTTP API while the demo runs (a supervisor's)
+        token = add_token(s, f"demo-{app.now():%H%M%S%f}", app.now(), role="supervisor")[1]
+
     async def main() -> None:
-        await service.start("127.0.0.1:0")
+        await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
+        assert service.web_port is not None
+        api = service.web_port.getHost()
+        print(f"HTTP API http://{api.host}:{api.port}/api/v1/  token {token}\n", file=out)
         try:
             await run_inbound(reactor, service, view, speed, out)
             campaigns.extend(

@@ -152,6 +152,7 @@ class Service:
         self.ami: AMIClient | None = None
         self.dialer: Dialer | None = None
         self.attached_metrics: AttachedMetrics | None = None
+        self.web_port: IListeningPort | None = None
 
     def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
@@ -257,7 +258,10 @@ class Service:
         )
 
     async def start(
-        self, fastagi_listen: str | None = None, metrics_listen: str | None = None
+        self,
+        fastagi_listen: str | None = None,
+        metrics_listen: str | None = None,
+        web_listen: str | None = None,
     ) -> None:
         # RECORD FILE does not create folders: Asterisk writes into these (its monitor directory).
         s = self.app.settings
@@ -280,6 +284,17 @@ class Service:
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
+        if web_listen:  # `hotline serve` passes web.listen; empty or None: no HTTP API
+            await self._start_web(web_listen)
+
+    async def _start_web(self, listen: str) -> None:
+        from hotline.web.server import listen_web, log_started
+        from hotline.web.site import web_api
+
+        api = web_api(self.app, self.run_blocking, self.clock)
+        self.web_port = await listen_web(self.reactor, listen, api.resource())
+        self.ports.append(self.web_port)
+        log_started(self.web_port)
 
     async def stop(self) -> None:
         for loop in (self._catch_up, self._recordings):

@@ -139,6 +139,15 @@ class RecordingSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"  # the HTTP API; empty turns it off
+    session_hours: float = 12.0  # a browser session ends this long after sign-in
+    behind_tls: bool = False  # a TLS proxy serves the site: session cookies are Secure
+    login_attempts: int = 5  # failed sign-ins per name and per address within the window
+    login_window_minutes: float = 15.0
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     site: SitePolicy = field(default_factory=SitePolicy)
@@ -153,6 +162,7 @@ class Settings:
     dialer: DialerSettings = field(default_factory=DialerSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def file(self) -> Path:

@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hotline.core.models import CallRecord, Recording, Ticket
-from hotline.core.vocabulary import DomainError, Kind
+from hotline.core.vocabulary import DomainError, Kind, NotFound
 
 from . import audit
 from .audit import Access
@@ -28,7 +28,7 @@ DEFAULT_RETENTION_YEARS = 2
 CHUNK = 1 << 20
 
 
-class RecordingNotFound(DomainError):
+class RecordingNotFound(NotFound):
     pass
 
 

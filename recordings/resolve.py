@@ -23,6 +23,8 @@ from .convert import CODECS, archive_path
 def resolve_paths(session: Session, stored: Iterable[str | None]) -> dict[str, str | None]:
     """Stored path -> the file the index names for it (None: no such recording any more)."""
     wanted = {path for path in stored if path}
+    if not wanted:  # a page of rows without recordings costs no query
+        return {}
     # The index row keeps the WAV's path until conversion, then the archive's.
     candidates = {path: path for path in wanted}
     candidates |= {str(archive_path(Path(p), fmt)): p for p in wanted for fmt in CODECS}

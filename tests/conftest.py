@@ -18,6 +18,8 @@ from hotline.core.rules import Rules
 
 from cli_support import Run
 
+pytest_plugins = ["api_support"]  # the HTTP API's fixtures (tests/test_api_*.py)
+
 PG_ADMIN_URL = os.environ.get(
     "HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -27,6 +27,7 @@ def test_demo_shows_calls_becoming_tickets(tmp_path: Path) -> None:
     assert "repair     leak" in out and "emergency" in out
     assert "caller_hangup" in out and "incomplete" in out
     assert "Answered within three rings: 8/8" in out
+    assert re.search(r"HTTP API http://127\.0\.0\.1:\d+/api/v1/  token hl_\S{40,}", out)
     assert (tmp_path / "home" / "demo" / "hotline.db").exists()
     assert re.search(r"\n1 +complaint +noise ", out)  # scenario 2 chose noise by keypad
     live = [

@@ -38,8 +38,6 @@ SQL_OUTSIDE_CORE = {
     "hotline.recordings.resolve": "recordings index",
     "hotline.recordings.retention": "recordings retention",
     "hotline.recordings.worker": "recordings conversion claims",
-    # the CLI's campaign leads: the api branch moves this query to core.dial_requests
-    "hotline.cli.campaigns": "campaign leads and their open call requests",
 }
 # Cycles still there, each named: the list may only shrink (test_the_known_cycles_are_still_there).
 KNOWN_CYCLES = {

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
+import random
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from hotline.dialer import engine, queue_agents
+from hotline.dialer.ami_protocol import AMIMessage
 from hotline.dialer.pacing import (
     AbandonWindow,
     AgentlessPacer,
+    Pacer,
     PacingConfig,
     PredictivePacer,
     PreviewPacer,
     ProgressivePacer,
     make_pacer,
 )
+from hotline.dialer.queue_agents import QueueAgents
 
 CONFIG = PacingConfig()
 
@@ -215,8 +223,8 @@ def _bench() -> ModuleType:
 def test_short_simulation_beats_progressive_within_abandon_limit() -> None:
     bench = _bench()
     scenario = bench.Scenario(agents=10, p=0.3, hours=2.0)
-    predictive = bench.run_shift(scenario, 7, PredictivePacer(bench.CONFIG))
-    progressive = bench.run_shift(scenario, 7, ProgressivePacer(bench.CONFIG))
+    predictive = bench.run_shift(scenario, 7, PredictivePacer(bench._config(scenario)))
+    progressive = bench.run_shift(scenario, 7, ProgressivePacer(bench._config(scenario)))
     assert predictive.answered > 100
     assert predictive.abandon_rate <= 0.03
     assert progressive.abandoned == 0
@@ -227,9 +235,152 @@ def test_short_simulation_beats_progressive_within_abandon_limit() -> None:
 def test_ratio_search_finds_highest_compliant_level(highest: int | None) -> None:
     bench = _bench()
     ok, over = bench.Shift(1.0, 1.0, 100, 3, 97), bench.Shift(1.0, 1.0, 100, 4, 96)
-    search, tried = bench._RatioSearch(), []
+    search, tried = bench._Search(len(bench.RATIOS), bench._compliant), []
     while (level := search.next_level()) is not None:
         tried.append(level)
         search.record(level, [ok if highest is not None and level <= highest else over])
     assert search.chosen == (0 if highest is None else highest)
     assert len(tried) <= 6  # bisection over 31 levels, not a scan
+
+
+def _event(name: str, **headers: str) -> AMIMessage:
+    return AMIMessage((("Event", name), ("Queue", "outbound"), *headers.items()))
+
+
+def _member_event(name: str, status: str, paused: bool) -> AMIMessage:
+    # The headers app_queue sends (asterisk-golden/ami-11-queue): Interface, Status, Paused.
+    return _event(name, Interface="PJSIP/200", Status=status, Paused="1" if paused else "0")
+
+
+def test_wrapup_ending_with_the_unpause_is_learnt_from_queue_events() -> None:
+    """AgentComplete, then the agent pauses for after-call work and unpauses 40 s later: the
+    pacer sees a wrap-up of unknown end, then learns its length from the unpause."""
+    pacer, _ = warmed()
+    now = [0.0]
+    agents = QueueAgents("outbound", pacer, lambda: now[0])
+    learnt = len(pacer._wrap)
+    now[0] = 5000.0
+    agents.on_event(_event("AgentConnect", Interface="PJSIP/200"))
+    now[0] = 5100.0
+    agents.on_event(_event("AgentComplete", Interface="PJSIP/200"))
+    agents.on_event(_member_event("QueueMemberStatus", "1", paused=False))
+    now[0] = 5101.0
+    agents.on_event(_member_event("QueueMemberPause", "1", paused=True))
+    now[0] = 5130.0
+    agents.expire_wrapups()  # the grace is over, but the agent is still paused
+    assert pacer._agents["PJSIP/200"][0] == "wrapup"
+    assert pacer._agents["PJSIP/200"][2] is None  # end unknown
+    now[0] = 5140.0
+    agents.on_event(_member_event("QueueMemberPause", "1", paused=False))
+    assert pacer.agents_by_state()["free"] == 1
+    assert len(pacer._wrap) == learnt + 1
+    assert max(pacer._wrap.quantiles(1000)) == pytest.approx(40.0)
+
+
+def test_pause_when_not_after_a_call_is_a_break() -> None:
+    pacer = ProgressivePacer(CONFIG)
+    agents = QueueAgents("outbound", pacer, lambda: 0.0)
+    agents.on_event(_member_event("QueueMemberStatus", "1", paused=False))
+    assert pacer.staffed == 1
+    agents.on_event(_member_event("QueueMemberPause", "1", paused=True))
+    assert pacer.staffed == 0
+
+
+def test_unknown_wrapup_counts_by_its_learnt_length_so_far() -> None:
+    """Wrap-ups seen: 15 s. An agent 10 s into one of unknown end is as good as free soon; one
+    60 s into it has run past anything seen and is not counted on."""
+
+    def decision(elapsed: float) -> int:
+        pacer, t = warmed()
+        pacer.agent_wrapup("a", t - elapsed, None)
+        return pacer.calls_to_start(t)
+
+    assert decision(10.0) >= 1
+    assert decision(60.0) == 0
+
+
+def test_predictive_holds_back_until_it_has_seen_wrapups() -> None:
+    config = replace(CONFIG, feedback_gain=0.0, tradeoff_initial=0.02)  # eager, fixed
+    pacer, t = warmed(config)
+    unlearnt = PredictivePacer(config)
+    # The same calls, but every agent still in wrap-up: no wrap-up length learnt yet.
+    unlearnt._ring, unlearnt._outcomes = pacer._ring, pacer._outcomes
+    for pair in (pacer, unlearnt):
+        pair.agent_free("a", t)
+        for agent in ("b", "c", "d"):
+            pair.agent_wrapup(agent, t, until=t + 9.0)
+    assert not unlearnt.warmed_up
+    assert unlearnt.calls_to_start(t) == 1  # progressive
+    assert pacer.calls_to_start(t) > 1
+
+
+def test_answer_rate_forgets_its_past_after_a_mid_shift_change() -> None:
+    rng = random.Random(3)
+    pacer, t = PredictivePacer(CONFIG), 0.0
+    tradeoffs = []
+    for i in range(2800):  # the memory (2000) is full when the rate changes
+        p = 0.6 if i < 2400 else 0.2
+        pacer.call_started(f"c{i}", t)
+        if rng.random() < p:
+            pacer.call_answered(f"c{i}", t + 5.0)
+            pacer.call_connected(f"c{i}", "a", t + 5.0)  # each one raises the tradeoff
+        else:
+            pacer.call_not_answered(f"c{i}", t + 25.0)
+        t += 1.0
+        if i == 2399:
+            assert pacer.answer_probability == pytest.approx(0.6, abs=0.04)
+            assert pacer._outcomes.changes == 0  # no shift seen in a steady stream
+            tradeoffs.append(pacer.tradeoff)
+    assert pacer._outcomes.changes >= 1
+    assert pacer.answer_probability == pytest.approx(0.2, abs=0.06)
+    assert tradeoffs[0] > 4 * CONFIG.tradeoff_initial
+    assert pacer.tradeoff < tradeoffs[0] / 4  # it started cautious again
+
+
+class _EventsOnly:
+    """A pacer seen through the ``Pacer`` protocol only: anything else is refused."""
+
+    def __init__(self, pacer: PredictivePacer, calls: set[str]) -> None:
+        self._pacer, self._calls = pacer, calls
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _PROTOCOL:
+            raise AttributeError(f"the simulator reached past the events: {name}")
+        self._calls.add(name)
+        return getattr(self._pacer, name)
+
+
+_PROTOCOL = {name for name, _ in inspect.getmembers(Pacer) if not name.startswith("_")} - {
+    "dial_level",
+    "abandon_rate",
+    "ringing",
+    "agents_by_state",
+}
+
+
+def _live_inputs() -> set[str]:
+    """The pacer methods the live dialer calls (engine and queue agents)."""
+    source = inspect.getsource(engine) + inspect.getsource(queue_agents)
+    return set(re.findall(r"pacer\.(\w+)\(", source))
+
+
+def test_pacer_decides_from_the_live_engines_events_only() -> None:
+    """The bench drives the pacer through the protocol's event methods alone, with every
+    kind of event the live dialer sends and nothing else (wrap-up ends unknown, as with
+    agents who unpause), and the pacer has no other input."""
+    bench = _bench()
+    scenario = bench.WIDE[1]
+    scenario = replace(scenario, hours=0.5)
+    calls: set[str] = set()
+    pacer = PredictivePacer(bench._config(scenario))
+    shift = bench.run_shift(scenario, 3, _EventsOnly(pacer, calls))
+    assert shift.answered > 20
+    assert calls <= _live_inputs()
+    # No logouts in a shift; the connect says the agent talks; abandons may not happen.
+    assert calls >= _live_inputs() - {"agent_gone", "agent_talking", "call_abandoned"}
+    # Decisions take the time alone; every other input is an event.
+    assert list(inspect.signature(PredictivePacer.calls_to_start).parameters) == ["self", "at"]
+    # And it can reach nothing else: the pacing module imports the standard library only.
+    source = inspect.getsource(sys.modules[PredictivePacer.__module__])
+    imported = {name.split(".")[0] for name in re.findall(r"^(?:from|import) (\S+)", source, re.M)}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}

@@ -3,54 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from datetime import tzinfo
 from typing import Any
 
-from sqlalchemy import select
-
+from hotline import serialise
 from hotline.app import App
 from hotline.core import campaigns, dial_requests, leads, outcomes
-from hotline.core.models import CallRecord, Campaign, DialRequest, Lead
-from hotline.core.vocabulary import LeadState, parse_choice
 from hotline.recordings.resolve import with_recordings
 
-from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
-
-
-def _campaign(c: Campaign, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "kind": c.kind,
-        "mode": c.mode,
-        "state": c.state,
-        "name": c.name,
-        "params": c.params,
-        "created_at": iso(c.created_at, tz),
-        "started_at": iso(c.started_at, tz),
-        "finished_at": iso(c.finished_at, tz),
-    }
-
-
-def _call(r: CallRecord, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "direction": r.direction,
-        "campaign": r.campaign_id,
-        "lead": r.lead_id,
-        "number": r.callee if r.direction == "out" else r.caller,
-        "disposition": r.disposition,
-        "hangup_cause": r.hangup_cause,
-        "queued_at": iso(r.arrived_at, tz),
-        "dialled_at": iso(r.dialled_at, tz),
-        "answered_at": iso(r.answered_at, tz),
-        "connected_at": iso(r.connected_at, tz),
-        "ended_at": iso(r.ended_at, tz),
-        "agent": r.agent,
-        "keypad": r.keypad,
-        "recording": r.recording,
-        "next_step": r.next_step,
-        "next_step_at": iso(r.next_step_at, tz),
-    }
+from .output import parse_at, parse_past, print_json, print_listing, print_table
 
 
 def _split(text: str | None) -> list[str]:
@@ -79,7 +39,7 @@ def campaign_new(app: App, args: argparse.Namespace) -> None:
         campaign = campaigns.create_campaign(
             s, args.kind, args.mode, name=args.name, params=_params(app, args), at=app.now()
         )
-        data = _campaign(campaign, app.rules.tz)
+        data = serialise.campaign(campaign, app.rules.tz)
     if args.json:
         print_json(data)
     else:
@@ -89,10 +49,8 @@ def campaign_new(app: App, args: argparse.Namespace) -> None:
 def campaign_act(app: App, args: argparse.Namespace) -> None:
     now = app.now()
     with app.require_db().session() as s:
-        campaign = campaigns.campaign_action(s, args.id, args.action, now)
-        # Starting makes the leads known now; a running service tops them up as more fall due.
-        made = leads.generate_leads(s, app.rules, campaign, now) if args.action == "start" else 0
-        data = _campaign(campaign, app.rules.tz)
+        campaign, made = leads.act_on_campaign(s, app.rules, args.id, args.action, now)
+        data = serialise.campaign(campaign, app.rules.tz)
     if args.action == "start":
         data["leads_made"] = made
     if args.json:
@@ -124,7 +82,7 @@ def campaign_status(app: App, args: argparse.Namespace) -> None:
 
 def campaign_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
-        found = [_campaign(c, app.rules.tz) for c in campaigns.list_campaigns(s)]
+        found = [serialise.campaign(c, app.rules.tz) for c in campaigns.list_campaigns(s)]
     print_listing(
         found,
         args.json,
@@ -137,40 +95,9 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
     """A campaign's leads: what preview callers work through, and what needs a person."""
     tz = app.rules.tz
     with app.require_db().session() as s:
-        campaigns.get_campaign(s, args.id)
-        query = (
-            select(Lead)
-            .where(Lead.campaign_id == args.id)
-            .order_by(Lead.priority.desc(), Lead.next_attempt_at, Lead.id)
-        )
-        if args.state:
-            query = query.where(Lead.state == parse_choice(LeadState, args.state, "lead state"))
-        requests = {
-            r.lead_id: _request(r, tz)
-            for r in s.scalars(
-                select(DialRequest)
-                .join(Lead, Lead.id == DialRequest.lead_id)
-                .where(
-                    Lead.campaign_id == args.id,
-                    DialRequest.state.in_(dial_requests.OPEN_REQUEST_STATES),
-                )
-            )
-        }
         found = [
-            {
-                "id": lead.id,
-                "state": lead.state,
-                "number": lead.number,
-                "resident": lead.resident.name if lead.resident else None,
-                "priority": lead.priority,
-                "attempts": lead.attempts,
-                "next_attempt_at": iso(lead.next_attempt_at, tz),
-                "mode": (lead.payload or {}).get("mode"),
-                "flag": lead.flag,
-                "result": lead.result,
-                "dial_request": requests.get(lead.id),
-            }
-            for lead in s.scalars(query)
+            serialise.lead(lead, request, tz)
+            for lead, request in dial_requests.campaign_leads(s, args.id, args.state)
         ]
     print_listing(
         found,
@@ -190,18 +117,6 @@ def campaign_leads(app: App, args: argparse.Namespace) -> None:
     )
 
 
-def _request(r: DialRequest, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "lead": r.lead_id,
-        "agent": r.agent,
-        "state": r.state,
-        "requested_at": iso(r.requested_at, tz),
-        "call_id": r.call_id,
-        "detail": r.detail,
-    }
-
-
 def _request_text(request: dict[str, Any] | None) -> str:
     return f"{request['id']} {request['state']} for {request['agent']}" if request else ""
 
@@ -211,7 +126,7 @@ def lead_dial(app: App, args: argparse.Namespace) -> None:
     window = app.settings.dialer.calling_window(app.rules.tz)
     with app.require_db().session() as s:
         request = dial_requests.request_dial(s, args.lead, args.agent, app.now(), window)
-        data = _request(request, app.rules.tz)
+        data = serialise.dial_request(request, app.rules.tz)
     if args.json:
         print_json(data)
     else:
@@ -229,12 +144,7 @@ def lead_outcome(app: App, args: argparse.Namespace) -> None:
         step = outcomes.record_call_by_hand(
             s, app.rules, retry, args.lead, args.disposition, at, args.by
         )
-    data = {
-        "lead": args.lead,
-        "disposition": args.disposition,
-        "next_step": step.text,
-        "next_step_at": iso(step.at, app.rules.tz),
-    }
+    data = serialise.lead_outcome(args.lead, args.disposition, step, app.rules.tz)
     if args.json:
         print_json(data)
     else:
@@ -244,7 +154,7 @@ def lead_outcome(app: App, args: argparse.Namespace) -> None:
 def calls_list(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         found = with_recordings(
-            s, [_call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
+            s, [serialise.call(r, app.rules.tz) for r in outcomes.list_calls(s, args.campaign)]
         )
     print_listing(
         found,

@@ -5,50 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TextIO, overload
+from typing import Any, TextIO
 
 from wcwidth import wcwidth
 
-from hotline.core.vocabulary import DomainError
-
-
-@overload
-def iso(moment: datetime, tz: tzinfo) -> str: ...
-@overload
-def iso(moment: datetime | None, tz: tzinfo) -> str | None: ...
-def iso(moment: datetime | None, tz: tzinfo) -> str | None:
-    return moment.astimezone(tz).isoformat(timespec="seconds") if moment else None
-
-
-# How far ahead of this machine's clock another's may be: a report stamped later than that is a
-# mistyped time (a year ahead), which would hold every deadline it sets off in the future.
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def parse_at(text: str | None, tz: tzinfo, default: datetime) -> datetime:
-    """ISO 8601; a time without offset is read as site time."""
-    if text is None:
-        return default
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise DomainError(
-            f"bad timestamp {text!r}: use ISO 8601, e.g. 2026-11-22T09:30:00+08:00"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
-def parse_past(text: str | None, tz: tzinfo, now: datetime) -> datetime:
-    """When something happened (default now): never later than now, give or take CLOCK_SKEW."""
-    moment = parse_at(text, tz, now)
-    if moment > now + CLOCK_SKEW:
-        raise DomainError(
-            f"--at {iso(moment, tz)} is in the future (now {iso(now, tz)}); "
-            f"record what has happened, at most {CLOCK_SKEW.seconds // 60} minutes ahead"
-        )
-    return moment
+# The time serialisers are shared with the HTTP API; commands import them from here.
+from hotline.serialise import iso as iso
+from hotline.serialise import parse_at as parse_at
+from hotline.serialise import parse_past as parse_past
 
 
 def _default(value: Any) -> Any:

@@ -20,6 +20,7 @@ from hotline.core.vocabulary import (
     Kind,
     LeadState,
     Severity,
+    UserRole,
 )
 
 Sub = argparse._SubParsersAction  # type: ignore[type-arg]
@@ -72,6 +73,7 @@ def build_parser(
     _records(sub, [common])
     _campaigns(sub, [common])
     _recordings(sub, [common])
+    _people(sub, [common])
     _running(sub)
     return parser
 
@@ -269,6 +271,34 @@ def _recordings(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
         common,
     )
     p.add_argument("--limit", type=int, default=100)
+
+
+def _people(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
+    """The HTTP API's users and tokens (hotline.cli.users, hotline.cli.tokens)."""
+    roles = [r.value for r in UserRole]
+    use = _group(sub, "users", "API and console users")
+    secret = argparse.ArgumentParser(add_help=False)
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
+    p = _command(use, "add", "users:users_add", "add a user (asks the password)", [*common, secret])
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=roles)
+    p.add_argument("--extension", help="the user's phone (PJSIP endpoint), e.g. 101")
+    _command(use, "list", "users:users_list", "every user", common)
+    p = _command(use, "disable", "users:users_disable", "the user can no longer sign in", common)
+    p.add_argument("name")
+    p = _command(use, "passwd", "users:users_passwd", "set a user's password", [secret])
+    p.add_argument("name")
+    tok = _group(sub, "tokens", "API tokens")
+    p = _command(tok, "add", "tokens:tokens_add", "a new token, shown once", common)
+    p.add_argument("name")
+    whose = p.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--role", choices=roles, help="an integration's token")
+    whose.add_argument("--user", help="a token acting as this user")
+    _command(tok, "list", "tokens:tokens_list", "every token", common)
+    p = _command(tok, "revoke", "tokens:tokens_revoke", "the token stops working", common)
+    p.add_argument("name")
 
 
 def _running(sub: Sub) -> None:

@@ -5,37 +5,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from datetime import tzinfo
 from pathlib import Path
-from typing import Any
 
+from hotline import serialise
 from hotline.app import App
-from hotline.core.models import Recording, RecordingAudit
 from hotline.recordings import audit, index
 from hotline.recordings.export import export
 from hotline.recordings.retention import purge
 from hotline.recordings.worker import ConversionWorker, scan
 
-from .output import iso, parse_at, print_json, print_listing, print_table
-
-
-def serialise(r: Recording, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "call_id": r.call_id,
-        "ticket_id": r.ticket_id,
-        "path": r.path,
-        "format": r.format,
-        "duration": r.duration,
-        "size": r.size,
-        "sha256": r.sha256,
-        "state": r.state,
-        "error": r.error,
-        "restricted": r.restricted,
-        "retain_until": r.retain_until.isoformat(),
-        "created_at": iso(r.created_at, tz),
-    }
+from .output import parse_at, print_json, print_listing, print_table
 
 
 def _by(args: argparse.Namespace) -> str:
@@ -50,7 +29,7 @@ def recordings_list(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     with app.require_db().session() as s:
         found = [
-            serialise(r, tz)
+            serialise.recording(r, tz)
             for r in index.list_recordings(
                 s,
                 access=_access(args, args.include_restricted),
@@ -82,7 +61,7 @@ def recordings_show(app: App, args: argparse.Namespace) -> None:
     with app.require_db().session() as s:
         access = _access(args, args.allow_restricted)
         rec = index.get_recording(s, args.id, access=access, at=app.now())
-        data = serialise(rec, app.rules.tz) | {"verified": index.verify(rec)}
+        data = serialise.recording(rec, app.rules.tz) | {"verified": index.verify(rec)}
     if args.json:
         print_json(data)
     else:
@@ -117,26 +96,11 @@ def recordings_purge(app: App, args: argparse.Namespace) -> None:
     )
 
 
-def serialise_audit(e: RecordingAudit, tz: tzinfo) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "at": iso(e.at, tz),
-        "action": e.action,
-        "by": e.by,
-        "reason": e.reason,
-        "recording_id": e.recording_id,
-        "path": e.path,
-        "restricted": e.restricted,
-        "outcome": e.outcome,
-        "detail": e.detail,
-    }
-
-
 def recordings_audit(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     with app.require_db().session() as s:
         found = [
-            serialise_audit(e, tz)
+            serialise.recording_audit(e, tz)
             for e in audit.entries(s, recording_id=args.recording, by=args.who, limit=args.limit)
         ]
     print_listing(

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 
+from hotline import serialise
 from hotline.app import App
 from hotline.core import arrears, followups, residents, tickets
 from hotline.core.csv_import import BadRow
 from hotline.core.overdue import overdue_now
-from hotline.core.report import Rate, build_report
+from hotline.core.report import Rate, build_report, report_period
 from hotline.core.vocabulary import DomainError
 from hotline.recordings.resolve import with_recordings
 
-from . import serialise
 from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
 
 
@@ -273,12 +272,7 @@ def arrears_paid(app: App, args: argparse.Namespace) -> None:
     at = parse_past(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
         account = arrears.record_payment(s, args.id, amount, at)
-        data = {
-            "account_id": account.id,
-            "paid_amount": str(account.paid_amount),
-            "amount": str(account.amount),
-            "paid_at": iso(account.paid_at, app.rules.tz),
-        }
+        data = serialise.payment(account, app.rules.tz)
     if args.json:
         print_json(data)
     else:
@@ -289,27 +283,12 @@ def overdue(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     at = parse_at(args.at, tz, app.now())
     with app.require_db().session() as s:
-        found = [
-            {
-                "what": o.what,
-                "deadline": iso(o.deadline, tz),
-                "ticket_id": o.ticket_id,
-                "unit": o.unit,
-                "detail": o.detail,
-            }
-            for o in overdue_now(s, app.rules, at)
-        ]
+        found = [serialise.overdue(o, tz) for o in overdue_now(s, app.rules, at)]
     print_listing(
         found,
         args.json,
         ["what", "deadline", "ticket", "unit", "detail"],
         lambda o: (o["what"], o["deadline"], o["ticket_id"] or "", o["unit"] or "", o["detail"]),
-    )
-
-
-def _quarter_start(moment: datetime) -> datetime:
-    return moment.replace(
-        month=(moment.month - 1) // 3 * 3 + 1, day=1, hour=0, minute=0, second=0, microsecond=0
     )
 
 
@@ -319,16 +298,14 @@ def _pct(rate: Rate) -> str:
     return text + (f"  target {rate.target:.0%}" if rate.target is not None else "")
 
 
-def _end_of_today(now: datetime, tz: tzinfo) -> datetime:
-    return datetime.combine(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
-
-
 def report(app: App, args: argparse.Namespace) -> None:
     tz, now = app.rules.tz, app.now()
-    end = parse_at(args.to, tz, _end_of_today(now, tz))
-    start = parse_at(args.from_, tz, _quarter_start(min(end, now).astimezone(tz)))
-    if start >= end:
-        raise DomainError(f"--from {iso(start, tz)} is not before --to {iso(end, tz)}")
+    start, end = report_period(
+        parse_at(args.from_, tz, now) if args.from_ else None,
+        parse_at(args.to, tz, now) if args.to else None,
+        tz,
+        now,
+    )
     with app.require_db().session() as s:
         result = build_report(s, app.rules, start, end, now)
     if args.json:

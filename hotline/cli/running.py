@@ -49,7 +49,7 @@ def serve(app: App, args: argparse.Namespace) -> None:
         reactor.stop()
 
     async def start() -> None:
-        await service.start()
+        await service.start(web_listen=app.settings.web.listen)
         # What is loaded by now lives as long as the process; frozen, the collector's full
         # passes skip it (they stalled every call ~100 ms at 1,000 calls in flight).
         gc.freeze()

@@ -1,0 +1,277 @@
+"""JSON Schemas of what the API answers: the shapes of `hotline/serialise.py`, named once here and
+referenced by the route declarations (the OpenAPI document's components)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline.core.ticket_states import ALL_STATES
+from hotline.core.users import UserRole
+from hotline.core.vocabulary import (
+    CampaignKind,
+    CampaignState,
+    Channel,
+    DialMode,
+    Disposition,
+    Kind,
+    LeadState,
+    Severity,
+)
+
+Schema = dict[str, Any]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+DATE: Schema = {"type": "string", "format": "date"}
+OBJ: Schema = {"type": "object"}
+DECIMAL: Schema = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+
+
+def null(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def enum(values: Any) -> Schema:
+    return {"type": "string", "enum": sorted(str(v) for v in values)}
+
+
+def obj(**props: Schema) -> Schema:
+    """An object with exactly these properties, all present (null where optional)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(props),
+        "properties": props,
+    }
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def items(name: str, paged: bool = False) -> Schema:
+    """A list response: ``items``, and with ``paged`` the cursor of the next page (null: last)."""
+    props: dict[str, Schema] = {"items": {"type": "array", "items": ref(name)}}
+    if paged:
+        props["next_cursor"] = null(STR)
+    return obj(**props)
+
+
+TICKET_EVENT = obj(**{"from": null(STR), "to": STR, "at": TIME, "by": null(STR), "note": null(STR)})
+_TICKET = {
+    "id": INT,
+    "kind": enum(Kind),
+    "category": STR,
+    "severity": enum(Severity),
+    "channel": enum(Channel),
+    "state": enum(ALL_STATES),
+    "unit": null(STR),
+    "caller": null(STR),
+    "text": null(STR),
+    "recording": null(STR),
+    "emergency": BOOL,
+    "about_staff": BOOL,
+    "incomplete": BOOL,
+    "parent_id": null(INT),
+    "received_at": TIME,
+    "escalation_due_at": null(TIME),
+    "resolution_due_at": null(TIME),
+    "updated_at": TIME,
+}
+_FOLLOWUP = {
+    "id": INT,
+    "ticket_id": INT,
+    "kind": enum(Kind),
+    "category": STR,
+    "unit": null(STR),
+    "assignee_role": STR,
+    "due_at": TIME,
+    "overdue": BOOL,
+}
+_CAMPAIGN = {
+    "id": INT,
+    "kind": enum(CampaignKind),
+    "mode": enum(DialMode),
+    "state": enum(CampaignState),
+    "name": null(STR),
+    "params": null(OBJ),
+}
+_TOKEN = {
+    "name": STR,
+    "user": null(STR),
+    "role": enum(UserRole),
+    "created_at": TIME,
+    "revoked_at": null(TIME),
+}
+DIAL_REQUEST = obj(
+    id=INT,
+    lead=INT,
+    agent=STR,
+    state=STR,
+    requested_at=TIME,
+    call_id=null(STR),
+    detail=null(STR),
+)
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": obj(error=obj(code=STR, message=STR)),
+    "Resident": obj(
+        id=INT,
+        unit=STR,
+        name=STR,
+        phones={"type": "array", "items": STR},
+        lang=STR,
+        do_not_call=BOOL,
+    ),
+    "Unit": obj(code=STR, residents={"type": "array", "items": ref("Resident")}),
+    "Ticket": obj(**_TICKET),
+    "TicketWithEvents": obj(**_TICKET, events=array(TICKET_EVENT)),
+    # `hotline tickets show --json`: the ticket with everything done about it.
+    "TicketHistory": obj(
+        **_TICKET,
+        events=array(TICKET_EVENT),
+        work_orders=array(
+            obj(
+                id=INT,
+                technician=null(STR),
+                created_at=TIME,
+                completed_at=null(TIME),
+                accepted_by=null(STR),
+                accepted_at=null(TIME),
+            )
+        ),
+        followups=array(
+            obj(
+                **_FOLLOWUP,
+                done_at=null(TIME),
+                satisfaction=null(INT),
+                quality=null(INT),
+                comment=null(STR),
+            )
+        ),
+        calls=array(
+            obj(
+                id=INT,
+                direction=enum(("in", "out")),
+                number=null(STR),
+                arrived_at=TIME,
+                answered_at=null(TIME),
+                ended_at=null(TIME),
+                disposition=null(STR),
+                agent=null(STR),
+                queue=null(STR),
+                campaign_id=null(INT),
+            )
+        ),
+        recordings=array(
+            obj(
+                id=INT,
+                kind=STR,
+                call_id=null(INT),
+                path=null(STR),
+                state=STR,
+                restricted=BOOL,
+            )
+        ),
+    ),
+    "FollowUp": obj(**_FOLLOWUP),
+    "FollowUpRecorded": obj(followup_id=INT, satisfaction=INT, complaint=null(ref("Ticket"))),
+    "DueReminder": obj(
+        account_id=INT,
+        unit=STR,
+        amount=DECIMAL,
+        months=INT,
+        stage=STR,
+        next_stage=STR,
+        due_at=TIME,
+    ),
+    "Payment": obj(account_id=INT, paid_amount=DECIMAL, amount=DECIMAL, paid_at=null(TIME)),
+    "Call": obj(
+        id=INT,
+        direction=enum(("in", "out")),
+        campaign=null(INT),
+        lead=null(INT),
+        number=null(STR),
+        disposition=null(STR),
+        hangup_cause=null(INT),
+        queued_at=TIME,
+        dialled_at=null(TIME),
+        answered_at=null(TIME),
+        connected_at=null(TIME),
+        ended_at=null(TIME),
+        agent=null(STR),
+        keypad=null(OBJ),
+        recording=null(STR),
+        next_step=null(STR),
+        next_step_at=null(TIME),
+    ),
+    "Campaign": obj(**_CAMPAIGN, created_at=TIME, started_at=null(TIME), finished_at=null(TIME)),
+    "CampaignStatus": obj(
+        **_CAMPAIGN,
+        leads=obj(**{s.value: INT for s in LeadState}),
+        skipped=INT,
+        attempts=obj(**{d.value: INT for d in Disposition}),
+        calls=INT,
+        answered=INT,
+        abandoned=INT,
+        abandon_rate=null(NUM),
+    ),
+    "Lead": obj(
+        id=INT,
+        state=enum(LeadState),
+        number=null(STR),
+        resident=null(STR),
+        priority=INT,
+        attempts=INT,
+        next_attempt_at=null(TIME),
+        mode=null(STR),
+        flag=null(STR),
+        result=null(OBJ),
+        dial_request=null(DIAL_REQUEST),
+    ),
+    "DialRequest": DIAL_REQUEST,
+    "LeadOutcome": obj(
+        lead=INT, disposition=enum(Disposition), next_step=null(STR), next_step_at=null(TIME)
+    ),
+    "Recording": obj(
+        id=INT,
+        kind=STR,
+        call_id=null(INT),
+        ticket_id=null(INT),
+        path=STR,
+        format=STR,
+        duration=null(NUM),
+        size=INT,
+        sha256=STR,
+        state=STR,
+        error=null(STR),
+        restricted=BOOL,
+        retain_until=DATE,
+        created_at=TIME,
+    ),
+    "Overdue": obj(what=STR, deadline=TIME, ticket_id=null(INT), unit=null(STR), detail=STR),
+    # The report's figures are many and grow with the rules: their names are documented in
+    # docs/api.md; the schema pins the period.
+    "Report": {
+        "type": "object",
+        "required": ["start", "end"],
+        "properties": {"start": TIME, "end": TIME},
+    },
+    "User": obj(name=STR, role=enum(UserRole), extension=null(STR), disabled=BOOL, created_at=TIME),
+    "Token": obj(**_TOKEN),
+    "NewToken": obj(**_TOKEN, token=STR),
+    "Session": obj(
+        name=STR,
+        role=enum(UserRole),
+        user=BOOL,
+        csrf_token=null(STR),
+        expires_at=null(TIME),
+    ),
+}

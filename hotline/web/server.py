@@ -1,0 +1,294 @@
+"""The API's request cycle on Klein: read the request on the reactor, then make one hop to the
+service's thread pool for everything else (who is asking, the role, the parameters and body, the
+handler, in one transaction), and write JSON back on the reactor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from klein import Klein
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.interfaces import IListeningPort
+from twisted.web.resource import IResource
+from twisted.web.server import Request, Site
+from twisted.web.static import File
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoRoute
+
+from hotline.agi.flows.context import Runner
+from hotline.app import App
+from hotline.core.db import Session  # what Database.session() hands out
+from hotline.core.users import Principal
+from hotline.core.vocabulary import DomainError
+from hotline.serialise import check_past
+
+from .auth import COOKIE, CSRF_HEADER, Credentials, LoginThrottle, identify
+from .declare import Route
+from .errors import ApiError, as_api_error, log
+
+PREFIX = "/api/v1"
+MAX_BODY = 1 << 20
+NO_CONTENT = 204
+
+
+@dataclass
+class Call:
+    """What a handler is given, in a database thread, inside one transaction."""
+
+    session: Session
+    app: App
+    principal: Principal | None
+    now: datetime
+    params: dict[str, Any]
+    body: dict[str, Any]
+    address: str
+    throttle: LoginThrottle
+    session_secret: str | None = None
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.app.rules.tz
+
+    @property
+    def who(self) -> Principal:
+        """The signed-in principal (routes with a role always have one)."""
+        assert self.principal is not None
+        return self.principal
+
+    def happened(self) -> datetime:
+        """The body's `at`, when what is recorded happened (default now): never in the future,
+        the CLI's rule for --at."""
+        at = self.body.get("at")
+        return self.now if at is None else check_past(at, self.tz, self.now)
+
+    def extension(self) -> str:
+        """The signed-in user's phone (a preview call rings it first)."""
+        if self.who.extension is None:
+            raise DomainError(f"{self.who.name} has no extension: name the agent's phone")
+        return self.who.extension
+
+
+@dataclass
+class Reply:
+    """A response with more than a JSON body: a status, a session cookie to set or clear."""
+
+    data: Any
+    status: int | None = None
+    cookie: tuple[str, datetime] | None = None  # (secret, expires_at)
+    clear_cookie: bool = False
+
+
+@dataclass
+class FileReply:
+    """A file to stream (a recording), checked and audited in the handler's transaction."""
+
+    path: Path
+    media_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class WebApi:
+    """The Klein application for ``routes``; ``run`` is where database work runs
+    (``Service.run_blocking``)."""
+
+    def __init__(
+        self,
+        app: App,
+        routes: list[Route],
+        run: Runner,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.app, self.routes, self.run, self.clock = app, routes, run, clock
+        web = app.settings.web
+        self.throttle = LoginThrottle(
+            web.login_attempts, timedelta(minutes=web.login_window_minutes)
+        )
+        self.klein = Klein()
+        for route in routes:
+            self._mount(route)
+        self.klein.handle_errors(NoRoute)(
+            lambda request, failure: self._error(request, ApiError("not_found", "no such path"))
+        )
+        self.klein.handle_errors(MethodNotAllowed)(
+            lambda request, failure: self._error(
+                request, ApiError("method_not_allowed", "method not allowed on this path")
+            )
+        )
+
+    def resource(self) -> IResource:
+        return self.klein.resource()
+
+    def _mount(self, route: Route) -> None:
+        async def endpoint(request: Request, **path: Any) -> bytes | IResource:
+            try:
+                return await self._serve(route, request, path)
+            except Exception as exc:
+                return self._error(request, as_api_error(exc))
+
+        endpoint.__name__ = route.operation_id
+        self.klein.route(
+            route.klein_path(PREFIX), methods=[route.method], endpoint=route.operation_id
+        )(endpoint)
+
+    def _parse(
+        self, route: Route, args: dict[bytes, list[bytes]], path: dict[str, Any]
+    ) -> dict[str, Any]:
+        tz = self.app.rules.tz
+        # Werkzeug has converted the integers; the other path parameters are checked here.
+        params = {
+            p.name: path[p.name] if p.type == "integer" else p.parse(path[p.name], tz)
+            for p in route.path_params
+        }
+        known = {p.name for p in route.query}
+        unknown = sorted(k.decode(errors="replace") for k in args if k.decode() not in known)
+        if unknown:
+            raise ApiError.bad_request(f"unknown query parameter(s): {', '.join(unknown)}")
+        for p in route.query:
+            values = args.get(p.name.encode())
+            if not values:
+                if p.required:
+                    raise ApiError.bad_request(f"{p.name} is required")
+                params[p.name] = None
+                continue
+            params[p.name] = p.parse(values[-1].decode(errors="replace"), tz)
+        return params
+
+    def _body(self, route: Route, raw: bytes) -> dict[str, Any]:
+        if route.body is None:
+            return {}
+        if len(raw) > MAX_BODY:
+            raise ApiError.bad_request("the request body is larger than 1 MiB")
+        try:
+            data = json.loads(raw or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ApiError.bad_request("the request body is not JSON") from None
+        return route.body.parse(data, self.app.rules.tz)
+
+    async def _serve(self, route: Route, request: Request, path: dict[str, Any]) -> Any:
+        creds = Credentials.from_headers(
+            _header(request, "Authorization"),
+            _cookie(request),
+            _header(request, CSRF_HEADER),
+            route.method,
+        )
+        raw = request.content.read(MAX_BODY + 1) if request.content and route.body else b""
+        address = getattr(request.getClientAddress(), "host", "") or ""
+        args = dict(request.args or {})
+        result = await self.run(self._blocking, route, creds, path, args, raw, address)
+        return self._write(route, request, result)
+
+    def _blocking(
+        self,
+        route: Route,
+        creds: Credentials,
+        path: dict[str, Any],
+        args: dict[bytes, list[bytes]],
+        raw: bytes,
+        address: str,
+    ) -> Any:
+        """Who is asking first (a stranger learns nothing, not even a parameter's name), then
+        the parameters, then the handler, in one transaction."""
+        now = self.clock()
+        with self.app.db.session() as session:
+            # A public route (signing in) ignores credentials: a stale cookie must not stop it.
+            principal = None if route.role is None else identify(session, creds, now)
+            if route.role is not None:
+                if principal is None:
+                    raise ApiError("unauthenticated", "sign in, or give a bearer token")
+                if not principal.may(route.role):
+                    raise ApiError(
+                        "forbidden",
+                        f"{route.method} {PREFIX}{route.path} needs the {route.role} role",
+                    )
+            call = Call(
+                session,
+                self.app,
+                principal,
+                now,
+                self._parse(route, args, path),
+                self._body(route, raw),
+                address,
+                self.throttle,
+                creds.session if creds.bearer is None else None,
+            )
+            return route.handler(call)
+
+    def _write(self, route: Route, request: Request, result: Any) -> bytes | IResource:
+        if isinstance(result, FileReply):
+            for name, value in result.headers.items():
+                request.setHeader(name, value)
+            streamed = File(str(result.path), defaultType=result.media_type)
+            # The type the index knows, not the system's guess from the file name.
+            streamed.contentTypes = {result.path.suffix.lower(): result.media_type}
+            return streamed
+        status = route.status
+        if isinstance(result, Reply):
+            status = result.status or status
+            secure = request.isSecure() or self.app.settings.web.behind_tls
+            if result.cookie is not None:
+                secret, expires = result.cookie
+                request.addCookie(
+                    COOKIE,
+                    secret,
+                    path=PREFIX,
+                    max_age=str(max(0, int((expires - self.clock()).total_seconds()))),
+                    secure=secure,
+                    httpOnly=True,
+                    sameSite="strict",
+                )
+            if result.clear_cookie:
+                request.addCookie(
+                    COOKIE,
+                    "",
+                    path=PREFIX,
+                    max_age="0",
+                    secure=secure,
+                    httpOnly=True,
+                    sameSite="strict",
+                )
+            result = result.data
+        request.setResponseCode(status)
+        return b"" if status == NO_CONTENT else _json(request, result)
+
+    def _error(self, request: Request, error: ApiError) -> bytes:
+        request.setResponseCode(error.status)
+        for name, value in (error.headers or {}).items():
+            request.setHeader(name, value)
+        return _json(request, error.body())
+
+
+def _header(request: Request, name: str) -> str | None:
+    value = request.getHeader(name)
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _cookie(request: Request) -> str | None:
+    value = request.getCookie(COOKIE.encode())
+    return value.decode("latin-1") if value else None
+
+
+def _json(request: Request, data: Any) -> bytes:
+    request.setHeader("Content-Type", "application/json; charset=utf-8")
+    request.setHeader("Cache-Control", "no-store")
+    request.setHeader("X-Content-Type-Options", "nosniff")
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def listen_web(reactor: Any, listen: str, resource: IResource) -> Deferred[IListeningPort]:
+    """Serve the API on ``listen`` (``"host:port"``; port 0: any free one)."""
+    host, _, port = listen.rpartition(":")
+    endpoint = TCP4ServerEndpoint(reactor, int(port), interface=host or "127.0.0.1")
+    site = Site(resource, reactor=reactor)
+    site.noisy = False
+    return endpoint.listen(site)
+
+
+def log_started(port: IListeningPort) -> None:
+    address = port.getHost()
+    log.info("HTTP API on http://%s:%s%s/", address.host, address.port, PREFIX)
