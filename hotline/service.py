@@ -187,20 +187,26 @@ class Service:
     def _catch_up_blocking(self) -> int:
         """Once the database answers: bring its schema to head, settle the calls a stop of the
         service cut off, land the spool. Returns the count replayed."""
-        if not self._db_ready:
-            if not self.app.db.is_current():
-                raise DomainError(f"no hotline database at {self.app.db.url}: run `hotline init`")
-            self.app.db.upgrade()  # a no-op at head; a newer version's migrations otherwise
-            self.desk.settle_interrupted(self.clock())
-            self._db_ready = True
-            log.info("database ready")
-        replayed = self.desk.replay_spool()
-        if replayed:
-            # Spooled arrivals of a process that died with the database down have no ending.
-            self.desk.settle_interrupted(self.clock())
-        if self.metrics is not None:
-            self.metrics.spool_depth.set(self.desk.spool.depth())
-        return replayed
+        try:
+            if not self._db_ready:
+                if not self.app.db.is_current():
+                    raise DomainError(
+                        f"no hotline database at {self.app.db.url}: run `hotline init`"
+                    )
+                self.app.db.upgrade()  # a no-op at head; a newer version's migrations otherwise
+                self.desk.settle_interrupted(self.clock())
+                self._db_ready = True
+                log.info("database ready")
+            replayed = self.desk.replay_spool()
+            if replayed:
+                # Spooled arrivals of a process that died with the database down have no ending.
+                self.desk.settle_interrupted(self.clock())
+            return replayed
+        finally:
+            # The spool is on local disk: its depth is known, and matters most, while the
+            # database does not answer (HotlineSpoolNotDraining).
+            if self.metrics is not None:
+                self.metrics.spool_depth.set(self.desk.spool.depth())
 
     def _catch_up_tick(self) -> Deferred[None]:
         d = self.run_blocking(self._catch_up_blocking)
