@@ -37,6 +37,16 @@ class AGIEnvironment:
     context: str
     extension: str
 
+    @property
+    def call_id(self) -> str:
+        """The id the call goes by in the flows, their events and the metrics."""
+        return self.uniqueid or self.channel or "unknown"
+
+    @property
+    def direction(self) -> str:
+        """The dialer's calls reach the flows under ``outbound/...`` routes: "out"; else "in"."""
+        return "out" if self.route.split("/", 1)[0] == "outbound" else "in"
+
     @classmethod
     def from_mapping(cls, raw: Mapping[str, str], script: str | None = None) -> AGIEnvironment:
         """Build from ``agi_*`` pairs; ``script`` replaces ``agi_network_script`` (classic AGI)."""

@@ -88,6 +88,7 @@ class ServerProcess:
             "HOTLINE_HOME": str(self.home),
             "HOTLINE_FASTAGI_LISTEN": "127.0.0.1:0",
             "HOTLINE_METRICS_LISTEN": "127.0.0.1:0",
+            "HOTLINE_WEB_LISTEN": "",
             "HOTLINE_AMI_SECRET": "",
             **SITE_ENV,
             **self.env,

@@ -24,6 +24,16 @@ from twisted.python.failure import Failure
 
 from hotline.core.db import DatabaseUnavailable
 from hotline.core.dialer_desk import DialerDesk, RunningCampaign
+from hotline.core.event_bus import EventBus
+from hotline.core.events import (
+    AgentConnected,
+    AgentMissed,
+    AgentPaused,
+    AgentStateChanged,
+    AttemptFinished,
+    OriginatePlaced,
+    OutboundAnswered,
+)
 from hotline.core.leads import LeadClaim
 from hotline.core.outcomes import AttemptOutcome
 from hotline.core.retry import NextStep
@@ -31,6 +41,7 @@ from hotline.core.vocabulary import DialMode, Disposition
 from hotline.recordings.names import recording_path
 
 from .abandon_guard import AbandonGuard
+from .agent_states import TellingPacer
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
 from .call_tracker import Attempt, CallTracker
@@ -71,7 +82,7 @@ class Dialer:
         run: Runner,
         clock: Callable[[], datetime],
         reactor: Any,
-        events: Callable[[str, str, dict[str, Any]], None] | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.config, self.ami, self.desk = config, ami, desk
         self.run, self.clock = run, clock
@@ -79,7 +90,8 @@ class Dialer:
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [
-            QueueAgents(config.agent_queue, p, self._seconds) for p in self.agent_pacers.values()
+            QueueAgents(config.agent_queue, TellingPacer(p, self._agent_state), self._seconds)
+            for p in self.agent_pacers.values()
         ]
         self.ring_no_answer = RingNoAnswer(config.agent_queue, self._pause_agent)
         self.abandon_guard = AbandonGuard(config.pacing.abandon_limit)
@@ -94,10 +106,21 @@ class Dialer:
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
         self.on_state: Callable[[Dialer], None] | None = None  # metrics, after each tick
-        self.events = events or (lambda call_id, event, data: None)  # live views
+        self.events = events or EventBus()  # the service's one bus
+        self._agent_states: dict[str, str] = {}  # as last published
 
     def _seconds(self) -> float:
         return self.clock().timestamp()
+
+    def _agent_state(self, agent: str, state: str) -> None:
+        # Each agent pacer's QueueAgents reports the same member: publish changes once.
+        if self._agent_states.get(agent) != state:
+            self._agent_states[agent] = state
+            self.events.publish(
+                AgentStateChanged(
+                    agent=agent, queue=self.config.agent_queue, state=state, at=self.clock()
+                )
+            )
 
     # lifecycle
     def start(self) -> None:
@@ -233,23 +256,28 @@ class Dialer:
         self.tracker.dialled(attempt)
         self._pacer_of[claim.call_id] = pacer
         pacer.call_started(claim.call_id, self._seconds())
-        self.events(
-            claim.call_id,
-            "dialling",
-            {
-                "number": claim.number,
-                "campaign": claim.campaign_id,
-                "kind": claim.kind,
-                "resident": claim.resident_name,
-                "unit": claim.unit,
-                "mode": campaign.mode,
-            },
-        )
+        self.placed(claim, campaign.mode)
         self.originate(
             self.config.channel_template.format(number=claim.number),
             AGENT_CONTEXT if with_agent else FLOW_CONTEXT,
             variables,
             claim.call_id,
+        )
+
+    def placed(self, claim: LeadClaim, mode: str, agent: str | None = None) -> None:
+        """Tell the bus a call to `claim`'s resident is about to be originated."""
+        self.events.publish(
+            OriginatePlaced(
+                call_id=claim.call_id,
+                number=claim.number,
+                lead_id=claim.lead_id,
+                campaign_id=claim.campaign_id,
+                campaign_kind=claim.kind,
+                mode=mode,
+                resident=claim.resident_name,
+                unit=claim.unit,
+                agent=agent,
+            )
         )
 
     def originate(
@@ -282,14 +310,14 @@ class Dialer:
         pacer = self._pacer_of.get(attempt.call_id)  # none for preview calls
         if pacer is not None:
             pacer.call_answered(attempt.call_id, self._seconds())
-        self.events(attempt.call_id, "answered", {"number": attempt.number})
+        self.events.publish(OutboundAnswered(call_id=attempt.call_id, number=attempt.number))
 
     def connected(self, attempt: Attempt) -> None:
         agent = attempt.agent_interface or attempt.agent or "agent"
         pacer = self._pacer_of.get(attempt.call_id)
         if pacer is not None:
             pacer.call_connected(attempt.call_id, agent, self._seconds())
-        self.events(attempt.call_id, "connected", {"agent": attempt.agent or agent})
+        self.events.publish(AgentConnected(call_id=attempt.call_id, agent=attempt.agent or agent))
 
     def finished(self, attempt: Attempt, outcome: Disposition) -> None:
         pacer, now = self._pacer_of.pop(attempt.call_id, None), self._seconds()
@@ -310,9 +338,9 @@ class Dialer:
             self.ring_no_answer.missed[interface],
             self.config.agent_queue,
         )
-        d = self.ami.queue_pause(
-            interface, True, queue=self.config.agent_queue, reason=RING_NO_ANSWER
-        )
+        queue = self.config.agent_queue
+        self.events.publish(AgentPaused(agent=interface, queue=queue, reason=RING_NO_ANSWER))
+        d = self.ami.queue_pause(interface, True, queue=queue, reason=RING_NO_ANSWER)
         d.addErrback(self._log_failure, f"pause of {interface}")
 
     def agent_missed(self, attempt: Attempt) -> None:
@@ -345,10 +373,13 @@ class Dialer:
 
     def _report(self, attempt: Attempt, outcome: Disposition | None, step: NextStep) -> None:
         if outcome is None:  # not an attempt: live views and metrics count no call
-            self.events(attempt.call_id, "agent_missed", {"agent": attempt.agent})
+            self.events.publish(AgentMissed(call_id=attempt.call_id, agent=attempt.agent))
         else:
-            data = {"disposition": outcome.value, "next": step.text}
-            self.events(attempt.call_id, "outcome", data)
+            self.events.publish(
+                AttemptFinished(
+                    call_id=attempt.call_id, disposition=outcome.value, next_step=step.text
+                )
+            )
 
     def _record(self, attempt: Attempt, outcome: Disposition | None) -> NextStep:
         if outcome is None:

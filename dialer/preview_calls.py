@@ -48,10 +48,9 @@ class Placer(Protocol):
     def run(self) -> Callable[..., Awaitable[Any]]: ...
     @property
     def clock(self) -> Callable[[], datetime]: ...
-    @property
-    def events(self) -> Callable[[str, str, dict[str, Any]], None]: ...
-
     def call_variables(self, claim: LeadClaim) -> dict[str, str]: ...
+
+    def placed(self, claim: LeadClaim, mode: str, agent: str | None = None) -> None: ...
 
     def originate(
         self, channel: str, context: str, variables: dict[str, str], call_id: str
@@ -84,19 +83,7 @@ class PreviewCalls:
             agent_first=True,
         )
         d.tracker.dialled(attempt)
-        d.events(
-            lead.call_id,
-            "dialling",
-            {
-                "number": lead.number,
-                "campaign": lead.campaign_id,
-                "kind": lead.kind,
-                "resident": lead.resident_name,
-                "unit": lead.unit,
-                "mode": "preview",
-                "agent": claim.agent,
-            },
-        )
+        d.placed(lead, "preview", claim.agent)
         log.info("call %s: ringing agent %s for lead %d", lead.call_id, claim.agent, lead.lead_id)
         d.originate(
             d.config.agent_channel_template.format(agent=claim.agent),

@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from .agent_states import AgentSink
 from .ami_protocol import AMIMessage
-from .pacing import Pacer
 
 FREE, GONE = {"1"}, {"4", "5", "0"}
 
 
 class QueueAgents:
     def __init__(
-        self, queue: str, pacer: Pacer, clock: Callable[[], float], pause_grace: float = 2.0
+        self, queue: str, pacer: AgentSink, clock: Callable[[], float], pause_grace: float = 2.0
     ) -> None:
         self.queue, self.pacer, self.clock = queue, pacer, clock
         self.wrapup_seconds = 0.0

@@ -19,6 +19,7 @@ from hotline.core.api_tokens import add_token
 from hotline.core.arrears import import_arrears
 from hotline.core.call_records import call_record_id, inbound_calls
 from hotline.core.campaigns import campaign_status
+from hotline.core.events import Event
 from hotline.core.outcomes import list_calls
 from hotline.core.report import build_report
 from hotline.core.residents import import_residents
@@ -154,7 +155,8 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
 
     app = prepare_home(home, keep)
     view = LiveView(out, lambda: app.now().astimezone(app.rules.tz), partial(stored_id, app))
-    service = Service(app, reactor, events=view)
+    service = Service(app, reactor)
+    service.bus.subscribe(view, (Event,))
     print(f"hotline demo: home {home}, SQLite, simulated PBX at {speed:g}x speed\n", file=out)
     outcome: list[BaseException | None] = []
     campaigns: list[int] = []

@@ -6,6 +6,18 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from hotline.agi.simulator import Observer
+from hotline.core.events import (
+    AgentConnected,
+    AttemptFinished,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    Event,
+    OriginatePlaced,
+    OutboundAnswered,
+    ReportFiled,
+    StepTaken,
+)
 from hotline.dialer.dispositions import CAUSE_DISPOSITION
 
 
@@ -52,38 +64,49 @@ class LiveView:
         found = self.stored_id(key)
         return f"; stored as call {found}" if found is not None else "; not stored"
 
-    def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None:
-        if event == "answered" and data.get("rings") is not None:
-            who = data.get("caller") or "withheld"
-            self.say(call_id, f"from {who}, answered after {data['rings']} ring(s)")
-        elif event == "answered":
-            self.say(call_id, f"{data.get('number') or data.get('caller') or ''} answered")
-        elif event == "dialling":
-            self.label(call_id, f"{data['kind']} #{data['campaign']} {data['number']}")
-            self.say(
-                call_id,
-                f"dialling {data['number']} ({data['resident']}, {data['unit']}) "
-                f"for {data['kind']} campaign {data['campaign']}, {data['mode']}",
-            )
-        elif event == "connected":
-            self.say(call_id, f"  connected to {data['agent']}")
-        elif event == "outcome":
-            outcome = data["disposition"].replace("_", " ")
-            self.say(call_id, f"outcome: {outcome}; next: {data['next']}{self._stored(call_id)}")
-        elif event == "step":
-            self.say(call_id, "  " + data["step"].replace(":", " → "))
-        elif event == "ticket":
-            state = "taken" if data["complete"] else "kept (incomplete)"
-            number = f"#{data['ticket']}" if data["ticket"] else "(spooled)"
-            self.say(
-                call_id,
-                f"  ticket {number} {data['kind']}/{data['category']} "
-                f"for {data['unit'] or 'unknown unit'} {state}",
-            )
-        elif event == "ended" and call_id in self.aliases:  # the dialer records the outcome
-            self.say(call_id, f"call flow ended: {data['disposition']}")
-        elif event == "ended":
-            self.say(call_id, f"ended: {data['disposition']}{self._stored(f'in:{call_id}')}")
+    def __call__(self, event: Event) -> None:
+        """A subscriber of the service's event bus."""
+        if not isinstance(event, CallEvent):
+            return
+        line = self._line(event)
+        if line is not None:
+            self.say(event.call_id, line)
+
+    def _line(self, event: CallEvent) -> str | None:
+        call_id = event.call_id
+        match event:
+            case CallAnswered(rings=int()):
+                return f"from {event.caller or 'withheld'}, answered after {event.rings} ring(s)"
+            case CallAnswered():
+                return f"{event.caller or ''} answered"
+            case OutboundAnswered():
+                return f"{event.number} answered"
+            case OriginatePlaced():
+                e = event
+                self.label(call_id, f"{e.campaign_kind} #{e.campaign_id} {e.number}")
+                return (
+                    f"dialling {e.number} ({e.resident}, {e.unit}) "
+                    f"for {e.campaign_kind} campaign {e.campaign_id}, {e.mode}"
+                )
+            case AgentConnected():
+                return f"  connected to {event.agent}"
+            case AttemptFinished():
+                outcome = event.disposition.replace("_", " ")
+                return f"outcome: {outcome}; next: {event.next_step}{self._stored(call_id)}"
+            case StepTaken():
+                return "  " + event.step.replace(":", " → ")
+            case ReportFiled():
+                state = "taken" if event.complete else "kept (incomplete)"
+                number = f"#{event.ticket_id}" if event.ticket_id else "(spooled)"
+                return (
+                    f"  ticket {number} {event.kind}/{event.category} "
+                    f"for {event.unit or 'unknown unit'} {state}"
+                )
+            case CallEnded() if call_id in self.aliases:  # the dialer records the outcome
+                return f"call flow ended: {event.disposition}"
+            case CallEnded():
+                return f"ended: {event.disposition}{self._stored(f'in:{call_id}')}"
+        return None
 
 
 def label_call(view: LiveView, label: str, call_id: str | None = None) -> Observer:

@@ -2,7 +2,8 @@
 
 Inputs, all cheap enough for the reactor thread:
 - ``metrics.observer``: FastAGI server hooks (active calls, AGI command turnaround);
-- ``metrics.on_flow_event``: the call flows' events (answers, keypad choices, tickets, endings);
+- ``metrics.subscribe(bus)``: the typed events of the flows and the dialer (answers, keypad
+  choices, tickets, endings, outbound attempts), from the service's event bus;
 - plain methods for the AMI client, the dialer and the recordings worker (thread-safe, as every
   prometheus-client metric is);
 - ``show_db_figures``: the rule gauges' figures (``core/figures.py``, blocking SQL run off the
@@ -13,17 +14,23 @@ Served by ``hotline.metrics_http``; wired into the service by ``hotline.metrics_
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hotline.agi.errors import ChannelHungUp
-from hotline.agi.protocol import AGIEnvironment, AGIResponse, channel_created
+from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import DROP_REASONS, AGIObserver
+from hotline.core.event_bus import EventBus
+from hotline.core.events import (
+    AttemptFinished,
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    MenuChoice,
+    ReportFiled,
+)
 from hotline.core.figures import DbFigures
 from hotline.core.policy import AnswerPolicy
 from hotline.settings import Settings
@@ -46,18 +53,6 @@ _THREE_WORD_STARTS = frozenset(
     {"GET FULL", "WAIT FOR", "CONTROL STREAM"}
     | {"SPEECH ACTIVATE", "SPEECH DEACTIVATE", "SPEECH LOAD", "SPEECH UNLOAD"}
 )
-# A keypad step of Visit.menu and the unit prompts: "<menu>:<key>", "<menu>:wrong", "<menu>:none".
-_MENU_STEP = re.compile(r"(?P<menu>[a-z][a-z-]*):(?P<choice>[0-9*#]|wrong|none)")
-
-
-def call_direction(env: AGIEnvironment) -> str:
-    """Dialer calls reach flows under ``outbound/...`` routes; everything else rang in."""
-    return "out" if env.route.split("/", 1)[0] == "outbound" else "in"
-
-
-def call_key(env: AGIEnvironment) -> str:
-    """The id the call flows give their events (Visit.id)."""
-    return env.uniqueid or env.channel or "unknown"
 
 
 def agi_command_name(line: str) -> str:
@@ -69,12 +64,6 @@ def agi_command_name(line: str) -> str:
         return words[0]
     count = 3 if " ".join(words[:2]) in _THREE_WORD_STARTS else 2
     return " ".join(words[:count])
-
-
-def menu_choice(step: str) -> tuple[str, str] | None:
-    """``main-menu:1`` -> (``main-menu``, ``1``); None for steps that are not keypad choices."""
-    match = _MENU_STEP.fullmatch(step)
-    return (match["menu"], match["choice"]) if match else None
 
 
 @dataclass
@@ -94,11 +83,9 @@ class Metrics:
         late_answer_alert_ratio: float = 0.05,
         abandon_limit: float = 0.03,
         fastagi_max_connections: int = 1500,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.answer = answer or AnswerPolicy()
-        self.clock = clock  # the service's clock: the answer delay is clock() minus the arrival
         self.registry = registry or CollectorRegistry()
         self.observer = MetricsObserver(self)
         self._calls: dict[str, _Call] = {}
@@ -289,69 +276,79 @@ class Metrics:
             self.fastagi_dropped.labels(reason)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, clock: Callable[[], datetime] | None = None
-    ) -> Metrics:
+    def from_settings(cls, settings: Settings) -> Metrics:
         return cls(
             answer=settings.answer,
             late_answer_alert_ratio=settings.metrics.late_answer_alert_ratio,
             abandon_limit=settings.dialer.abandon_limit,
             fastagi_max_connections=settings.fastagi.max_connections,
-            clock=clock or (lambda: datetime.now(UTC)),
         )
 
-    # flow events (reactor thread) ------------------------------------------------------------
-    def on_dialer_event(self, call_id: str, event: str, data: dict[str, Any]) -> None:
-        """The dialer's listener: every outbound attempt is counted here, by its disposition
-        (an outbound call flow's own end is not counted again)."""
-        if event == "outcome":
-            self.call_finished("out", data["disposition"])
+    # the event bus (reactor thread) --------------------------------------------------------
+    def subscribe(self, bus: EventBus) -> None:
+        """Count what the flows and the dialer publish on the service's bus."""
+        bus.subscribe(self._call_arrived, (CallArrived,))
+        bus.subscribe(self._call_answered, (CallAnswered,))
+        bus.subscribe(self._menu_choice, (MenuChoice,))
+        bus.subscribe(self._report_filed, (ReportFiled,))
+        bus.subscribe(self._flow_ended, (CallEnded,))
+        bus.subscribe(self._attempt_finished, (AttemptFinished,))
 
-    def on_flow_event(self, call_id: str, event: str, data: dict[str, Any]) -> None:
-        """A ``FlowEvents`` listener: chain it with the others (``metrics_service.fan_out``)."""
-        call = self._calls.get(call_id)
-        if call is None:  # no FastAGI observer (classic AGI): an inbound call, kept till it ends
-            call = self._calls[call_id] = _Call("in")
-        if event == "answered" and call.direction == "in" and data["rings"] is not None:
-            # rings None: the uniqueid did not say when the call arrived (Visit.answer).
-            now = self.clock()  # Visit.answer took the answer time from the same clock
-            arrived = channel_created(call_id, now) or now
-            self.answer_delay.observe(max((now - arrived).total_seconds(), 0.0))
-            self.rings.observe(data["rings"])
-            if data["rings"] > self.answer.max_rings:
-                self.answered_late.inc()
-        elif event == "step":
-            choice = menu_choice(data["step"])
-            if choice is not None:
-                self.menu_choices.labels(*choice).inc()
-        elif event == "ticket" and not call.ticket_counted:
+    def _attempt_finished(self, event: AttemptFinished) -> None:
+        """Every outbound attempt is counted here, by its disposition (an outbound call flow's
+        own end is not counted again)."""
+        self.call_finished("out", event.disposition)
+
+    def _call_arrived(self, event: CallArrived) -> None:
+        # Without a FastAGI observer (classic AGI) the call is kept here till its flow ends.
+        self._calls.setdefault(event.call_id, _Call(event.direction))
+
+    def _call_answered(self, event: CallAnswered) -> None:
+        if event.direction != "in" or event.rings is None or event.arrived_at is None:
+            return  # the uniqueid did not say when the call arrived (Visit.answer)
+        waited = (event.answered_at - event.arrived_at).total_seconds()
+        self.answer_delay.observe(max(waited, 0.0))
+        self.rings.observe(event.rings)
+        if event.rings > self.answer.max_rings:
+            self.answered_late.inc()
+
+    def _menu_choice(self, event: MenuChoice) -> None:
+        self.menu_choices.labels(event.menu, event.choice).inc()
+
+    def _report_filed(self, event: ReportFiled) -> None:
+        call = self._calls.get(event.call_id)
+        if call is not None:
+            if call.ticket_counted:  # a flow files its report again as it grows
+                return
             call.ticket_counted = True
-            self.tickets.labels(data["kind"], data["category"]).inc()
-        elif event == "ended":
+        self.tickets.labels(event.kind, event.category).inc()
+
+    def _flow_ended(self, event: CallEnded) -> None:
+        if event.direction == "in":
+            self.call_finished(event.direction, event.disposition)
+        call = self._calls.get(event.call_id)
+        if call is not None:
             call.ended = True
-            if call.direction == "in":
-                self.call_finished(call.direction, data["disposition"])
             if not call.observed:
-                del self._calls[call_id]
+                del self._calls[event.call_id]
 
     # FastAGI server hooks (reactor thread, via MetricsObserver) -------------------------------
     def _call_started(self, env: AGIEnvironment) -> None:
-        direction = call_direction(env)
-        self._calls[call_key(env)] = _Call(direction, observed=True)
-        self.active_calls.labels(direction).inc()
+        self._calls[env.call_id] = _Call(env.direction, observed=True)
+        self.active_calls.labels(env.direction).inc()
 
     def _command_sent(self, env: AGIEnvironment, line: str) -> None:
-        call = self._calls.get(call_key(env))
+        call = self._calls.get(env.call_id)
         if call is not None:
             call.command = agi_command_name(line)
 
     def _response_received(self, env: AGIEnvironment, seconds: float) -> None:
-        call = self._calls.get(call_key(env))
+        call = self._calls.get(env.call_id)
         command = call.command if call is not None else "OTHER"
         self.agi_command_seconds.labels(command).observe(seconds)
 
     def _call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
-        call = self._calls.pop(call_key(env), None)
+        call = self._calls.pop(env.call_id, None)
         if call is None:
             return
         self.active_calls.labels(call.direction).dec()

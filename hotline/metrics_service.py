@@ -12,7 +12,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import LoopingCall
 
-from hotline.agi.flows.context import FlowEvents
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.server import AGIObserver
 from hotline.app import App
@@ -50,16 +49,6 @@ class MetricsHost(Protocol):
     def run_blocking(
         self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> Deferred[T]: ...
-
-
-def fan_out(*listeners: FlowEvents) -> FlowEvents:
-    """One ``FlowEvents`` callable telling every listener, in order."""
-
-    def tell(call_id: str, event: str, data: dict[str, Any]) -> None:
-        for listener in listeners:
-            listener(call_id, event, data)
-
-    return tell
 
 
 class ObserverChain(AGIObserver):

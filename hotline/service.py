@@ -18,11 +18,12 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
 from hotline.agi.flows import load_flows
-from hotline.agi.flows.context import FlowContext, FlowEvents, Runner, no_events
+from hotline.agi.flows.context import FlowContext, Runner
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
 from hotline.core.dialer_desk import DialerDesk
+from hotline.core.event_bus import EventBus
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
@@ -36,7 +37,6 @@ from hotline.metrics_service import (
     AttachedMetrics,
     ObserverChain,
     attach_metrics,
-    fan_out,
     report_dialer,
     watch_ami,
 )
@@ -59,15 +59,11 @@ def flow_context(
     outbound: OutboundDesk,
     run: Runner,
     clock: Callable[[], datetime],
-    events: FlowEvents = no_events,
+    events: EventBus,
 ) -> FlowContext:
     """What one call's flow is given, from the settings (FastAGI and classic AGI alike)."""
     s = app.settings
-    record = (
-        s.recordings.record_outbound
-        if env.route.startswith("outbound/")
-        else (s.recordings.record_inbound)
-    )
+    record = s.recordings.record_outbound if env.direction == "out" else s.recordings.record_inbound
     return FlowContext(
         desk=desk,
         rules=app.rules,
@@ -106,7 +102,7 @@ class Service:
         app: App,
         reactor: Any,
         *,
-        events: FlowEvents = no_events,
+        bus: EventBus | None = None,
         observer: AGIObserver | None = None,
         clock: Callable[[], datetime] | None = None,
         metrics: Metrics | None = None,
@@ -115,12 +111,12 @@ class Service:
         self.app, self.reactor = app, reactor
         self.clock = clock or app.now
         self.metrics = metrics
-        self.dialer_events = events
+        # The one bus the flows and the dialer publish on; metrics, the demo's view (and later
+        # the API's live stream, webhooks and console) subscribe to it.
+        self.bus = bus or EventBus()
         if metrics is not None:
-            self.dialer_events = fan_out(events, metrics.on_dialer_event)
-            events = fan_out(events, metrics.on_flow_event)
+            metrics.subscribe(self.bus)
             observer = ObserverChain(observer, metrics.observer) if observer else metrics.observer
-        self.events = events
         self.desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path))
         self.outbound = OutboundDesk(app.db, app.rules)
         if metrics is not None:
@@ -165,7 +161,7 @@ class Service:
 
     def make_context(self, env: AGIEnvironment) -> FlowContext:
         return flow_context(
-            self.app, env, self.desk, self.outbound, self.run_blocking, self.clock, self.events
+            self.app, env, self.desk, self.outbound, self.run_blocking, self.clock, self.bus
         )
 
     def _archive_blocking(self) -> tuple[int, int]:
@@ -258,7 +254,7 @@ class Service:
             self.run_blocking,
             self.clock,
             self.reactor,
-            events=self.dialer_events,
+            events=self.bus,
         )
         if self.metrics is not None:
             metrics = self.metrics

@@ -14,6 +14,7 @@ from twisted.internet.task import deferLater
 
 from hotline.agi.simulator import Input, PBXOptions, SimCaller, simulate_call
 from hotline.app import App
+from hotline.core.events import Event
 from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
 from hotline.dialer.ami_sim_calls import OriginateRequest
@@ -55,7 +56,7 @@ class Residents(ResidentModel):
 class Run:
     dialled: list[str] = field(default_factory=list)  # every Originate's number, in order
     flows: list[str] = field(default_factory=list)  # answered calls' flow routes
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 def open_leads(app: App) -> int:
@@ -88,7 +89,8 @@ def run_dialer(
     run = Run()
 
     async def body(reactor: Any) -> None:
-        service = Service(app, reactor, events=lambda *e: run.events.append(e))
+        service = Service(app, reactor)
+        service.bus.subscribe(run.events.append, (Event,))
         await service.start("127.0.0.1:0")
         fastagi = bound_port(service.ports[0])
 

@@ -15,6 +15,7 @@ from twisted.internet.threads import deferToThreadPool
 
 from hotline.agi.simulator import PBXOptions, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
+from hotline.core.events import Event
 from hotline.metrics import Metrics
 from hotline.net.tcp import address_text, bound_port
 from hotline.service import Service
@@ -47,7 +48,7 @@ def make_app(home: Path, db_url: str, **env: str) -> App:
 @dataclass
 class Outcome:
     results: list[SimCallResult]
-    events: list[tuple[str, str, dict[str, Any]]]
+    events: list[Event]
     metrics_text: str | None = None  # /metrics scraped over HTTP after the calls, if asked
 
     @property
@@ -70,13 +71,12 @@ def place_calls(
     variables: dict[str, str] | None = None,
     args: list[str] | None = None,
 ) -> Outcome:
-    events: list[tuple[str, str, dict[str, Any]]] = []
+    events: list[Event] = []
     scraped: list[str] = []
 
     async def body(reactor: Any) -> list[SimCallResult]:
-        service = Service(
-            app, reactor, events=lambda *e: events.append(e), clock=clock, metrics=metrics
-        )
+        service = Service(app, reactor, clock=clock, metrics=metrics)
+        service.bus.subscribe(events.append, (Event,))
         if before:
             before(service)
         await service.start("127.0.0.1:0", "127.0.0.1:0")

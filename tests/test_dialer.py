@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from hotline.app import App
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
+from hotline.core.events import AgentConnected, AgentStateChanged
 from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
@@ -121,7 +123,13 @@ def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> No
     # Two agents, calls paced to them: nobody rang while both were busy beyond the limit.
     assert dispositions["answered"] >= 4
     assert not run.flows  # agent calls land in the queue, not in a flow
-    assert any(e[1] == "connected" for e in run.events)
+    assert any(isinstance(e, AgentConnected) for e in run.events)
+    states = [(e.agent, e.state) for e in run.events if isinstance(e, AgentStateChanged)]
+    talked = {agent for agent, state in states if state == "talking"}
+    assert talked and talked <= {"PJSIP/agent101", "PJSIP/agent102"}
+    for agent in talked:  # told on a change only, though both agent pacers hear the queue
+        seen = [state for a, state in states if a == agent]
+        assert "wrapup" in seen and all(a != b for a, b in pairwise(seen))
 
 
 def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) -> None:

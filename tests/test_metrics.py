@@ -17,12 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
+from hotline.core.events import ReportFiled
 from hotline.core.figures import db_figures
 from hotline.core.models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_fields import FieldErrors
-from hotline.metrics import Metrics, agi_command_name, menu_choice
+from hotline.metrics import Metrics, agi_command_name
 from hotline.metrics_service import watch_ami
 
 from factories import seed_residents
@@ -179,22 +180,6 @@ def test_agi_command_names_are_the_verb_only(line: str, name: str) -> None:
     assert agi_command_name(line) == name
 
 
-@pytest.mark.parametrize(
-    ("step", "choice"),
-    [
-        ("main-menu:1", ("main-menu", "1")),
-        ("repair-category-menu:wrong", ("repair-category-menu", "wrong")),
-        ("unit-confirm:none", ("unit-confirm", "none")),
-        ("unit:caller-id", None),
-        ("queue:repairs", None),
-        ("record", None),
-        ("lang:en", None),
-    ],
-)
-def test_menu_choices_are_read_from_the_flow_steps(step: str, choice: Any) -> None:
-    assert menu_choice(step) == choice
-
-
 def test_ami_state_follows_the_client_logins() -> None:
     class Client:
         def __init__(self) -> None:
@@ -269,7 +254,7 @@ def test_scraped_figures_move_as_the_calls_did(app: App) -> None:
         return OFFICE_HOURS + delay[0]
 
     pbx = PBXOptions(wall_clock=OFFICE_HOURS.timestamp)
-    metrics = Metrics(clock=clock)
+    metrics = Metrics()
     repair = SimCaller("5551234", None, [Silence(), Silence(), Keys("1"), Keys("4"), Speak(4.0)])
     repair.inputs.append(Keys("1"))  # confirm the recording
     agent = SimCaller("5551234", None, [Silence(), Silence(), Keys("0")])
@@ -287,7 +272,7 @@ def test_scraped_figures_move_as_the_calls_did(app: App) -> None:
     assert value(after, "hotline_active_calls", direction="in") == 0
 
     # The repair was filed three times as it grew (recorded, confirmed): one ticket.
-    assert sum(1 for _, event, _ in first.events if event == "ticket") > 1
+    assert sum(1 for e in first.events if isinstance(e, ReportFiled)) > 1
     assert value(after, "hotline_tickets_total", kind="repair", category="plumbing") == 1
     # The hang-up before any choice leaves a call-back enquiry.
     assert value(after, "hotline_tickets_total", kind="enquiry", category="other") == 1

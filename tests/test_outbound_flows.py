@@ -12,6 +12,7 @@ from sqlalchemy import select
 from hotline.agi.simulator import Input, Keys, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
+from hotline.core.events import FollowUpRecorded
 from hotline.core.flow_answers import visitor_decision
 from hotline.core.models import FollowUp, Lead, Ticket
 from hotline.core.rules import Rules
@@ -77,11 +78,14 @@ def test_a_satisfied_followup_is_recorded_with_its_comment(app: App, rules: Rule
 
 def test_an_unsatisfied_followup_reopens_the_matter_as_a_complaint(app: App, rules: Rules) -> None:
     lead = followup_lead(app, rules)
-    call(app, "followup", lead, [Keys("2"), Keys("2"), Speak(6.0)])
+    out = call(app, "followup", lead, [Keys("2"), Keys("2"), Speak(6.0)])
     with app.db.session() as s:
         complaint = s.scalars(select(Ticket).where(Ticket.kind == "complaint")).one()
         assert complaint.parent_id == lead.ticket_id
         assert complaint.escalation_due_at == MORNING + timedelta(hours=1)
+    (told,) = [e for e in out.events if isinstance(e, FollowUpRecorded)]
+    assert (told.lead_id, told.rating, told.done_properly) == (lead.id, 2, False)
+    assert told.complaint_ticket_id == complaint.id
 
 
 def test_zero_in_a_followup_reaches_staff(app: App, rules: Rules) -> None:

@@ -15,6 +15,7 @@ from hotline.app import App
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.dial_requests import claim_dial_requests, request_dial
+from hotline.core.events import AgentMissed, AttemptFinished
 from hotline.core.leads import generate_leads
 from hotline.core.models import CallRecord, DialRequest, Lead, Phone, Resident
 from hotline.core.rules import Rules
@@ -324,6 +325,6 @@ def test_preview_calls_ring_the_agent_first_and_record_the_resident_leg(app: App
         assert (missed.attempts, missed.attempts_today, missed.claimed_by) == (0, 0, None)
         assert missed.last_disposition is None
         assert leads["13000000002"].attempts == 1
-    outcomes = {call_id for call_id, event, _ in run.events if event == "outcome"}
+    outcomes = {e.call_id for e in run.events if isinstance(e, AttemptFinished)}
     assert len(outcomes) == 6 and f"lead-{missed.id}-1" not in outcomes  # metrics count these
-    assert (f"lead-{missed.id}-1", "agent_missed", {"agent": "agent105"}) in run.events
+    assert AgentMissed(call_id=f"lead-{missed.id}-1", agent="agent105") in run.events

@@ -78,7 +78,13 @@ def serve(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     subprocess.run([hotline, "init"], env={**os.environ, "HOTLINE_HOME": str(home)}, check=True)
     return subprocess.run(
         [hotline, "serve"],
-        env={**os.environ, "HOTLINE_HOME": str(home), "HOTLINE_METRICS_LISTEN": "", **env},
+        env={
+            **os.environ,
+            "HOTLINE_HOME": str(home),
+            "HOTLINE_METRICS_LISTEN": "",
+            "HOTLINE_WEB_LISTEN": "",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -27,7 +27,7 @@ class CampaignCall(Visit):
         """The resident has answered (the channel is up): find the lead, speak their language."""
         s = self.summary
         s.answered_at = self.ctx.clock()
-        self.ctx.events(self.id, "answered", {"rings": None, "caller": s.caller})
+        self.answered()
         lead_id = await self.call.get_variable("LEAD_ID")
         if not lead_id or not lead_id.isdigit():
             raise LookupError(f"outbound call {self.id} carries no LEAD_ID")
@@ -42,8 +42,7 @@ class CampaignCall(Visit):
             await self.ctx.run(
                 self.outbound.call_path, self.lead.lead_id, self.summary.path, self.summary.keypad
             )
-        outcome = "error" if error is not None and not self.finished else "done"
-        self.ctx.events(self.id, "ended", {"disposition": outcome, "path": list(self.summary.path)})
+        self.ended("error" if error is not None and not self.finished else "done")
 
 
 async def run_campaign_flow(

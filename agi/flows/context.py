@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
+from hotline.core.event_bus import EventBus
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.rules import Rules
@@ -26,16 +27,6 @@ class Runner(Protocol):
     ) -> Awaitable[T]: ...
 
 
-class FlowEvents(Protocol):
-    """Who wants to know what happens in calls: the demo's live view, the metrics."""
-
-    def __call__(self, call_id: str, event: str, data: dict[str, Any]) -> None: ...
-
-
-def no_events(call_id: str, event: str, data: dict[str, Any]) -> None:
-    return None
-
-
 @dataclass
 class FlowContext:
     desk: IntakeDesk
@@ -47,6 +38,6 @@ class FlowContext:
     digit_timeout_ms: int = 5000
     record_max_seconds: int = 60
     record_calls: bool = True
-    events: FlowEvents = no_events
+    events: EventBus = field(default_factory=EventBus)  # the service's one bus
     outbound: OutboundDesk | None = None  # campaign calls' leads and answers
     params: dict[str, str] = field(default_factory=dict)

@@ -100,15 +100,13 @@ async def identify_unit(visit: Visit) -> bool:
         await visit.play("hotline/unit-identified")
         await visit.say_unit(callers[0].unit)
         if await visit.menu("hotline/unit-confirm", "12", tries=1) != "2":
-            visit.caller, visit.unit = callers[0], callers[0].unit
-            visit.step("unit:caller-id")
+            visit.identified(callers[0].unit, "caller-id", callers[0])
             return True
     elif len(callers) > 1:
         chosen = await choose_unit(visit)
         if chosen is None:
             return False
-        visit.caller, visit.unit = chosen, chosen.unit
-        visit.step("unit:chosen")
+        visit.identified(chosen.unit, "chosen", chosen)
         return True
     return await key_in_unit(visit)
 
@@ -127,7 +125,7 @@ async def choose_unit(visit: Visit) -> CallerUnit | None:
         key = key or await visit.call.wait_for_digit(visit.ctx.digit_timeout_ms)
         if key in keys and key:
             return callers[int(key) - 1]
-        visit.step(f"unit-choice:{'wrong' if key else 'none'}")
+        visit.choice("unit-choice", "wrong" if key else "none")
         if attempt < visit.ctx.menu_tries - 1:
             await visit.play("hotline/invalid-choice" if key else "hotline/no-input")
     return None
@@ -138,10 +136,12 @@ async def key_in_unit(visit: Visit) -> bool:
         keys = await visit.keyed("hotline/enter-unit", 16)
         unit = unit_from_keypad(keys)
         if unit is not None and await unit_on_file(visit, unit):
-            visit.unit = unit
-            visit.step("unit:keyed")
+            visit.identified(unit, "keyed")
             return True
-        visit.step("unit:not-found" if keys else "unit:none")
+        if keys:
+            visit.step("unit:not-found")
+        else:
+            visit.choice("unit", "none")
         if attempt < visit.ctx.menu_tries - 1:
             if keys:
                 await visit.play("hotline/unit-not-found", "hotline/try-again")

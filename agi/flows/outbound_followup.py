@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hotline.agi.channel import Channel
 from hotline.agi.routes import routes
+from hotline.core.events import FollowUpRecorded
 from hotline.core.outbound_desk import LeadBrief
 
 from .campaign_call import CampaignCall, run_campaign_flow
@@ -41,5 +42,14 @@ async def survey(visit: CampaignCall, lead: LeadBrief) -> None:
     )
     if complaint is not None:
         visit.step(f"reopened-as-complaint:{complaint}")
+    visit.ctx.events.publish(
+        FollowUpRecorded(
+            call_id=visit.id,
+            lead_id=lead.lead_id,
+            rating=int(rating),
+            done_properly=done_properly == "1" if done_properly else None,
+            complaint_ticket_id=complaint,
+        )
+    )
     await visit.play("hotline/followup-thanks")
     visit.finished = True

@@ -17,6 +17,16 @@ from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
 from hotline.agi.protocol import channel_created
 from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
+from hotline.core.events import (
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    CallerIdentified,
+    HandedToQueue,
+    MenuChoice,
+    ReportFiled,
+    StepTaken,
+)
 from hotline.core.intake import CallerUnit, CallSummary, PhoneReport
 from hotline.recordings.names import recording_path
 
@@ -40,7 +50,7 @@ class Visit:
     def __init__(self, call: Channel, ctx: FlowContext, direction: str = "in") -> None:
         self.call, self.ctx = call, ctx
         env = call.env
-        self.id = env.uniqueid or env.channel or "unknown"
+        self.id = env.call_id
         now = ctx.clock()
         # Asterisk's uniqueid starts with the epoch second the channel was made: the arrival.
         # Without a trustworthy one the rings before answer are unknown, not made up.
@@ -64,11 +74,44 @@ class Visit:
         self.finished = False  # the caller got what they called for
         self._filings = 0  # times the report was filed (the first opens its ticket)
         self._recordings = 0
+        s = self.summary
+        ctx.events.publish(
+            CallArrived(
+                call_id=self.id,
+                direction=direction,
+                route=env.route,
+                caller=s.caller,
+                callee=s.callee,
+                uniqueid=env.uniqueid,
+                arrived_at=s.arrived_at,
+                arrival_known=self._rings_known,
+            )
+        )
 
     # bookkeeping --------------------------------------------------------------------------------
-    def step(self, name: str, **data: object) -> None:
+    def step(self, name: str) -> None:
         self.summary.path.append(name)
-        self.ctx.events(self.id, "step", {"step": name, **data})
+        self.ctx.events.publish(StepTaken(call_id=self.id, step=name))
+
+    def choice(self, menu: str, choice: str) -> None:
+        """A keypad answer to `menu`: a key, or "wrong" / "none" when no valid key came."""
+        self.step(f"{menu}:{choice}")
+        self.ctx.events.publish(MenuChoice(call_id=self.id, menu=menu, choice=choice))
+
+    def identified(self, unit: str, how: str, caller: CallerUnit | None = None) -> None:
+        """The unit the call is about is settled (`caller`: the resident, when known)."""
+        self.caller, self.unit = caller, unit
+        self.step(f"unit:{how}")
+        self.ctx.events.publish(
+            CallerIdentified(
+                call_id=self.id,
+                unit=unit,
+                how=how,
+                resident_id=caller.resident_id if caller else None,
+                resident_name=caller.name if caller else None,
+                units=tuple(c.unit for c in self.callers),
+            )
+        )
 
     async def answer(self) -> None:
         """Answer, then write the call record ahead and look up the caller (one transaction)."""
@@ -77,8 +120,23 @@ class Visit:
         s.answered_at = self.ctx.clock()
         if self._rings_known:
             s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
-        self.ctx.events(self.id, "answered", {"rings": s.rings_before_answer, "caller": s.caller})
+        self.answered()
         self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
+
+    def answered(self) -> None:
+        """Tell the bus the call was answered (at summary.answered_at)."""
+        s = self.summary
+        assert s.answered_at is not None
+        self.ctx.events.publish(
+            CallAnswered(
+                call_id=self.id,
+                direction=s.direction,
+                caller=s.caller,
+                answered_at=s.answered_at,
+                arrived_at=s.arrived_at if self._rings_known else None,
+                rings=s.rings_before_answer,
+            )
+        )
 
     async def set_language(self, lang: str) -> None:
         self.lang = lang
@@ -101,9 +159,9 @@ class Visit:
             key = await self.call.get_data(prompt(name), self.ctx.digit_timeout_ms, 1)
             if key and key in keys:
                 self.summary.keypad[short] = key
-                self.step(f"{short}:{key}")
+                self.choice(short, key)
                 return key
-            self.step(f"{short}:{'wrong' if key else 'none'}")
+            self.choice(short, "wrong" if key else "none")
             if attempt < tries:
                 await self.play("hotline/invalid-choice" if key else "hotline/no-input")
         return None
@@ -160,7 +218,7 @@ class Visit:
             path, "wav", "#", self.ctx.record_max_seconds * 1000, beep=True, silence_s=None
         )
         recording = Recording(path, "wav", result.endpos / 8000)
-        self.step("record", seconds=round(recording.seconds, 1))
+        self.step("record")
         if self.report is not None:
             self.report.recording = f"{path}.wav"
         if result.hung_up:
@@ -200,22 +258,32 @@ class Visit:
         assert self.report is not None
         self.ticket_id = ticket_id if ticket_id is not None else self.ticket_id
         report = self.report
-        self.ctx.events(
-            self.id,
-            "ticket",
-            {
-                "ticket": ticket_id,
-                "kind": report.kind,
-                "category": report.category,
-                "unit": report.unit,
-                "complete": not report.incomplete,
-            },
+        self.ctx.events.publish(
+            ReportFiled(
+                call_id=self.id,
+                ticket_id=ticket_id,
+                kind=report.kind,
+                category=report.category,
+                unit=report.unit,
+                resident_id=report.resident_id,
+                complete=not report.incomplete,
+                recording=report.recording,
+            )
         )
 
     # endings -----------------------------------------------------------------------------------
     async def to_agent(self, queue: str) -> None:
         """Hand the caller to a queue: the dialplan queues the call when the flow returns."""
         self.step(f"queue:{queue}")
+        self.ctx.events.publish(
+            HandedToQueue(
+                call_id=self.id,
+                queue=queue,
+                ticket_id=self.ticket_id,
+                unit=self.unit,
+                resident_id=self.caller.resident_id if self.caller else None,
+            )
+        )
         await self.play("hotline/transferring")
         call, s = self.call, self.summary
         await call.set_variable("HOTLINE_QUEUE", queue)
@@ -258,6 +326,20 @@ class Visit:
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)
-        self.ctx.events(self.id, "ended", {"disposition": s.disposition, "path": list(s.path)})
+        self.ended(s.disposition)
         if error is None:  # the last act: the dialplan sends a call without it to the duty queue
             await self.call.set_variable(STATUS_VARIABLE, STATUS_DONE)
+
+    def ended(self, disposition: str) -> None:
+        s = self.summary
+        assert s.ended_at is not None
+        self.ctx.events.publish(
+            CallEnded(
+                call_id=self.id,
+                direction=s.direction,
+                disposition=disposition,
+                seconds=max((s.ended_at - s.arrived_at).total_seconds(), 0.0),
+                path=tuple(s.path),
+                ticket_id=self.ticket_id,
+            )
+        )

@@ -15,6 +15,7 @@ from hotline.agi.flows import load_flows
 from hotline.agi.flows.context import FlowContext
 from hotline.agi.protocol import AGIEnvironment
 from hotline.app import App
+from hotline.core.event_bus import EventBus
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
@@ -75,8 +76,10 @@ def agi(app: App, args: argparse.Namespace) -> None:
     desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path))
     outbound = OutboundDesk(app.db, app.rules)
 
+    events = EventBus()  # one call per process: nobody in it to tell
+
     def make_context(env: AGIEnvironment) -> FlowContext:
-        return flow_context(app, env, desk, outbound, _direct, app.now)
+        return flow_context(app, env, desk, outbound, _direct, app.now, events)
 
     desk.replay_spool()
     raise SystemExit(run_classic(args.route, load_flows(), make_context, sys.stdin, sys.stdout))

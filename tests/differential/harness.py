@@ -77,6 +77,7 @@ def service_env(home: Path, db_url: str, fastagi_port: int, ami_port: int) -> di
         "HOTLINE_DB_URL": db_url,
         "HOTLINE_FASTAGI_LISTEN": f"127.0.0.1:{fastagi_port}",
         "HOTLINE_METRICS_LISTEN": "127.0.0.1:0",
+        "HOTLINE_WEB_LISTEN": "",
         "HOTLINE_AMI_PORT": str(ami_port),
         "HOTLINE_AMI_USERNAME": AMI_USER,
         "HOTLINE_AMI_SECRET": AMI_SECRET,

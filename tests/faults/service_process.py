@@ -130,6 +130,7 @@ class ServiceProcess:
             "HOTLINE_DB_URL": self.db_url,
             "HOTLINE_FASTAGI_LISTEN": f"127.0.0.1:{self.fastagi_port}",
             "HOTLINE_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
+            "HOTLINE_WEB_LISTEN": "",  # the API is not what these faults are about
             **self.env,
         }
 
