@@ -20,16 +20,18 @@ from twisted.internet.interfaces import (
     IListeningPort,
     IReactorTCP,
     IReactorTime,
+    IStreamServerEndpoint,
 )
-from twisted.internet.protocol import ServerFactory
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp, UsageBlockTooLong
-from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
+from hotline.agi.protocol import AGIEnvironment, AGIResponse, AGIStreamParser, HangupNotice
 from hotline.agi.routes import RouteTable, UnknownRoute
+from hotline.net.tcp import address_text, connected
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +90,11 @@ class FastAGIFactory(ServerFactory):
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
-            reactor = default_reactor  # type: ignore[assignment]
+            reactor = default_reactor
         self.routes = routes
         self.make_context = make_context
         self.observer = observer or AGIObserver()
-        self.reactor: IReactorTime = reactor  # type: ignore[assignment]
+        self.reactor: IReactorTime = reactor
         self.env_timeout = env_timeout  # connected but no complete environment yet
         self.hangup_grace = hangup_grace  # how long a result=-1 waits for Asterisk's HANGUP line
         self.close_timeout = close_timeout  # after our half-close, for Asterisk to close
@@ -163,7 +165,7 @@ class FastAGIProtocol(LineOnlyReceiver):
     def connectionMade(self) -> None:
         # One small command per round trip: Nagle would hold it back waiting for an ACK.
         if hasattr(self.transport, "setTcpNoDelay"):
-            self.transport.setTcpNoDelay(True)
+            connected(self).setTcpNoDelay(True)
         self._counted = True
         self.factory._opened()
         self._timer = self.factory.reactor.callLater(self.factory.env_timeout, self._env_timeout)
@@ -178,10 +180,10 @@ class FastAGIProtocol(LineOnlyReceiver):
             return
         if isinstance(event, AGIEnvironment):
             self._start(event)
-        elif event is HANGUP:
+        elif isinstance(event, HangupNotice):  # HANGUP, the one instance
             self._on_hangup_notice()
         else:
-            self._on_response(event)  # type: ignore[arg-type]
+            self._on_response(event)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._abort(f"line longer than {self.MAX_LENGTH} bytes")
@@ -190,12 +192,12 @@ class FastAGIProtocol(LineOnlyReceiver):
         # Asterisk closed its side: after our half-close that is the normal end, otherwise the
         # call is gone (AGIEXITONHANGUP, Asterisk restart).
         self._gone("Asterisk closed the connection")
-        self.transport.loseConnection()
+        connected(self).loseConnection()
 
     def writeConnectionLost(self) -> None:
         pass  # our half-close went out; Asterisk answers with HANGUP and closes
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._gone("connection lost")
         self._cancel_timer()
         self._cancel_command_timer()
@@ -218,7 +220,7 @@ class FastAGIProtocol(LineOnlyReceiver):
         self.factory.observer.connection_dropped(reason)
         self._cancel_command_timer()
         self._fail_pending(AGIProtocolError(why))
-        self.transport.loseConnection()
+        connected(self).loseConnection()
 
     def _env_timeout(self) -> None:
         self._timer = None
@@ -241,8 +243,8 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._timer = None
 
     def _peer(self) -> str:
-        peer = self.transport.getPeer() if self.transport else None
-        where = f"{peer.host}:{peer.port}" if hasattr(peer, "port") else str(peer)
+        peer = connected(self).getPeer() if self.transport else None
+        where = address_text(peer)
         return f"{where} {self.env.channel}" if self.env else where
 
     # --- the call ---
@@ -290,12 +292,12 @@ class FastAGIProtocol(LineOnlyReceiver):
 
     def _finish(self) -> None:
         if self._closed:
-            self.transport.loseConnection()
+            connected(self).loseConnection()
             return
         # Half-close like a script that exits: Asterisk sends HANGUP, then closes its side.
-        self.transport.loseWriteConnection()
+        connected(self).loseWriteConnection()
         self._timer = self.factory.reactor.callLater(
-            self.factory.close_timeout, self.transport.loseConnection
+            self.factory.close_timeout, connected(self).loseConnection
         )
 
     # --- commands and responses ---
@@ -308,7 +310,7 @@ class FastAGIProtocol(LineOnlyReceiver):
         if self._pending is not None:
             raise RuntimeError("an AGI command is already in progress on this channel")
         assert self.env is not None
-        self.transport.write(line.encode() + b"\n")
+        connected(self).write(line.encode() + b"\n")
         self.factory.observer.command_sent(self.env, line)
         self._sent_at = time.monotonic()
         self._pending = Deferred()
@@ -363,9 +365,11 @@ def listen_fastagi(
     """Listen on ``(host, port)``, ``"host:port"`` or a Twisted endpoint string (``tcp:...``)."""
     if isinstance(endpoint, tuple):
         host, port = endpoint
-        return TCP4ServerEndpoint(reactor, port, BACKLOG, host).listen(factory)
-    scheme = endpoint.split(":", 1)[0]
-    if scheme in ("tcp", "tcp6", "unix", "ssl", "systemd"):
-        return serverFromString(reactor, endpoint).listen(factory)
-    host, _, port = endpoint.rpartition(":")
-    return TCP4ServerEndpoint(reactor, int(port), BACKLOG, host or "127.0.0.1").listen(factory)
+        server: IStreamServerEndpoint = TCP4ServerEndpoint(reactor, port, BACKLOG, host)
+    elif endpoint.split(":", 1)[0] in ("tcp", "tcp6", "unix", "ssl", "systemd"):
+        server = serverFromString(reactor, endpoint)
+    else:
+        host, _, number = endpoint.rpartition(":")
+        server = TCP4ServerEndpoint(reactor, int(number), BACKLOG, host or "127.0.0.1")
+    listening: Deferred[IListeningPort] = server.listen(factory)
+    return listening

@@ -23,10 +23,13 @@ from urllib.parse import urlencode
 from twisted.internet.defer import Deferred, DeferredQueue
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import connectionDone
 from twisted.internet.task import deferLater
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from hotline.net.tcp import connected
 
 SAMPLE_RATE = 8000
 HANGUP_NOTICE_DELAY = 0.04  # Asterisk's HANGUP line trails the result=-1 by about this much
@@ -312,7 +315,7 @@ class PBXProtocol(LineOnlyReceiver):
     def writeConnectionLost(self) -> None:
         pass
 
-    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._closed = True
         self.lines.put(_EOF)
 
@@ -321,7 +324,7 @@ class PBXProtocol(LineOnlyReceiver):
             return
         for line in lines:
             self._log(">>", line)
-        self.transport.write("".join(line + "\n" for line in lines).encode())
+        connected(self).write("".join(line + "\n" for line in lines).encode())
 
     def _log(self, direction: str, line: str) -> None:
         self.transcript.append((direction, line, self.t))
@@ -329,7 +332,7 @@ class PBXProtocol(LineOnlyReceiver):
             self.observer(direction, line, self.t)
 
     def _crashed(self, failure: Failure) -> None:
-        self.transport.abortConnection()
+        connected(self).abortConnection()
         if not self.done.called:
             self.done.errback(failure)
 
@@ -364,7 +367,7 @@ class PBXProtocol(LineOnlyReceiver):
         if self.options.agisighup:
             self._send("HANGUP")
         self._closed = True
-        self.transport.loseConnection()
+        connected(self).loseConnection()
         self.done.callback(self._result())
 
     def _result(self) -> SimCallResult:

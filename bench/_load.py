@@ -190,10 +190,11 @@ def record_script(port: int, number: str, inputs: list[Input]) -> CallScript:
         except Exception as exc:  # reported below, after the reactor stops
             results.append(exc)
         finally:
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()
 
-    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(call()))  # type: ignore[attr-defined]
-    reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(call()))
+    # IReactorCore.run declares no arguments; the reactor Twisted installs takes this one.
+    reactor.run(installSignalHandlers=False)  # type: ignore[call-arg]
     (result,) = results
     if isinstance(result, Exception):
         raise result

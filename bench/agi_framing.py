@@ -21,6 +21,7 @@ from typing import Any
 from hotline.agi import protocol
 from hotline.agi.channel import Channel
 from hotline.agi.routes import RouteTable
+from hotline.net.tcp import bound_port
 
 FLOW_LINES = [
     protocol.answer(),
@@ -118,7 +119,7 @@ def serve_ours() -> None:
     from hotline.agi.server import FastAGIFactory, listen_fastagi
 
     def ready(port: Any) -> None:
-        print(port.getHost().port, flush=True)
+        print(bound_port(port), flush=True)
 
     factory = FastAGIFactory(routes, lambda env: None, reactor=reactor)
     listen_fastagi(reactor, ("127.0.0.1", 0), factory).addCallback(ready)

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from twisted.internet import defer, reactor, task  # noqa: E402
 
@@ -21,7 +21,9 @@ from hotline.dialer.ami_client import AMIClient, AMIConfig  # noqa: E402
 from hotline.dialer.ami_protocol import AMIParser  # noqa: E402
 from hotline.dialer.ami_sim_residents import RandomResidents  # noqa: E402
 from hotline.dialer.ami_simulator import AMISimulator  # noqa: E402
-from tests.golden import FROM_ASTERISK, golden_files, stream  # noqa: E402
+from hotline.net.tcp import bound_port, stop_listening  # noqa: E402
+
+from golden import FROM_ASTERISK, golden_files, stream  # noqa: E402
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 READ_SIZE = 65536  # what a TCP read hands dataReceived under load
@@ -58,7 +60,7 @@ async def originate_run(calls: int) -> None:
     sim = AMISimulator(reactor, residents=residents, time_scale=0.02, rng=random.Random(1))
     port = sim.listen(reactor)
     client = AMIClient(
-        AMIConfig(port=port.getHost().port, username="dialer", secret="dialer-secret"),
+        AMIConfig(port=bound_port(port), username="dialer", secret="dialer-secret"),
     )
     outcomes: dict[str, str] = {}
     client.on("OriginateResponse", lambda m: outcomes.setdefault(m.action_id or "", m["Reason"]))
@@ -84,7 +86,7 @@ async def originate_run(calls: int) -> None:
     elapsed = time.perf_counter() - start
     channels = await client.core_show_channels()
     await client.logoff()
-    await port.stopListening()
+    await stop_listening(port)
     names = {"4": "answered", "3": "no answer", "5": "busy", "1": "hung up/rejected", "0": "failed"}
     counts = Counter(names.get(r, r) for r in outcomes.values())
     lost = [a for a in ids if a not in outcomes]

@@ -32,6 +32,7 @@ from _header import print_header, print_load_at_end  # bench/ is on sys.path whe
 from _load import postgres_database
 from sqlalchemy import insert, text
 from twisted.internet import defer, task
+from twisted.web.http_headers import Headers
 
 from hotline.core.api_tokens import add_token
 from hotline.core.db import Database
@@ -138,7 +139,7 @@ def pages(base: str, tickets: int) -> Iterator[str]:
 async def measure(
     base: str, token: str, tickets: int, requests: int, concurrency: int
 ) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = Headers({"Authorization": [f"Bearer {token}"]})
     urls = pages(base, tickets)
     for _ in range(30):  # warm the connection pool, caches and the service's imports
         await treq.content(await treq.get(next(urls), headers=headers))

@@ -40,7 +40,15 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, 
 from sqlalchemy.engine import make_url
 
 from hotline.core.db import Database
-from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Ticket, Unit, UTCDateTime
+from hotline.core.models import (
+    ArrearsAccount,
+    Base,
+    CallRecord,
+    FollowUp,
+    Ticket,
+    Unit,
+    UTCDateTime,
+)
 from hotline.core.report import build_report
 from hotline.core.rules import Rules
 from hotline.core.vocabulary import CATEGORIES, Kind, Severity
@@ -106,6 +114,13 @@ class Scale:
         return f"v{VERSION}-t{self.tickets}-c{self.calls}-a{self.arrears}"
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's Table (declarative mapping types `__table__` as any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 @dataclass
 class Batch:
     """Rows for one table, as tuples in the order of `columns`."""
@@ -165,13 +180,13 @@ class Generator:
 
     def units_batch(self) -> Iterator[Batch]:
         codes = unit_codes(self.scale.floors)
-        yield Batch(Unit.__table__, ("id", "code"), list(enumerate(codes, 1)))
+        yield Batch(table_of(Unit), ("id", "code"), list(enumerate(codes, 1)))
 
     def tickets_and_followups(self) -> Iterator[Batch]:
         rng, rules, fid = self.rng, self.rules, 0
         for first in range(1, self.scale.tickets + 1, CHUNK):
-            tickets = Batch(Ticket.__table__, TICKET_COLUMNS)
-            followups = Batch(FollowUp.__table__, FOLLOWUP_COLUMNS)
+            tickets = Batch(table_of(Ticket), TICKET_COLUMNS)
+            followups = Batch(table_of(FollowUp), FOLLOWUP_COLUMNS)
             for tid in range(first, min(first + CHUNK, self.scale.tickets + 1)):
                 kind: Kind = self.kind()
                 category: str = self.categories[kind]()
@@ -253,7 +268,7 @@ class Generator:
     def calls(self) -> Iterator[Batch]:
         rng, rules = self.rng, self.rules
         for first in range(1, self.scale.calls + 1, CHUNK):
-            batch = Batch(CallRecord.__table__, CALL_COLUMNS)
+            batch = Batch(table_of(CallRecord), CALL_COLUMNS)
             for cid in range(first, min(first + CHUNK, self.scale.calls + 1)):
                 arrived = self.moment()
                 answered = (
@@ -278,7 +293,7 @@ class Generator:
 
     def arrears(self) -> Iterator[Batch]:
         rng, month = self.rng, date(2026, 11, 1)
-        batch = Batch(ArrearsAccount.__table__, ARREARS_COLUMNS)
+        batch = Batch(table_of(ArrearsAccount), ARREARS_COLUMNS)
         imported = datetime(2026, 11, 2, 9, tzinfo=SH).astimezone(UTC)
         for aid, unit in enumerate(rng.sample(range(1, self.units + 1), self.scale.arrears), 1):
             months = rng.randint(1, 12)
@@ -323,6 +338,7 @@ class CopyLoader:
             for i, name in enumerate(batch.columns)
             if isinstance(batch.table.c[name].type, UTCDateTime)
         ]
+        # a live connection always has its driver's (None only once closed)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {batch.table.name} ({', '.join(batch.columns)}) FROM STDIN") as cp:
             for row in batch.rows:

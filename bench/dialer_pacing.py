@@ -34,6 +34,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 from hotline.dialer.pacing import (
     Pacer,
@@ -76,7 +77,12 @@ class Scenario:
         return self.name or f"{self.agents} agents p {self.p}"
 
 
-_UNPAUSE = {"wrap": (5.0, 60.0), "wrap_known": False}
+class _Unpause(TypedDict):
+    wrap: tuple[float, float]
+    wrap_known: bool
+
+
+_UNPAUSE: _Unpause = {"wrap": (5.0, 60.0), "wrap_known": False}
 WIDE = [
     Scenario(5, 0.3, 8.0, "tuned-for: 5 agents, wrap 15 s told"),
     Scenario(5, 0.3, 8.0, "5 agents, wrap 5-60 s", **_UNPAUSE),
@@ -155,7 +161,8 @@ def run_shift(scenario: Scenario, seed: int, pacer: Pacer, preview: bool = False
         nonlocal calls
         calls += 1
         call = f"c{calls}"
-        ring, *talk_of[call] = leads.next(t)
+        ring, talk, wrap = leads.next(t)
+        talk_of[call] = (talk, wrap)
         pacer.call_started(call, t)
         if agent is not None:
             owner[call] = agent
@@ -175,12 +182,12 @@ def run_shift(scenario: Scenario, seed: int, pacer: Pacer, preview: bool = False
         at(t + talk, "talk_end", agent)
 
     for i in range(scenario.agents):
-        agent = f"a{i}"
-        pacer.agent_free(agent, 0.0)
+        name = f"a{i}"
+        pacer.agent_free(name, 0.0)
         if preview:
-            at(PREVIEW_TIME, "preview", agent)
+            at(PREVIEW_TIME, "preview", name)
         else:
-            free[agent] = None
+            free[name] = None
     at(0.0, "tick", "")
 
     while events:
@@ -608,6 +615,7 @@ def _verdict(policies: dict[str, dict[str, object]]) -> str:
     pacer = policies.get("predictive")
     if pacer is None:
         return ""
+    # the rows' figures are floats, typed object in the row dicts
     occupancy = float(pacer["occupancy"])  # type: ignore[arg-type]
     parts = ["cap " + ("met" if pacer["compliant"] else "MISSED")]
     if "lookahead" in policies:
@@ -652,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.grid == "standard":
         order = {policy: i for i, policy in enumerate(POLICIES)}
-        rows.sort(key=lambda r: (r["p"], r["agents"], order[r["policy"]]))
+        rows.sort(key=lambda r: (r["p"], r["agents"], order[str(r["policy"])]))
     if args.json:
         for row in rows:
             print(json.dumps(row))

@@ -52,10 +52,10 @@ from _load import (
     record_script,
 )
 
-from hotline.agi.simulator import Keys, Silence, Speak
+from hotline.agi.simulator import Input, Keys, Silence, Speak
 
 # Greeting passes, caller-ID unit kept, 1 repair, 4 a category, 2 s of voice then #, 1 confirm.
-STANDARD_CALL = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
+STANDARD_CALL: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
 TARGET_CALLS_PER_SECOND = 500.0  # issue 16 (was 300)
 TARGET_TURNAROUND_MS = 5.0
 TARGET_ANSWER_MS = 20.0

@@ -57,7 +57,8 @@ except KeyboardInterrupt:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def fresh_home(pristine: Path, root: Path) -> Path:

@@ -81,7 +81,8 @@ class Database:
         with _reachable(), self.engine.connect() as connection:
             if "alembic_version" not in inspect(connection).get_table_names():
                 return None
-            return connection.scalar(text("SELECT version_num FROM alembic_version"))
+            version: str | None = connection.scalar(text("SELECT version_num FROM alembic_version"))
+            return version
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -94,7 +95,8 @@ def head_revision() -> str:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("[0-9]*.py"):
-        found = dict(m.groups() for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        text_ = path.read_text(encoding="utf-8")
+        found = {m[1]: m[2] for m in _REVISION.finditer(text_)}
         revisions.add(found["revision"])
         parents.add(found.get("down_revision", "None"))
     (head,) = revisions - parents

@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Connection,
+    FromClause,
     Insert,
     String,
-    Table,
     and_,
     bindparam,
     func,
@@ -98,21 +99,28 @@ def call_record_statements(dialect: str) -> tuple[Insert, Insert]:
     ticket = select(Ticket.id).where(Ticket.intake_key == bindparam("report_key"))
     row = insert_once(CallRecord).values(ticket_id=ticket.scalar_subquery())
     arrival = row.on_conflict_do_nothing(index_elements=["key"])
-    changes = {name: row.excluded[name] for name in CALL_UPDATES}
+    changes: dict[str, ColumnElement[Any]] = {name: row.excluded[name] for name in CALL_UPDATES}
     changes["ticket_id"] = func.coalesce(row.excluded.ticket_id, CallRecord.ticket_id)
     return arrival, row.on_conflict_do_update(index_elements=["key"], set_=changes)
 
 
-def widths(table: Table, *names: str) -> dict[str, int]:
-    return {name: table.c[name].type.length for name in names}  # type: ignore[attr-defined]
+def widths(table: FromClause, *names: str) -> dict[str, int]:
+    """The declared lengths of `table`'s String columns `names`."""
+    found = {}
+    for name in names:
+        column = table.c[name]
+        if not isinstance(column.type, String) or column.type.length is None:
+            raise TypeError(f"{table}.{name} is not a String column with a length")
+        found[name] = column.type.length
+    return found
 
 
 # The columns what Asterisk sends reaches (caller ID, channel, uniqueid and the names built of it).
 CALL_WIDTHS = widths(
-    CallRecord.__table__,  # type: ignore[arg-type]
+    CallRecord.__table__,
     *("key", "caller", "callee", "channel", "uniqueid", "recording", "queue"),
 )
-_TICKET = widths(Ticket.__table__, "intake_key", "caller_number", "recording")  # type: ignore[arg-type]
+_TICKET = widths(Ticket.__table__, "intake_key", "caller_number", "recording")
 REPORT_WIDTHS = {
     "key": _TICKET["intake_key"],
     "caller_number": _TICKET["caller_number"],

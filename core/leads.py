@@ -20,6 +20,7 @@ from .calling_window import CallingWindow
 from .campaigns import campaign_action
 from .followups import pending_followups
 from .models import CallRecord, Campaign, Lead, Resident, Ticket, Unit
+from .residents import require_unit
 from .retry import RetryPolicy
 from .rules import Rules
 from .vocabulary import (
@@ -203,9 +204,11 @@ def _visitor_drafts(
     session: Session, rules: Rules, campaign: Campaign, at: datetime
 ) -> tuple[list[_Draft], int]:
     params = campaign.params or {}
-    unit_id = session.scalar(select(Unit.id).where(Unit.code == params["unit"]))
+    # Checked when the campaign was made; a unit renamed or removed since is an error, not a
+    # campaign that quietly calls nobody.
+    unit = require_unit(session, params["unit"])
     drafts, skipped = _each_resident(
-        _unit_residents(session, [unit_id]),
+        _unit_residents(session, [unit.id]),
         lambda r: {
             "unit": params["unit"],
             "visitor": params["visitor"],

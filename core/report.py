@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, case, func, or_, select
@@ -39,7 +40,8 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _share(part: float, whole: float) -> float | None:
+def _share(part: float | Decimal, whole: float | Decimal) -> float | None:
+    """`part` of `whole` to four places: counts, and money (exact Decimal yuan)."""
     return round(float(part) / float(whole), 4) if whole else None
 
 
@@ -189,7 +191,10 @@ def build_report(
         (ArrearsAccount.paid_amount > ArrearsAccount.amount, ArrearsAccount.amount),
         else_=ArrearsAccount.paid_amount,
     )
-    collection = session.execute(
+    # Numeric sums: Decimal, exact yuan.
+    collected_yuan: Decimal
+    due_yuan: Decimal
+    collected_yuan, due_yuan = session.execute(
         select(
             func.coalesce(func.sum(collected), 0),
             func.coalesce(func.sum(ArrearsAccount.amount), 0),
@@ -228,9 +233,9 @@ def build_report(
         },
         satisfaction=Rate.of(satisfied, answered, p.followup.satisfaction_target),
         collection=Collection(
-            collected=str(collection[0]),
-            due=str(collection[1]),
-            rate=_share(collection[0], collection[1]),
+            collected=str(collected_yuan),
+            due=str(due_yuan),
+            rate=_share(collected_yuan, due_yuan),
             target=p.arrears.collection_target,
         ),
         repeats=[Repeat(kind, unit, category, count) for kind, unit, category, count in repeats],

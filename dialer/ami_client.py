@@ -28,6 +28,7 @@ from hotline.dialer.ami_protocol import (
     Header,
     format_action,
 )
+from hotline.net.tcp import connected
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class AMIClientProtocol(Protocol):
                 log.error("AMI %s:%s sent garbled data: %s", *self._peer(), exc)
                 messages += exc.messages
                 if self._parser.banner is None:
-                    self.transport.loseConnection()
+                    connected(self).loseConnection()
                     return
                 data = b""
         if not had_banner and self._parser.banner is not None:
@@ -158,7 +159,7 @@ class AMIClientProtocol(Protocol):
         data = format_action(action, headers, action_id=action_id, variables=variables)
         d: defer.Deferred[Any] = defer.Deferred()
         self._pending[action_id] = _Pending(action, d, raise_on_error)
-        self.transport.write(data)
+        connected(self).write(data)
         return d
 
     def _handle(self, message: AMIMessage) -> None:
@@ -166,21 +167,21 @@ class AMIClientProtocol(Protocol):
         action_id = message.action_id
         pending = self._pending.get(action_id) if action_id is not None else None
         if kind == "response":
-            if pending is None:
+            if action_id is None or pending is None:
                 log.warning("AMI response for unknown ActionID %r", action_id)
                 return
             if message.get("EventList", "").lower() == "start":
                 pending.list_response = message
                 return
-            del self._pending[action_id]  # type: ignore[arg-type]
+            del self._pending[action_id]
             if pending.raise_on_error and message.name.lower() == "error":
                 pending.deferred.errback(AMIActionError(pending.action, message))
             else:
                 pending.deferred.callback(message)
         elif kind == "event":
-            if pending is not None and pending.list_response is not None:
+            if action_id is not None and pending is not None and pending.list_response is not None:
                 if message.get("EventList", "").lower() == "complete":
-                    del self._pending[action_id]  # type: ignore[arg-type]
+                    del self._pending[action_id]
                     pending.deferred.callback(
                         AMIListResult(pending.list_response, tuple(pending.list_events), message)
                     )
@@ -208,7 +209,7 @@ class AMIClientProtocol(Protocol):
         self.client._logged_in(self)
 
     def _login_failed(self, failure: Failure) -> None:
-        if failure.check(AMIActionError):
+        if isinstance(failure.value, AMIActionError):
             error = AMILoginError(
                 f"AMI login to {self.client.config.host}:{self.client.config.port} as "
                 f"{self.client.config.username!r} refused: "
@@ -216,7 +217,7 @@ class AMIClientProtocol(Protocol):
             )
             log.error("%s", error)
             self.client._login_refused(error)
-            self.transport.loseConnection()
+            connected(self).loseConnection()
         # AMIConnectionLost is reported by connectionLost already.
 
     def _ping(self) -> None:
@@ -242,7 +243,7 @@ class AMIClientProtocol(Protocol):
             *self._peer(),
             self.client.config.ping_timeout,
         )
-        self.transport.abortConnection()
+        connected(self).abortConnection()
 
     def _stop_keepalive(self) -> None:
         if self._pinger is not None and self._pinger.running:
@@ -276,8 +277,9 @@ class AMIClient:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
-            reactor = default_reactor  # type: ignore[assignment]
+            reactor = default_reactor
         self.config = config
+        # A reactor is both IReactorTCP and IReactorTime; Twisted names no interface for the two.
         self.clock: IReactorTime = clock or reactor  # type: ignore[assignment]
         self._endpoint = endpoint or TCP4ClientEndpoint(reactor, config.host, config.port)
         self._ids = itertools.count(1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import overload
 
 __all__ = [
     "BANNER_PREFIX",
@@ -67,6 +68,10 @@ class AMIMessage:
     def action_id(self) -> str | None:
         return self.get("ActionID")
 
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
     def get(self, key: str, default: str | None = None) -> str | None:
         """First value for ``key`` (case-insensitive, as Asterisk matches keys)."""
         lowered = key.lower()

@@ -19,6 +19,7 @@ from hotline.dialer.ami_protocol import (
 )
 from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_channels import Channel, parse_caller_id
+from hotline.net.tcp import connected
 
 if TYPE_CHECKING:
     from hotline.dialer.ami_sim_queues import Queue
@@ -47,7 +48,7 @@ class AMISession(Protocol):
     def connectionMade(self) -> None:
         self.sim.sessions.append(self)
         self.session_tv = _event_tv(self.sim.now())
-        self.transport.write(BANNER)
+        connected(self).write(BANNER)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.gone = True
@@ -70,7 +71,7 @@ class AMISession(Protocol):
 
     # -- output ----------------------------------------------------------------
     def send(self, headers: Iterable[Header]) -> None:
-        self.transport.write(format_message(headers))
+        connected(self).write(format_message(headers))
 
     def respond(
         self, request: AMIMessage, status: str, *headers: Header, message: str | None = None
@@ -95,11 +96,11 @@ class AMISession(Protocol):
             text = data.decode("utf-8", "surrogateescape")
             if not any(f.search(text) for f in self.filters):
                 return
-        self.transport.write(data)
+        connected(self).write(data)
 
     def security_headers(self) -> list[Header]:
-        host = self.transport.getHost()
-        peer = self.transport.getPeer()
+        host = connected(self).getHost()
+        peer = connected(self).getPeer()
         return [
             ("EventTV", _event_tv(self.sim.now())),
             ("Severity", "Informational"),
@@ -189,12 +190,12 @@ class AMISession(Protocol):
         if self.gone:
             return
         self.error(request, "Authentication failed")
-        self.transport.loseConnection()
+        connected(self).loseConnection()
 
     def action_logoff(self, request: AMIMessage) -> None:
         self.respond(request, "Goodbye", message="Thanks for all the fish.")
         self.closing = True
-        self.transport.loseConnection()
+        connected(self).loseConnection()
 
     def action_ping(self, request: AMIMessage) -> None:
         self.respond(request, "Success", ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))

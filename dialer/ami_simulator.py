@@ -24,7 +24,7 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTime
-from twisted.internet.protocol import Factory
+from twisted.internet.protocol import ServerFactory
 
 from hotline.dialer.ami_protocol import Header, format_message
 from hotline.dialer.ami_sim_agent_calls import PREVIEW_CONTEXT, AgentFirstCall
@@ -85,8 +85,10 @@ class AMISimulator:
         self._session_seq = itertools.count(0x7F00_0000_1000, 0x10)
 
     # -- plumbing ------------------------------------------------------------
-    def factory(self) -> Factory:
-        return Factory.forProtocol(lambda: AMISession(self))
+    def factory(self) -> ServerFactory:
+        factory = ServerFactory()
+        factory.protocol = lambda: AMISession(self)
+        return factory
 
     def listen(self, reactor: IReactorTCP, port: int = 0) -> IListeningPort:
         return reactor.listenTCP(port, self.factory(), interface="127.0.0.1")

@@ -204,7 +204,7 @@ class Dialer:
                 chosen.append((c, pacer))
         return chosen
 
-    def _agent_pacer(self, mode: str) -> Pacer | None:
+    def _agent_pacer(self, mode: DialMode) -> Pacer | None:
         """Above the abandon limit a predictive campaign is paced progressively, once the
         calls its predictive pacer placed have ended (None until then)."""
         predictive = self.agent_pacers[DialMode.PREDICTIVE]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -728,7 +729,7 @@ def _below_one(mean: float, var: float) -> float:
     return 0.5 * math.erfc((mean - 0.5) / math.sqrt(2.0 * var))
 
 
-PACERS = {
+PACERS: dict[str, Callable[[PacingConfig], Pacer]] = {
     "preview": PreviewPacer,
     "progressive": ProgressivePacer,
     "ratio": RatioPacer,

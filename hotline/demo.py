@@ -24,6 +24,7 @@ from hotline.core.outcomes import list_calls
 from hotline.core.report import build_report
 from hotline.core.residents import import_residents
 from hotline.core.tickets import list_tickets
+from hotline.net.tcp import address_text, bound_port
 from hotline.service import Service
 from hotline.settings import load
 
@@ -49,7 +50,7 @@ def prepare_home(home: Path, keep: bool) -> App:
 async def run_inbound(
     reactor: Any, service: Service, view: LiveView, speed: float, out: TextIO
 ) -> None:
-    port = service.ports[0].getHost().port
+    port = bound_port(service.ports[0])
     options = PBXOptions(time_scale=1 / speed)
     calls = []
     for i, scenario in enumerate(demo_data.INBOUND, 1):
@@ -166,8 +167,8 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
     async def main() -> None:
         await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
         assert service.web_port is not None
-        api = service.web_port.getHost()
-        print(f"HTTP API http://{api.host}:{api.port}/api/v1/  token {token}\n", file=out)
+        api = address_text(service.web_port.getHost())
+        print(f"HTTP API http://{api}/api/v1/  token {token}\n", file=out)
         try:
             await run_inbound(reactor, service, view, speed, out)
             campaigns.extend(

@@ -21,6 +21,7 @@ from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import bound_port
 from hotline.service import Service
 
 from . import demo_data
@@ -80,7 +81,7 @@ def seed(app: App) -> None:
 
 
 def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> AMISimulator:
-    fastagi_port = service.ports[0].getHost().port
+    fastagi_port = bound_port(service.ports[0])
     answers = iter(demo_data.ARREARS_ANSWERS * 20)
 
     def landing_flow(info: dict[str, Any]) -> Deferred[Any]:
@@ -135,7 +136,7 @@ async def run_outbound(
 ) -> list[int]:
     seed(app)
     sim = simulator(reactor, service, view, speed)
-    port = sim.listen(reactor, 0).getHost().port
+    port = bound_port(sim.listen(reactor, 0))
     service.start_dialer(ami_port=port)
     now = app.now()
     with app.db.session() as s:

@@ -47,4 +47,5 @@ def listen_metrics(reactor: Any, listen: str, metrics: Metrics) -> Deferred[ILis
     """Serve ``http://host:port/metrics``; ``listen`` is ``"host:port"`` (port 0: any free one)."""
     host, _, port = listen.rpartition(":")
     endpoint = TCP4ServerEndpoint(reactor, int(port), interface=host or "127.0.0.1")
-    return endpoint.listen(metrics_site(metrics))
+    listening: Deferred[IListeningPort] = endpoint.listen(metrics_site(metrics))
+    return listening

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -20,6 +20,7 @@ from hotline.core.vocabulary import DialMode
 from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_http import listen_metrics
+from hotline.net.tcp import address_text
 
 if TYPE_CHECKING:
     from hotline.dialer.ami_client import AMIClient
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 15.0
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -44,7 +46,9 @@ class MetricsHost(Protocol):
     @property
     def ports(self) -> list[IListeningPort]: ...
 
-    def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]: ...
+    def run_blocking(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Deferred[T]: ...
 
 
 class ObserverChain(AGIObserver):
@@ -138,8 +142,7 @@ async def attach_metrics(
         service.reactor, listen or service.app.settings.metrics.listen, metrics
     )
     service.ports.append(port)
-    address = port.getHost()
-    log.info("metrics on http://%s:%s/metrics", address.host, address.port)
+    log.info("metrics on http://%s/metrics", address_text(port.getHost()))
     return AttachedMetrics(metrics, port, refresher)
 
 

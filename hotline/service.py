@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -40,9 +40,11 @@ from hotline.metrics_service import (
     report_dialer,
     watch_ami,
 )
+from hotline.net.tcp import address_text, stop_listening
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 T = TypeVar("T")
 
 SPOOL_REPLAY_SECONDS = 5.0
@@ -154,7 +156,7 @@ class Service:
         self.attached_metrics: AttachedMetrics | None = None
         self.web_port: IListeningPort | None = None
 
-    def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Deferred[T]:
+    def run_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
 
     def make_context(self, env: AGIEnvironment) -> FlowContext:
@@ -284,8 +286,7 @@ class Service:
         listen = fastagi_listen or self.app.settings.fastagi.listen
         port = await listen_fastagi(self.reactor, listen, self.fastagi)
         self.ports.append(port)
-        address = port.getHost()
-        log.info("FastAGI listening on %s:%s", address.host, address.port)
+        log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         if self.metrics is not None:
@@ -313,7 +314,7 @@ class Service:
         if self.ami is not None:
             await self.ami.stop()
         for port in self.ports:
-            await port.stopListening()
+            await stop_listening(port)
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
         self.reactor.removeSystemEventTrigger(self._stopping_trigger)

@@ -50,13 +50,19 @@ class FastAGISettings:
     # closed unserved and counted. Above the 1,000 calls in flight of bench/inbound_load.py.
     max_connections: int = 1500
 
-    def factory_options(self) -> dict[str, float]:
+    def factory_options(self) -> FastAGILimits:
         """The limits as ``FastAGIFactory`` keyword arguments."""
         return {
             "env_timeout": self.environment_timeout,
             "command_timeout": self.command_timeout,
             "max_connections": self.max_connections,
         }
+
+
+class FastAGILimits(typing.TypedDict):
+    env_timeout: float
+    command_timeout: float
+    max_connections: int
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def entries(
     limit: int | None = None,
 ) -> list[RecordingAudit]:
     """The trail, oldest first; with ``limit``, its last ``limit`` rows."""
-    query: Select[tuple[RecordingAudit]] = select(RecordingAudit).order_by(RecordingAudit.id.desc())
+    query: Select[RecordingAudit] = select(RecordingAudit).order_by(RecordingAudit.id.desc())
     if recording_id is not None:
         query = query.where(RecordingAudit.recording_id == recording_id)
     if by is not None:

@@ -68,10 +68,11 @@ class Archive:
 
 
 def require_ffmpeg() -> str:
-    found = shutil.which(AudioSegment.converter)
+    converter: str = AudioSegment.converter  # pydub's setting: "ffmpeg" unless changed
+    found = shutil.which(converter)
     if not found:
         raise FfmpegMissing(
-            f"{AudioSegment.converter} not found: recordings conversion needs the Debian "
+            f"{converter} not found: recordings conversion needs the Debian "
             "package `ffmpeg` (apt-get install ffmpeg)"
         )
     return found

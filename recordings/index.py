@@ -134,7 +134,7 @@ def list_recordings(
 ) -> list[Recording]:
     """Indexed recordings, oldest first; restricted ones only for an ``access`` asking for them
     (audited as a ``list``)."""
-    query: Select[tuple[Recording]] = select(Recording).order_by(Recording.id)
+    query: Select[Recording] = select(Recording).order_by(Recording.id)
     if access is not None and access.restricted:
         check_restricted(access, "the list of restricted recordings")
         filters = {"ticket": ticket_id, "call": call_id, "state": state, "limit": limit}

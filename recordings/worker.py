@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline.core.db import Database
@@ -223,9 +224,14 @@ class ConversionWorker:
 
     def _finish(self, job: Job, **values: object) -> bool:
         with self.db.session() as s:
-            result = s.execute(
-                update(Recording)
-                .where(Recording.id == job.id, Recording.state == "converting")
-                .values({"claimed_at": None, **values})
+            # An UPDATE's result is a CursorResult (it has rowcount); Session.execute's
+            # annotations say only Result.
+            result = cast(
+                CursorResult[Any],
+                s.execute(
+                    update(Recording)
+                    .where(Recording.id == job.id, Recording.state == "converting")
+                    .values({"claimed_at": None, **values})
+                ),
             )
         return result.rowcount == 1

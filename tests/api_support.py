@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import DefaultCookiePolicy
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from argon2 import PasswordHasher
 from jsonschema import Draft202012Validator
 from treq.client import HTTPClient
+from treq.cookies import IndexableCookieJar
 from treq.testing import RequestTraversalAgent, _SynchronousProducer
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
@@ -31,6 +32,9 @@ from hotline.web.server import PREFIX, WebApi
 from hotline.web.site import web_api
 
 from factories import seed_residents
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery"
 DOC = document(API.all)
@@ -60,7 +64,8 @@ class Reply:
 
     @property
     def code(self) -> str:
-        return self.json["error"]["code"]
+        code: str = self.json["error"]["code"]
+        return code
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -112,7 +117,7 @@ def _result(d: Deferred[Any]) -> Any:
     return out[0]
 
 
-def inline(fn: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
+def inline(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
     return maybeDeferred(fn, *args, **kwargs)
 
 
@@ -123,7 +128,7 @@ class ApiClient:
         self.agent = RequestTraversalAgent(api.resource())
         self.http = HTTPClient(
             self.agent,
-            cookiejar=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+            cookiejar=IndexableCookieJar(DefaultCookiePolicy(allowed_domains=[])),
             data_to_body_producer=_SynchronousProducer,
         )
         self.tokens: dict[str, str] = {}
@@ -142,7 +147,7 @@ class ApiClient:
         check: bool = True,
     ) -> Reply:
         """``as_``: with that user's bearer token; or ``token``, or a session ``cookie``."""
-        headers: dict[bytes, list[bytes]] = {}
+        headers: dict[bytes | str, list[bytes | str]] = {}
         secret = self.tokens[as_] if as_ else token
         if secret is not None:
             headers[b"Authorization"] = [f"Bearer {secret}".encode()]

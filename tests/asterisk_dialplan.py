@@ -124,7 +124,8 @@ class Dialplan:
 
 def split_top(text: str, separators: str, limit: int = -1) -> list[str]:
     """Split at separators outside ${...}, $[...] and (...)."""
-    parts, depth, start = [], 0, 0
+    parts: list[str] = []
+    depth = start = 0
     for i, ch in enumerate(text):
         if ch in "{[(":
             depth += 1

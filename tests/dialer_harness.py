@@ -21,6 +21,7 @@ from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import bound_port, stop_listening
 from hotline.service import Service
 
 from flow_harness import make_app
@@ -91,7 +92,7 @@ def run_dialer(
         service = Service(app, reactor)
         service.bus.subscribe(run.events.append, (Event,))
         await service.start("127.0.0.1:0")
-        fastagi = service.ports[0].getHost().port
+        fastagi = bound_port(service.ports[0])
 
         def landing(info: dict[str, Any]) -> Deferred[Any]:
             kind = info["variables"]["CAMPAIGN_KIND"]
@@ -136,9 +137,10 @@ def run_dialer(
             run.dialled.append(req.dial.split("/", 1)[1].split("@", 1)[0])
             originate(req, respond)
 
+        # a stand-in on this one simulator, counting what it is asked
         sim.originate = counting  # type: ignore[method-assign]
         ami_port = sim.listen(reactor, 0)
-        service.start_dialer(ami_port=ami_port.getHost().port)
+        service.start_dialer(ami_port=bound_port(ami_port))
         assert service.dialer is not None
         start_campaigns(app)
         try:
@@ -153,7 +155,7 @@ def run_dialer(
                     break
         finally:
             await service.stop()
-            await ami_port.stopListening()
+            await stop_listening(ami_port)
 
     run_on_reactor(body, timeout=limit + 30)
     return run

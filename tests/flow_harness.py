@@ -17,6 +17,7 @@ from hotline.agi.simulator import PBXOptions, SimCaller, SimCallResult, simulate
 from hotline.app import App
 from hotline.core.events import Event
 from hotline.metrics import Metrics
+from hotline.net.tcp import address_text, bound_port
 from hotline.service import Service
 from hotline.settings import load
 
@@ -34,8 +35,7 @@ def _http_get(url: str) -> tuple[str, str]:
 
 async def scrape_metrics(reactor: Any, port: IListeningPort) -> str:
     """GET /metrics over HTTP from another thread, as Prometheus would from outside."""
-    address = port.getHost()
-    url = f"http://{address.host}:{address.port}/metrics"
+    url = f"http://{address_text(port.getHost())}/metrics"
     content_type, text = await deferToThreadPool(reactor, reactor.getThreadPool(), _http_get, url)
     assert content_type.startswith("text/plain; version=0.0.4"), content_type
     return text
@@ -80,7 +80,7 @@ def place_calls(
         if before:
             before(service)
         await service.start("127.0.0.1:0", "127.0.0.1:0")
-        port = service.ports[0].getHost().port
+        port = bound_port(service.ports[0])
         attached = service.attached_metrics
         try:
             results = []

@@ -33,7 +33,7 @@ def run_on_reactor(body: Callable[[Any], Awaitable[T]], timeout: float = 30.0) -
     reactor.run(installSignalHandlers=False)
     if guard.active():
         guard.cancel()
-    result = outcome[0]
+    result: T | Failure = outcome[0]
     if isinstance(result, Failure):
         result.raiseException()
     return result

@@ -44,12 +44,14 @@ class Quiet:
 
 def dialer() -> Dialer:
     return Dialer(
+        # test doubles: the guard's path touches neither AMI, database nor rules
         DialerConfig(), Quiet(), None, None, lambda: T0, Clock(),  # type: ignore[arg-type]
     )  # fmt: skip
 
 
 def answered(d: Dialer, call_id: str, outcome: Disposition) -> None:
     attempt = Attempt(call_id, 1, 1, "100", True, T0, answered_at=T0)
+    # a stand-in on this one dialer: no record is written
     d._record_later = lambda *a: None  # type: ignore[method-assign]
     d.finished(attempt, outcome)
 

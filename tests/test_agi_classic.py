@@ -10,7 +10,7 @@ from hotline.agi.classic import run_classic
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.routes import RouteTable
 
-from .golden import FROM_ASTERISK, golden_dir, load_raw
+from golden import FROM_ASTERISK, golden_dir, load_raw
 
 
 def _asterisk_side(name: str) -> str:

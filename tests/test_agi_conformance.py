@@ -24,9 +24,10 @@ from hotline.agi.errors import AGICommandError, ChannelHungUp
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, simulate_call
+from hotline.net.tcp import bound_port, connected, stop_listening
 
-from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_jsonl
-from .reactor_run import run_on_reactor, sleep
+from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_jsonl
+from reactor_run import run_on_reactor, sleep
 
 # --- 1: golden Asterisk against our server ------------------------------------------------------
 
@@ -67,7 +68,7 @@ class GoldenAsterisk(Protocol):
         for chunk in self.chunks:
             if chunk.dir == FROM_ASTERISK:
                 await sleep(self.reactor, min(chunk.t - last_t, 0.05))
-                self.transport.write(chunk.data)
+                connected(self).write(chunk.data)
             elif chunk.dir == TO_ASTERISK:
                 self.expected += chunk.data
                 if len(self.received) < len(self.expected):
@@ -76,7 +77,7 @@ class GoldenAsterisk(Protocol):
             elif b"shutdown" in chunk.data:
                 await self._eof  # the script half-closed
             elif chunk.data.startswith(b"EOF"):
-                self.transport.loseConnection()
+                connected(self).loseConnection()
                 return
             last_t = chunk.t
 
@@ -193,13 +194,14 @@ def test_server_against_golden_asterisk(name: str) -> None:
 
     async def body(reactor: Any) -> GoldenAsterisk:
         factory = FastAGIFactory(table, make_context, reactor=reactor, hangup_grace=0.1)
+        # a stand-in on this one observer, keeping each call's error
         factory.observer.call_ended = lambda env, error: ended.append(error)  # type: ignore[method-assign]
         port = await listen_fastagi(reactor, ("127.0.0.1", 0), factory)
         asterisk = GoldenAsterisk(reactor, name)
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port)
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", bound_port(port))
         await connectProtocol(endpoint, asterisk)
         await asterisk.play()
-        await port.stopListening()
+        await stop_listening(port)
         return asterisk
 
     asterisk = run_on_reactor(body)
@@ -266,10 +268,10 @@ class GoldenScript(Protocol):
                 expected += 1
             elif direction == TO_ASTERISK:
                 await self._receive(expected)
-                self.transport.write(text.replace("/tmp/", f"{self.rec_dir}/").encode() + b"\n")
+                connected(self).write(text.replace("/tmp/", f"{self.rec_dir}/").encode() + b"\n")
             elif text.startswith("client: shutdown"):
                 await self._receive(expected)
-                self.transport.loseWriteConnection()
+                connected(self).loseWriteConnection()
             elif text.startswith("EOF"):
                 await self._receive(expected)
                 assert await self.queue.get() is None, "expected Asterisk to close"
@@ -319,7 +321,7 @@ def test_simulator_against_golden_script(name: str, tmp_path: Path) -> None:
         call = simulate_call(
             reactor,
             "127.0.0.1",
-            port.getHost().port,
+            bound_port(port),
             caller,
             setup["route"],
             setup.get("params"),
@@ -328,7 +330,7 @@ def test_simulator_against_golden_script(name: str, tmp_path: Path) -> None:
         )
         received = await script.finished
         await call
-        await port.stopListening()
+        await stop_listening(port)
         return received
 
     received = run_on_reactor(body)

@@ -26,10 +26,11 @@ from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import Keys, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
+from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.service import Service
 from hotline.settings import load
 
-from .reactor_run import run_on_reactor
+from reactor_run import run_on_reactor
 
 COMMAND_TIMEOUT = 120.0
 ENV_TIMEOUT = 10.0
@@ -112,7 +113,7 @@ class Peer(Protocol):
         self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
-        self.transport.write(self.payload)
+        connected(self).write(self.payload)
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -120,7 +121,7 @@ class Peer(Protocol):
             line, self._buffer = self._buffer.split(b"\n", 1)
             self.commands.append(line.decode())
             if self.reply is not None:
-                self.transport.write(self.reply(line.decode()))
+                connected(self).write(self.reply(line.decode()))
 
     def connectionLost(self, reason: object = None) -> None:
         self.closed.callback(None)
@@ -152,12 +153,13 @@ class Harness:
         return self
 
     def connect(self, peer: Peer) -> Deferred[Peer]:
-        endpoint = TCP4ClientEndpoint(self.reactor, "127.0.0.1", self.port.getHost().port)
-        return connectProtocol(endpoint, peer)
+        endpoint = TCP4ClientEndpoint(self.reactor, "127.0.0.1", bound_port(self.port))
+        connecting: Deferred[Peer] = connectProtocol(endpoint, peer)
+        return connecting
 
     def good_call(self, route: str = "inbound") -> Deferred[SimCallResult]:
         caller = SimCaller("100", inputs=[Keys("42#")])
-        return simulate_call(self.reactor, "127.0.0.1", self.port.getHost().port, caller, route)
+        return simulate_call(self.reactor, "127.0.0.1", bound_port(self.port), caller, route)
 
 
 def _warnings(caplog: pytest.LogCaptureFixture, text: str) -> int:
@@ -168,8 +170,10 @@ def test_garbage_is_dropped_counted_and_logged_once(caplog: pytest.LogCaptureFix
     async def body(reactor: Any) -> tuple[Harness, SimCallResult]:
         h = await Harness(reactor).start()
         peer = await h.connect(Peer(b"GET / HTTP/1.1\nHost: x\n\n" * 50))
-        result, _ = await gatherResults([h.good_call(), peer.closed])
-        await h.port.stopListening()
+        call = h.good_call()
+        await peer.closed
+        result = await call
+        await stop_listening(h.port)
         return h, result
 
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
@@ -186,10 +190,10 @@ def test_slowloris_environment_is_dropped_at_the_environment_timeout() -> None:
         await h.watch.until(lambda: h.watch.open == 1)
         h.clock.advance(ENV_TIMEOUT - 0.5)
         assert h.watch.dropped == [] and h.watch.open == 1
-        peer.transport.write(b"ipt: inb")  # a byte now and then does not reset the clock
+        connected(peer).write(b"ipt: inb")  # a byte now and then does not reset the clock
         h.clock.advance(1)
         await peer.closed
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return h
 
     h = run_on_reactor(body, timeout=20)
@@ -206,7 +210,7 @@ def test_peer_silent_after_the_environment_is_dropped_after_the_command_timeout(
         h.clock.advance(2)
         await peer.closed
         await h.watch.until(lambda: h.watch.open == 0)
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return h, peer
 
     h, peer = run_on_reactor(body, timeout=20)
@@ -222,7 +226,7 @@ def test_half_a_response_line_does_not_hold_the_connection() -> None:
         await h.watch.until(lambda: h.watch.started == 1)
         h.clock.advance(COMMAND_TIMEOUT + 1)
         await peer.closed
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return h
 
     assert run_on_reactor(body, timeout=20).watch.dropped == ["command_timeout"]
@@ -239,7 +243,7 @@ def test_get_data_may_wait_its_own_timeouts_before_the_peer_is_dropped() -> None
         assert h.watch.dropped == []
         h.clock.advance(2)
         await peer.closed
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return h, peer
 
     h, peer = run_on_reactor(body, timeout=20)
@@ -259,8 +263,10 @@ def test_endless_usage_block_is_cut_off_with_one_log_line(
     async def body(reactor: Any) -> tuple[Harness, SimCallResult]:
         h = await Harness(reactor).start()
         peer = await h.connect(Peer(ENV, endless))
-        result, _ = await gatherResults([h.good_call(), peer.closed])
-        await h.port.stopListening()
+        call = h.good_call()
+        await peer.closed
+        result = await call
+        await stop_listening(h.port)
         return h, result
 
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
@@ -287,7 +293,7 @@ def test_two_thousand_silent_peers_meet_the_connection_cap(
         await gatherResults([p.closed for p in peers])
         await h.watch.until(lambda: h.watch.open == 0)
         result = await h.good_call()
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return h, result
 
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
@@ -303,7 +309,7 @@ def test_a_newline_in_an_argument_never_reaches_the_wire(caplog: pytest.LogCaptu
     async def body(reactor: Any) -> SimCallResult:
         h = await Harness(reactor).start()
         result = await h.good_call("named")
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return result
 
     with caplog.at_level(logging.ERROR, logger="hotline.agi.server"):
@@ -326,9 +332,9 @@ def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptur
         h = await Harness(reactor).start()
         peer = await h.connect(Peer(ENV, odd))
         await h.watch.until(lambda: len(h.watch.errors) == 1)
-        peer.transport.loseConnection()
+        connected(peer).loseConnection()
         await peer.closed
-        await h.port.stopListening()
+        await stop_listening(h.port)
         return peer
 
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):

@@ -8,9 +8,9 @@ import pytest
 
 from hotline.agi import protocol
 from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
-from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser
+from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser, Event
 
-from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_raw
+from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_raw
 
 
 def _asterisk_lines(name: str) -> list[str]:
@@ -18,7 +18,7 @@ def _asterisk_lines(name: str) -> list[str]:
     return [body.decode().removesuffix("\n") for d, body in raw if d == FROM_ASTERISK]
 
 
-def _feed_all(lines: list[str]) -> list[object]:
+def _feed_all(lines: list[str]) -> list[Event]:
     parser = AGIStreamParser()
     return [event for line in lines if (event := parser.feed(line)) is not None]
 
@@ -39,6 +39,7 @@ def test_environment_of_agi01() -> None:
 
 def test_environment_args_and_unknown_callerid() -> None:
     env, *_ = _feed_all(_asterisk_lines("agi-02-ami-hangup-during-getdata"))
+    assert isinstance(env, AGIEnvironment)
     assert env.args == ["first arg", "second"]
     assert env.route == "hangup-during-getdata"
     other = AGIEnvironment.from_mapping(

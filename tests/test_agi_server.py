@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol
 
 from hotline.agi.channel import Channel
@@ -16,8 +17,9 @@ from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.agi.simulator import HangUp, Keys, SimCaller, SimCallResult, simulate_call
+from hotline.net.tcp import bound_port, connected, stop_listening
 
-from .reactor_run import run_on_reactor
+from reactor_run import run_on_reactor
 
 CONCURRENT = 1000
 table = RouteTable()
@@ -60,8 +62,10 @@ async def _server(reactor: Any, observer: AGIObserver | None = None, **kwargs: A
     return await listen_fastagi(reactor, ("127.0.0.1", 0), factory)
 
 
-def _call(reactor: Any, port: Any, caller: SimCaller, route: str = "inbound", **kw: Any) -> Any:
-    return simulate_call(reactor, "127.0.0.1", port.getHost().port, caller, route, **kw)
+def _call(
+    reactor: Any, port: IListeningPort, caller: SimCaller, route: str = "inbound", **kw: Any
+) -> Deferred[SimCallResult]:
+    return simulate_call(reactor, "127.0.0.1", bound_port(port), caller, route, **kw)
 
 
 def test_flow_runs_and_observer_sees_it() -> None:
@@ -72,7 +76,7 @@ def test_flow_runs_and_observer_sees_it() -> None:
         result = await _call(
             reactor, port, SimCaller("100", inputs=[Keys("2")]), params={"site": "a"}
         )
-        await port.stopListening()
+        await stop_listening(port)
         return result
 
     result = run_on_reactor(body)
@@ -89,7 +93,7 @@ def test_failing_flow_sets_hotline_status(caplog: pytest.LogCaptureFixture) -> N
     async def body(reactor: Any) -> SimCallResult:
         port = await _server(reactor)
         result = await _call(reactor, port, SimCaller("100"), "outbound/broken")
-        await port.stopListening()
+        await stop_listening(port)
         return result
 
     with caplog.at_level(logging.ERROR, logger="hotline.agi.server"):
@@ -104,7 +108,7 @@ def test_hangup_ends_flow_without_failure_status() -> None:
     async def body(reactor: Any) -> SimCallResult:
         port = await _server(reactor, observer)
         result = await _call(reactor, port, SimCaller("100", inputs=[HangUp()]))
-        await port.stopListening()
+        await stop_listening(port)
         return result
 
     result = run_on_reactor(body)
@@ -120,9 +124,9 @@ class BadPeer(Protocol):
         self.closed: Deferred[None] = Deferred()
 
     def connectionMade(self) -> None:
-        self.transport.write(self.payload)
+        connected(self).write(self.payload)
         if self.close_after:
-            self.transport.loseConnection()
+            connected(self).loseConnection()
 
     def connectionLost(self, reason: object = None) -> None:
         self.closed.callback(None)
@@ -149,10 +153,11 @@ def test_bad_peer_is_closed_while_good_call_completes(
     async def body(reactor: Any) -> SimCallResult:
         port = await _server(reactor, env_timeout=0.3)
         peer = BadPeer(payload, close_after)
-        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), peer)
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", bound_port(port)), peer)
         good = _call(reactor, port, SimCaller("100", inputs=[Keys("7")]))
-        result, _ = await gatherResults([good, peer.closed])
-        await port.stopListening()
+        await peer.closed
+        result = await good
+        await stop_listening(port)
         return result
 
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
@@ -169,7 +174,7 @@ def test_thousand_concurrent_calls() -> None:
             for n in range(CONCURRENT)
         ]
         results = await gatherResults(calls)
-        await port.stopListening()
+        await stop_listening(port)
         return results
 
     results = run_on_reactor(body, timeout=60)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asterisk_dialplan import CONF_DIR, parse_dialplan, run
 from twisted.internet.protocol import Factory
 from twisted.protocols.basic import LineOnlyReceiver
 
@@ -24,9 +25,9 @@ from hotline.agi.simulator import (
     parse_args,
     simulate_call,
 )
+from hotline.net.tcp import bound_port, connected, stop_listening
 
-from .asterisk_dialplan import CONF_DIR, parse_dialplan, run
-from .reactor_run import run_on_reactor
+from reactor_run import run_on_reactor
 
 
 def _run(flow: Any, caller: SimCaller, options: PBXOptions | None = None) -> SimCallResult:
@@ -40,13 +41,13 @@ def _run(flow: Any, caller: SimCaller, options: PBXOptions | None = None) -> Sim
         result = await simulate_call(
             reactor,
             "127.0.0.1",
-            port.getHost().port,
+            bound_port(port),
             caller,
             "t",
             options=options,
             observer=lambda *entry: seen.append(entry),
         )
-        await port.stopListening()
+        await stop_listening(port)
         return result
 
     result = run_on_reactor(body)
@@ -155,7 +156,7 @@ class _DiesAfterAnswer(LineOnlyReceiver):
         if line == b"":
             self.sendLine(b"SET VARIABLE HOTLINE_QUEUE repairs")
         elif line.startswith(b"200 "):
-            self.transport.abortConnection()
+            connected(self).abortConnection()
 
 
 def test_a_server_killed_mid_call_ends_the_agi_like_a_script_that_finished() -> None:

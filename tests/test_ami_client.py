@@ -21,6 +21,7 @@ from hotline.dialer.ami_client import (
 )
 from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import bound_port
 
 SECRET = "dialer-secret"
 
@@ -49,7 +50,8 @@ class ClientTestCase(unittest.TestCase):
     def start_sim(self, session: type[AMISession] = AMISession) -> AMISimulator:
         sim = AMISimulator(reactor, time_scale=0)
         factory = sim.factory()
-        factory.protocol = lambda: session(sim)  # type: ignore[assignment]
+        factory.protocol = lambda: session(sim)
+        # Replaced on this one instance, to build the session class under test.
         factory.buildProtocol = lambda addr: session(sim)  # type: ignore[method-assign]
         self.port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(self.port.stopListening)
@@ -59,7 +61,7 @@ class ClientTestCase(unittest.TestCase):
         clock = kw.pop("clock", None) or reactor
         config = AMIConfig(
             host="127.0.0.1",
-            port=self.port.getHost().port,
+            port=bound_port(self.port),
             username="dialer",
             secret=secret,
             **kw,

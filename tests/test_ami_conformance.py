@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ from twisted.internet.testing import StringTransport
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser
 from hotline.dialer.ami_sim_queues import default_queues
+from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
 
-from .golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, golden_files, load_jsonl, stream
+from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, golden_files, load_jsonl, stream
 
 AMI_RAW = golden_files("ami-*.raw")
 SIMULATED = ["ami-01", "ami-02", "ami-03", "ami-04", "ami-05", "ami-06", "ami-07", "ami-09",
@@ -83,17 +85,17 @@ def _client_call(client: AMIClient, m: AMIMessage) -> None:
     aid = m.action_id
     name = m["Action"]
     if name == "Originate":
-        kwargs = dict(
+        if "Application" in m:
+            start = partial(client.originate_application, m["Channel"], m["Application"], m["Data"])
+        else:
+            start = partial(client.originate, m["Channel"], m["Context"], m["Exten"], m["Priority"])
+        start(
             variables=dict(v.split("=", 1) for v in m.get_all("Variable")),
             timeout_ms=int(m["Timeout"]),
             caller_id=m.get("CallerID"),
             async_=m["Async"] == "true",
             action_id=aid,
         )
-        if "Application" in m:
-            client.originate_application(m["Channel"], m["Application"], m["Data"], **kwargs)
-        else:
-            client.originate(m["Channel"], m["Context"], m["Exten"], m["Priority"], **kwargs)
     elif name == "Events":
         client.events(m["EventMask"], action_id=aid)
     elif name == "Filter":
@@ -198,7 +200,7 @@ def run_simulator(path: Path) -> tuple[list[AMIMessage], list[AMIMessage]]:
     (golden messages from Asterisk, simulator messages)."""
     clock = Clock()
     sim = AMISimulator(clock, time_scale=1.0, queues=default_queues(clock))
-    session = sim.factory().buildProtocol(None)
+    session = AMISession(sim)
     transport = StringTransport()
     session.makeConnection(transport)
     chunks = load_jsonl(path.with_suffix(".jsonl"))

@@ -7,12 +7,14 @@ from collections import Counter
 from typing import Any
 
 from twisted.internet import defer
+from twisted.internet.protocol import connectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.dialer.ami_sim_queues import default_queues
 from hotline.dialer.ami_sim_residents import RandomResidents, ResidentModel, ResidentPlan
+from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
 
 
@@ -20,7 +22,7 @@ class Session:
     """A raw AMI connection to the simulator over a StringTransport."""
 
     def __init__(self, sim: AMISimulator) -> None:
-        self.proto = sim.factory().buildProtocol(None)
+        self.proto = AMISession(sim)
         self.transport = StringTransport()
         self.proto.makeConnection(self.transport)
         self.parser = AMIParser()
@@ -43,7 +45,7 @@ class Session:
         return [m for m in self.received if m.kind == "event" and m.name == name]
 
     def close(self) -> None:
-        self.proto.connectionLost()
+        self.proto.connectionLost(connectionDone)
 
 
 class Fixed(ResidentModel):
@@ -91,7 +93,7 @@ def test_every_originate_gets_exactly_one_outcome() -> None:
     for _ in range(120):
         clock.advance(1)
     outcomes = s.events("OriginateResponse")
-    assert sorted(m.action_id for m in outcomes) == sorted(f"o-{i}" for i in range(200))
+    assert sorted(m.get("ActionID", "") for m in outcomes) == sorted(f"o-{i}" for i in range(200))
     reasons = Counter(m["Reason"] for m in outcomes)
     assert set(reasons) <= {"0", "1", "3", "4", "5"}
     assert reasons["4"] > 60 and reasons["3"] > 0 and reasons["5"] > 0  # seeded mix

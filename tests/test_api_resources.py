@@ -8,6 +8,7 @@ import wave
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,10 +24,11 @@ from cli_support import Run, jrun
 REPAIR = {"kind": "repair", "category": "leak", "unit": "3-1-201", "text": "卫生间漏水"}
 
 
-def new_ticket(api: ApiClient, **fields: object) -> dict[str, object]:
+def new_ticket(api: ApiClient, **fields: object) -> dict[str, Any]:
     reply = api.post("/tickets", REPAIR | fields, as_="li")
     assert reply.status == 201, reply.body
-    return reply.json
+    ticket: dict[str, Any] = reply.json
+    return ticket
 
 
 def test_residents_and_units(api: ApiClient) -> None:

@@ -13,17 +13,21 @@ import time
 import urllib.error
 import urllib.request
 import wave
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import treq
 from treq.client import HTTPClient
 from treq.testing import _SynchronousProducer
+from twisted.internet.defer import Deferred
 from twisted.web.client import Agent
+from twisted.web.http_headers import Headers
 
 from hotline.core import api_tokens, users
 from hotline.core.db import Database
+from hotline.net.tcp import bound_port
 from hotline.recordings import index
 from hotline.recordings.audit import entries
 from hotline.service import Service
@@ -31,6 +35,9 @@ from hotline.service import Service
 from api_support import NOW, PASSWORD, Clock, Reply, check_against_document, make_app
 from factories import seed_residents
 from reactor_run import run_on_reactor
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 REPAIR = {"kind": "repair", "category": "leak", "unit": "3-1-201"}
 
@@ -58,25 +65,25 @@ def test_the_service_serves_the_api_from_its_thread_pool(
         service = Service(app, reactor, clock=Clock())
         run = service.run_blocking
 
-        def watched(fn: Any, *args: Any, **kwargs: Any) -> Any:
-            def work() -> Any:
+        def watched(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
+            def work() -> T:
                 if fn.__name__ == "_blocking":  # the API's, not the service's own loops
                     threads.append(threading.current_thread().name)
                 return fn(*args, **kwargs)
 
             return run(work)
 
+        # Replaced on this one instance, to see which thread runs the API's work.
         service.run_blocking = watched  # type: ignore[method-assign]
         await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
         # Bodies written at once: treq's default producer cooperates on the global reactor.
         http = HTTPClient(Agent(reactor), data_to_body_producer=_SynchronousProducer)
-        base = f"http://127.0.0.1:{service.ports[-1].getHost().port}/api/v1"
+        base = f"http://127.0.0.1:{bound_port(service.ports[-1])}/api/v1"
         try:
             got = []
             for method, path, data in (("POST", "/tickets", REPAIR), ("GET", "/tickets", None)):
-                response = await http.request(
-                    method, base + path, headers={"Authorization": f"Bearer {secret}"}, json=data
-                )
+                bearer = Headers({"Authorization": [f"Bearer {secret}"]})
+                response = await http.request(method, base + path, headers=bearer, json=data)
                 content = await treq.content(response)
                 reply = Reply(response.code, _headers(response.headers.getAllRawHeaders()), content)
                 check_against_document(method, path, reply)

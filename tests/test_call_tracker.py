@@ -14,6 +14,7 @@ from hotline.core.vocabulary import Disposition
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
 from hotline.dialer.call_tracker import Attempt, CallTracker
 from hotline.dialer.dispositions import disposition
@@ -196,7 +197,7 @@ def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Att
     attempt.agent_first, attempt.agent = True, "agent101"
     tracker.dialled(attempt)
     sim = AMISimulator(clock, residents=OneResident(resident), agents={"PJSIP/agent101": agent})
-    session = sim.factory().buildProtocol(None)
+    session = AMISession(sim)
     transport = StringTransport()
     session.makeConnection(transport)
     parser = AMIParser()
@@ -250,6 +251,7 @@ def test_an_agent_first_call_ends_as_the_residents_leg_did(
     answered = expected is Disposition.ANSWERED
     assert recorder.answered_ids == recorder.connected_ids == (["lead-7-1"] if answered else [])
     if answered:
+        # answered_at is set on an answered call (the line before says so)
         assert attempt.dialled_at < attempt.answered_at == attempt.connected_at  # type: ignore[operator]
     assert recorder.agent_missed_ids == []
 
@@ -286,6 +288,7 @@ def _event(**headers: str) -> bytes:
 def test_twenty_thousand_unparsable_causes_are_counted_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # a Clock for the reactor: the client never connects here
     client = AMIClient(AMIConfig(port=1), reactor=Clock())  # type: ignore[arg-type]
     recorder = Recorder()
     tracker = CallTracker(lambda: T0, recorder, client.field_errors)

@@ -11,7 +11,7 @@ from hotline import __version__
 from hotline.app import App
 from hotline.cli import main
 
-from cli_support import jrun
+from cli_support import Run, jrun
 from factories import RESIDENTS_CSV
 
 
@@ -22,7 +22,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"hotline {__version__}"
 
 
-def test_init_is_idempotent_and_writes_every_rule_figure(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_is_idempotent_and_writes_every_rule_figure(cli: Run, tmp_path: Path) -> None:
     code, out, _ = cli("init")
     assert code == 0 and "wrote" not in out
     settings = (tmp_path / "home" / "hotline.toml").read_text(encoding="utf-8")
@@ -30,7 +30,7 @@ def test_init_is_idempotent_and_writes_every_rule_figure(cli, tmp_path: Path) ->
         assert line in settings
 
 
-def test_a_walk_in_repair_through_its_life(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_walk_in_repair_through_its_life(cli: Run, tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text(RESIDENTS_CSV, encoding="utf-8")
     assert jrun(cli, "residents", "import", str(tmp_path / "r.csv"))["imported"] == 4
     residents = jrun(cli, "residents", "list", "--unit", "3-1-201")
@@ -128,14 +128,14 @@ def test_a_walk_in_repair_through_its_life(cli, tmp_path: Path) -> None:  # type
         (["report", "--from", "2026-12-01", "--to", "2026-11-01"], "is not before"),
     ],
 )
-def test_user_mistakes_get_one_line_and_exit_1(cli, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_user_mistakes_get_one_line_and_exit_1(cli: Run, argv: list[str], message: str) -> None:
     code, out, err = cli(*argv)
     assert code == 1 and out == ""
     assert err.startswith("hotline: error: ") and message in err
     assert "Traceback" not in err and err.count("\n") == 1
 
 
-def test_bad_csv_lists_every_row_and_imports_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_csv_lists_every_row_and_imports_nothing(cli: Run, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
         "unit,name,phone\n3-1-201,A,13800000000\nx,B,1\n3-1-202,C,?\n", encoding="utf-8"
@@ -148,7 +148,7 @@ def test_bad_csv_lists_every_row_and_imports_nothing(cli, tmp_path: Path) -> Non
     assert code == 0 and "imported 1 resident(s), 2 row(s) skipped" in out
 
 
-def test_arrears_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_arrears_commands(cli: Run, tmp_path: Path) -> None:
     (tmp_path / "r.csv").write_text(RESIDENTS_CSV, encoding="utf-8")
     jrun(cli, "residents", "import", str(tmp_path / "r.csv"))
     (tmp_path / "a.csv").write_text("unit,amount,months\n3-1-201,450.00,3\n", encoding="utf-8")

@@ -34,7 +34,7 @@ def test_demo_shows_calls_becoming_tickets(tmp_path: Path) -> None:
         line.split("  ", 2) for line in out.splitlines() if re.match(r"\d\d:\d\d:\d\d  \[", line)
     ]
     # Every live line is tagged; each inbound scenario's call ends on its stored id, once.
-    stored = {}
+    stored: dict[str, list[int]] = {}
     for _, tag, text in live:
         if found := re.search(r"stored as call (\d+)$", text):
             assert tag not in stored or not tag.startswith("[scenario"), tag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from twisted.internet.task import deferLater
 
-from hotline.agi.simulator import Keys, Speak
+from hotline.agi.simulator import Input, Keys, Speak
 from hotline.app import App
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
@@ -22,6 +23,7 @@ from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phon
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import connected
 from hotline.recordings.resolve import resolve_path
 from hotline.recordings.worker import scan
 from hotline.service import Service
@@ -50,7 +52,7 @@ def app(db: Database, tmp_path: Path) -> App:
     return app
 
 
-def start(kind: str, mode: str):  # type: ignore[no-untyped-def]
+def start(kind: str, mode: str) -> Callable[[App], None]:
     def go(app: App) -> None:
         with app.db.session() as s:
             campaign = create_campaign(s, kind, mode, at=app.now())
@@ -75,7 +77,7 @@ def test_an_agentless_arrears_campaign_runs_its_flow_and_applies_the_retry_rules
         "13000000004": ResidentPlan("noanswer"),
         "13000000005": ResidentPlan("unallocated"),
     }
-    answers = {"13000000001": [Keys("1")], "13000000002": [Keys("3")]}
+    answers: dict[str, list[Input]] = {"13000000001": [Keys("1")], "13000000002": [Keys("3")]}
     run = run_dialer(app, plans, answers, start("arrears", "agentless"))
     found = calls(app)
     assert {n: [c.disposition for c in cs] for n, cs in found.items()} == {
@@ -117,7 +119,7 @@ def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> No
             if c.disposition == "answered":
                 assert c.agent in ("agent101", "agent102") and c.connected_at is not None
             else:
-                assert c.next_step.startswith("callback")
+                assert c.next_step and c.next_step.startswith("callback")
     # Two agents, calls paced to them: nobody rang while both were busy beyond the limit.
     assert dispositions["answered"] >= 4
     assert not run.flows  # agent calls land in the queue, not in a flow
@@ -135,7 +137,7 @@ def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) ->
     # answers meanwhile: the flow, over FastAGI, takes the answer the dialer never hears of.
     plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(2, 6)}
     plans["13000000001"] = ResidentPlan("answer", ring_s=20.0)
-    answers = {"13000000001": [Keys("1")]}
+    answers: dict[str, list[Input]] = {"13000000001": [Keys("1")]}
 
     async def drop_the_link(reactor: Any, sim: AMISimulator, service: Service) -> None:
         # Drop it once every call rings at the PBX, however loaded the machine (not after a
@@ -148,7 +150,7 @@ def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) ->
         # Down for 75 simulated seconds: every call ends, the answered one's flow included.
         for _ in range(30):
             for session in list(sim.sessions):
-                session.transport.loseConnection()
+                connected(session).loseConnection()
             await deferLater(reactor, 0.05, lambda: None)
 
     run = run_dialer(
@@ -180,7 +182,7 @@ def test_a_followup_survey_campaign_records_the_answers_and_closes_the_lead(
         for state in ("dispatched", "in_progress", "done"):
             move_ticket(s, app.rules, ticket.id, state, done)
     plans = {"13000000001": ResidentPlan("answer", ring_s=2.0)}
-    answers = {"13000000001": [Keys("4"), Keys("1"), Speak(2.0)]}
+    answers: dict[str, list[Input]] = {"13000000001": [Keys("4"), Keys("1"), Speak(2.0)]}
     run = run_dialer(app, plans, answers, start("followup", "agentless"))
     assert run.flows == ["outbound/followup"]
     (call,) = calls(app)["13000000001"]
@@ -208,7 +210,7 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
     )  # fmt: skip
     found = calls(app)
     abandoned = [c for cs in found.values() for c in cs if c.disposition == "abandoned"]
-    assert abandoned and all(c.next_step.startswith("callback") for c in abandoned)
+    assert abandoned and all((c.next_step or "").startswith("callback") for c in abandoned)
     assert max(Counter(run.dialled).values()) == 1  # nobody dialled twice
     (member,) = seen["sim"].queues["outbound"].members
     assert member.paused and member.paused_reason == "ring-no-answer"
@@ -242,6 +244,7 @@ def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> N
                 written_ahead.append(record is not None and record.ended_at is None)
             originate(req, respond)
 
+        # a stand-in on this one simulator, looking at each originate
         sim.originate = looking  # type: ignore[method-assign]
 
     run_dialer(app, plans, {}, start("arrears", "agentless"), during=look_when_sent)

@@ -47,7 +47,9 @@ def test_a_second_call_compiles_no_statement(db: Database, tmp_path: Path) -> No
     desk = IntakeDesk(db, Rules(), Spool(tmp_path / "spool.jsonl"))
     executed: list[tuple[CacheStats, str]] = []
 
-    def seen(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any):
+    def seen(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: Any
+    ) -> None:
         if context.compiled is not None:
             executed.append((context.cache_hit, statement.split("(")[0]))
 

@@ -16,11 +16,13 @@ CORE = "hotline.core"
 # Each package (pyproject's package-dir) and the product packages it may import besides itself:
 # the diagram of docs/architecture.md. `hotline` itself (the service, settings, metrics, CLI,
 # web) is the application and may import them all.
+NET = "hotline.net"  # what the Twisted protocols share: the connected transport, a port
 LAYERS: dict[str, tuple[str, ...]] = {
     CORE: (),
+    NET: (),
     "hotline.recordings": (CORE,),
-    "hotline.agi": (CORE, "hotline.recordings"),
-    "hotline.dialer": (CORE, "hotline.recordings"),
+    "hotline.agi": (CORE, NET, "hotline.recordings"),
+    "hotline.dialer": (CORE, NET, "hotline.recordings"),
 }
 APPLICATION = "hotline"
 PROTOCOL_MODULES = ("hotline.agi.protocol", "hotline.dialer.ami_protocol")

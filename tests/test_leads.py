@@ -6,14 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hotline.core.arrears import import_arrears
 from hotline.core.calling_window import CallingWindow, in_calling_window
 from hotline.core.db import Database
 from hotline.core.followups import Answers, record_answers
 from hotline.core.leads import LeadClaim, claim_leads, generate_leads, release_stale
-from hotline.core.models import Campaign, Lead, Phone, Resident
+from hotline.core.models import Campaign, Lead, Phone, Resident, Unit
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.core.vocabulary import DomainError
@@ -50,6 +50,22 @@ def test_notice_leads_one_per_resident_never_do_not_call_and_idempotent(
             select(Resident.name).join(Lead, Lead.resident_id == Resident.id).order_by(Lead.id)
         ).all()
         assert sorted(names) == sorted(["张伟", "王芳", "Li Na", "刘洋"])
+
+
+def test_a_visitor_campaign_whose_unit_is_gone_fails_clearly(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed(db, tmp_path)
+    campaign_id, made = running_campaign(
+        db, rules, "visitor", {"unit": "3-1-201", "visitor": "小李"}
+    )
+    with db.session() as s:
+        s.execute(update(Unit).where(Unit.code == "3-1-201").values(code="3-1-209"))
+        campaign = s.get(Campaign, campaign_id)
+        assert campaign is not None and made > 0
+        with pytest.raises(DomainError, match="unknown unit 3-1-201"):
+            generate_leads(s, rules, campaign, MORNING + timedelta(hours=1))
+        assert s.scalar(select(func.count()).select_from(Lead)) == made
 
 
 def test_a_resident_whose_numbers_are_all_invalid_is_skipped(
@@ -111,14 +127,15 @@ def test_a_major_complaint_follow_up_is_a_preview_lead_for_the_manager(
     assert claim(db, campaign_id) == []
     with db.session() as s:
         lead = s.scalars(select(Lead).where(Lead.campaign_id == campaign_id)).one()
-        assert lead.preview and lead.payload["assignee_role"] == "manager"
+        assert lead.preview and (lead.payload or {})["assignee_role"] == "manager"
         assert lead.state == "ready"
         followup_id = lead.followup_id
+        assert followup_id is not None
     # The manager calls and records the answers: the lead owes nothing any more.
     with db.session() as s:
         record_answers(s, rules, followup_id, Answers(4), MORNING)
     with db.session() as s:
-        assert s.get(Lead, lead.id).state == "done"
+        assert s.get_one(Lead, lead.id).state == "done"
 
 
 def test_arrears_leads_speak_amount_and_months_once_per_stage(
@@ -267,7 +284,7 @@ def test_postgres_dialers_sharing_a_database_claim_disjoint_leads(
     assert not {c.lead_id for c in first} & {c.lead_id for c in second}
     with db.session() as s:
         calling = s.scalars(select(Lead.claimed_by).where(Lead.state == "calling")).all()
-        assert sorted(calling) == ["dialer-0"] * 5 + ["dialer-1"] * 5
+        assert sorted(c or "" for c in calling) == ["dialer-0"] * 5 + ["dialer-1"] * 5
 
 
 def test_postgres_dialers_never_call_one_resident_from_two_campaigns(

@@ -23,7 +23,9 @@ PIN = re.compile(
 
 def pins(lock: str) -> dict[str, str]:
     text = (ROOT / lock).read_text(encoding="utf-8")
-    found = {canonicalize_name(name): version for name, version, _hashes in PIN.findall(text)}
+    found: dict[str, str] = {
+        canonicalize_name(name): version for name, version, _hashes in PIN.findall(text)
+    }
     names = re.findall(r"^([A-Za-z0-9._-]+)==", text, re.M)
     assert len(found) == len(names), f"{lock}: a pin without its hashes"
     return found
@@ -43,7 +45,7 @@ def test_every_requirement_is_locked_within_its_range(lock: str, wanted: list[Re
     wrong = {
         str(r): locked.get(canonicalize_name(r.name))
         for r in wanted
-        if locked.get(canonicalize_name(r.name)) not in r.specifier
+        if locked.get(canonicalize_name(r.name), "") not in r.specifier
     }
     assert wrong == {}, f"run ./run relock: {lock} does not satisfy pyproject.toml"
 

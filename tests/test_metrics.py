@@ -194,6 +194,7 @@ def test_ami_state_follows_the_client_logins() -> None:
             self.disconnected.append(callback)
 
     metrics, client = Metrics(), Client()
+    # a test double with the client's hooks the metrics use
     watch_ami(client, metrics)  # type: ignore[arg-type]
     value = metrics.registry.get_sample_value
     for event, connected, reconnects in [

@@ -3,6 +3,7 @@ through the AMI simulator (agent's phone, then Dial() to the resident), and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _not_preview(cli: Run, db: Database) -> int:
 def _done(cli: Run, db: Database) -> int:
     lead = lead_of(db, preview_campaign(cli), "Li Na")
     with db.session() as s:
-        s.get(Lead, lead).state = "done"  # type: ignore[union-attr]
+        s.get_one(Lead, lead).state = "done"
     return lead
 
 
@@ -95,7 +96,7 @@ def _do_not_call(cli: Run, db: Database) -> int:
 def _in_a_call(cli: Run, db: Database) -> int:
     other = lead_of(db, preview_campaign(cli, units="3-1-202", mode="agentless"), "Li Na")
     with db.session() as s:
-        s.get(Lead, other).state = "calling"  # type: ignore[union-attr]
+        s.get_one(Lead, other).state = "calling"
     return lead_of(db, preview_campaign(cli), "Li Na")
 
 
@@ -124,9 +125,9 @@ def _agent_busy(cli: Run, db: Database) -> int:
     ],
 )
 def test_refusals_are_one_line_and_change_nothing(
-    cli: Run, db: Database, make: object, message: str
+    cli: Run, db: Database, make: Callable[[Run, Database], int], message: str
 ) -> None:
-    lead = make(cli, db)  # type: ignore[operator]
+    lead = make(cli, db)
     with db.session() as s:
         before = s.scalar(select(func.count()).select_from(DialRequest))
     code, out, err = cli("campaign", "dial", str(lead), "--agent", "agent102")
@@ -317,7 +318,7 @@ def test_preview_calls_ring_the_agent_first_and_record_the_resident_leg(app: App
         assert records["13000000002"].answered_at is None
         assert records["13000000004"].hangup_cause == 1
         assert records["13000000007"].hangup_cause == 21
-        assert all(r.agent == agent(n) for n, r in records.items())
+        assert all(n is not None and r.agent == agent(n) for n, r in records.items())
 
         # the agent who did not answer cost the lead nothing
         missed = leads["13000000005"]

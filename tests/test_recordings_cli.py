@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,9 +20,16 @@ from hotline.recordings.index import add_years
 
 from wavs import write_wav
 
+Cli = Callable[..., tuple[int, Any]]  # `hotline ARGS…`: (exit code, its JSON)
+
 
 @pytest.fixture
-def cli(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):  # type: ignore[no-untyped-def]
+def cli(
+    db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
     monkeypatch.setenv("HOTLINE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HOTLINE_DB_URL", db.url)
     monkeypatch.setenv("HOTLINE_RECORDINGS_DIRECTORY", str(tmp_path / "rec"))
@@ -42,8 +51,11 @@ def settled(path: Path) -> Path:
 
 
 def test_convert_list_show_export_purge(
-    cli, db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli,
+    db: Database,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     rec = tmp_path / "rec"
     description = rec / "descriptions" / "1700000000.1-1.wav"
     now = datetime.now(UTC)
@@ -131,8 +143,8 @@ def test_convert_list_show_export_purge(
 
 
 def test_tickets_and_call_records_name_the_file_the_index_has(
-    cli, db: Database, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, db: Database, tmp_path: Path
+) -> None:
     rec = tmp_path / "rec"
     spoken, mute = rec / "calls" / "1700000000.2.wav", rec / "calls" / "1700000000.3.wav"
     description = rec / "descriptions" / "1700000000.2-1.wav"

@@ -4,6 +4,7 @@ import os
 from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -63,7 +64,7 @@ def test_register_measures_the_file_and_keeps_it_two_years(db: Database, tmp_pat
 def test_complaints_and_unknown_matters_are_restricted(db: Database, tmp_path: Path) -> None:
     complaint, repair = ticket(db, "complaint"), ticket(db, "repair")
     complaint_call = call(db, "2.1", complaint)
-    cases = {
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
         "complaint": ("description", {"ticket_id": complaint}),
         "complaint_call": ("call", {"call_id": complaint_call}),
         "repair": ("description", {"ticket_id": repair}),

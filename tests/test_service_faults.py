@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import Keys, Silence, SimCaller, Speak, simulate_call
+from hotline.agi.simulator import Input, Keys, Silence, SimCaller, Speak, simulate_call
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Recording, Ticket
+from hotline.net.tcp import bound_port
 from hotline.service import Service
 
 from factories import seed_residents
@@ -24,7 +25,14 @@ from flow_harness import OFFICE_HOURS, make_app
 from reactor_run import run_on_reactor
 from wavs import write_wav
 
-KEYED_REPAIR = [Silence(), Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
+KEYED_REPAIR: list[Input] = [
+    Silence(),
+    Keys("3*1*201#"),
+    Keys("1"),
+    Keys("4"),
+    Speak(2.0),
+    Keys("1"),
+]
 
 
 def test_started_without_its_database_it_spools_then_catches_up(
@@ -37,7 +45,7 @@ def test_started_without_its_database_it_spools_then_catches_up(
         service = Service(app, reactor, clock=lambda: OFFICE_HOURS)
         await service.start("127.0.0.1:0")
         try:
-            port = service.ports[0].getHost().port
+            port = bound_port(service.ports[0])
             call = SimCaller("13911112222", None, KEYED_REPAIR)
             result = await simulate_call(reactor, "127.0.0.1", port, call, "inbound")
             assert result.variables["HOTLINE_STATUS"] == "DONE"  # finished, not failed

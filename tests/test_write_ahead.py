@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import HangUp, Keys, Silence, SimCaller, Speak
+from hotline.agi.simulator import HangUp, Input, Keys, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.intake import CallSummary, IntakeDesk
@@ -21,7 +21,8 @@ from hotline.service import Service
 from factories import seed_residents
 from flow_harness import OFFICE_HOURS, make_app, place_calls
 
-REPAIR = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(3.0)]  # known caller, kept unit
+# A known caller, the unit kept.
+REPAIR: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(3.0)]
 
 
 @pytest.fixture
@@ -40,6 +41,7 @@ def records(app: App) -> tuple[list[Ticket], list[CallRecord]]:
 
 def crash_before_close(service: Service) -> None:
     """The process dies once the flow is over, before the call's ending is written."""
+    # a stand-in on this one desk: the process dies first
     service.desk.close_call = lambda summary, report=None: None  # type: ignore[method-assign]
 
 
@@ -92,9 +94,10 @@ def test_nothing_is_confirmed_when_neither_database_nor_spool_keeps_it(
         def append(kind: str, data: object) -> None:
             raise SpoolFailed(f"{kind} not spooled: No space left on device")
 
+        # a stand-in on this one spool: the disk is full
         service.desk.spool.append = append  # type: ignore[method-assign]
 
-    keyed = [Silence(), Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(3.0), Keys("1")]
+    keyed: list[Input] = [Silence(), Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(3.0), Keys("1")]
     out = place_calls(
         down, [SimCaller("13911112222", None, keyed)], before=disk_full, metrics=metrics
     )

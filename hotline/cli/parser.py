@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from hotline.core.ticket_states import ALL_STATES
 from hotline.core.vocabulary import (
@@ -23,7 +24,7 @@ from hotline.core.vocabulary import (
     UserRole,
 )
 
-Sub = argparse._SubParsersAction  # type: ignore[type-arg]
+Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # The actions of hotline.core.campaigns.ACTIONS (tests/test_cli_startup.py keeps them equal).
 CAMPAIGN_ACTIONS = ("start", "pause", "resume", "stop")

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from hotline.agi.classic import run_classic
 from hotline.agi.flows import load_flows
@@ -21,6 +21,7 @@ from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 T = TypeVar("T")
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -63,7 +64,7 @@ def serve(app: App, args: argparse.Namespace) -> None:
         raise SystemExit(exit_code)
 
 
-async def _direct(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def _direct(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Classic AGI has no reactor: a flow's database work simply runs in line."""
     return fn(*args, **kwargs)
 

@@ -129,7 +129,9 @@ class Body:
                 raise ApiError.bad_request(f"{f.name} must be a JSON {f.type}")
             if f.enum and value not in f.enum:
                 raise ApiError.bad_request(f"{f.name} must be one of: {', '.join(f.enum)}")
-            values[f.name] = _moment(value, tz) if f.type == "date-time" else value
+            if f.type == "date-time" and isinstance(value, str):  # a str: checked above
+                value = _moment(value, tz)
+            values[f.name] = value
         return values
 
 

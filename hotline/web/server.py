@@ -26,6 +26,7 @@ from hotline.app import App
 from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
+from hotline.net.tcp import address_text
 from hotline.serialise import check_past
 
 from .auth import COOKIE, CSRF_HEADER, Credentials, LoginThrottle, identify
@@ -170,7 +171,9 @@ class WebApi:
             raise ApiError.bad_request("the request body is not JSON") from None
         return route.body.parse(data, self.app.rules.tz)
 
-    async def _serve(self, route: Route, request: Request, path: dict[str, Any]) -> Any:
+    async def _serve(
+        self, route: Route, request: Request, path: dict[str, Any]
+    ) -> bytes | IResource:
         creds = Credentials.from_headers(
             _header(request, "Authorization"),
             _cookie(request),
@@ -286,9 +289,9 @@ def listen_web(reactor: Any, listen: str, resource: IResource) -> Deferred[IList
     endpoint = TCP4ServerEndpoint(reactor, int(port), interface=host or "127.0.0.1")
     site = Site(resource, reactor=reactor)
     site.noisy = False
-    return endpoint.listen(site)
+    listening: Deferred[IListeningPort] = endpoint.listen(site)
+    return listening
 
 
 def log_started(port: IListeningPort) -> None:
-    address = port.getHost()
-    log.info("HTTP API on http://%s:%s%s/", address.host, address.port, PREFIX)
+    log.info("HTTP API on http://%s%s/", address_text(port.getHost()), PREFIX)

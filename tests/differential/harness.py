@@ -20,6 +20,7 @@ from daemon import Daemon
 from scenario import Scenario
 from sqlalchemy import func, select
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.task import deferLater
 
@@ -30,6 +31,7 @@ from hotline.core.db import Database
 from hotline.core.leads import generate_leads
 from hotline.core.models import CallRecord
 from hotline.core.rules import Rules
+from hotline.net.tcp import connected
 
 from factories import seed_residents
 
@@ -116,23 +118,23 @@ class _Relay(Protocol):
             self.link.connections.append(self)
             upstream = _Relay(self.link)
             upstream.peer, self.peer = self, upstream
-            self.transport.pauseProducing()
+            IPushProducer(self.transport).pauseProducing()
             self.link.reactor.connectTCP("127.0.0.1", self.link.target, _Once(upstream))
         else:
-            self.peer.transport.resumeProducing()
+            IPushProducer(self.peer.transport).resumeProducing()
 
     def dataReceived(self, data: bytes) -> None:
         if self in self.link.connections:
             self.link.originates += data.count(b"Action: Originate")
         assert self.peer is not None
-        self.peer.transport.write(data)
+        connected(self.peer).write(data)
         if self.link.drop_after is not None and self.link.originates >= self.link.drop_after:
             self.link.drop_after = None
             self.link.reactor.callLater(CUT_AFTER_S, self.link.cut)
 
     def connectionLost(self, reason: object = None) -> None:
         if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.loseConnection()
+            connected(self.peer).loseConnection()
 
 
 class _Once(ClientFactory):
@@ -162,7 +164,7 @@ class AMILink:
     def cut(self) -> None:
         self.cuts += 1
         for relay in self.connections:
-            relay.transport.abortConnection()
+            connected(relay).abortConnection()
         self.connections.clear()
 
 

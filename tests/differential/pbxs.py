@@ -26,6 +26,7 @@ from hotline.dialer.ami_protocol import AMIMessage
 from hotline.dialer.ami_sim_queues import Queue, QueueMember
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import bound_port, connected, stop_listening
 
 # The AMI simulator in real time: a call that rings through an AMI reconnect must still be
 # ringing when the dialer is back, as on a real PBX.
@@ -65,7 +66,7 @@ class SimulatedPBX:
 
     async def start(self) -> None:
         self.listening = self.ami.listen(self.reactor, 0)
-        self.ami_port = self.listening.getHost().port
+        self.ami_port = bound_port(self.listening)
 
     def _options(self, context: str) -> simulator.PBXOptions:
         return simulator.PBXOptions(
@@ -120,7 +121,7 @@ class SimulatedPBX:
 
     async def close(self) -> None:
         if self.listening is not None:
-            await self.listening.stopListening()
+            await stop_listening(self.listening)
 
 
 # ---------------------------------------------------------------- the real Asterisk
@@ -155,17 +156,17 @@ class _ToService(LineOnlyReceiver):
         self.session.early.clear()
 
     def lineReceived(self, line: bytes) -> None:
-        self.session.transport.write(line + b"\n")
+        connected(self.session).write(line + b"\n")
         self.session.pbx.on_command(self.session, line.decode("utf-8", "replace"))
 
     def readConnectionLost(self) -> None:
-        self.session.transport.loseWriteConnection()  # the script ended (or the service died)
+        connected(self.session).loseWriteConnection()  # the script ended (or the service died)
 
     def writeConnectionLost(self) -> None:
         pass
 
     def connectionLost(self, reason: object = None) -> None:
-        self.session.transport.loseConnection()
+        connected(self.session).loseConnection()
 
 
 class _FromAsterisk(LineOnlyReceiver):
@@ -200,7 +201,7 @@ class _FromAsterisk(LineOnlyReceiver):
 
     def connectionLost(self, reason: object = None) -> None:
         if self.service is not None and self.service.transport is not None:
-            self.service.transport.loseConnection()
+            connected(self.service).loseConnection()
 
     @property
     def other_half(self) -> str:
@@ -243,11 +244,13 @@ class RealPBX:
         for member in ANSWERING_AGENTS:
             pause = [("Queue", "outbound"), ("Interface", member), ("Paused", str(on).lower())]
             await self.driver.send_action("QueuePause", pause)
-        member = [("Queue", "outbound"), ("Interface", RING_OUT_AGENT[1])]
+        ring_out = [("Queue", "outbound"), ("Interface", RING_OUT_AGENT[1])]
         if on:
-            await self.driver.send_action("QueueAdd", [*member, ("MemberName", RING_OUT_AGENT[0])])
+            await self.driver.send_action(
+                "QueueAdd", [*ring_out, ("MemberName", RING_OUT_AGENT[0])]
+            )
         else:
-            await self.driver.send_action("QueueRemove", member)
+            await self.driver.send_action("QueueRemove", ring_out)
 
     def _act(self, delay: float, action: str, *headers: tuple[str, str]) -> None:
         """The resident's doing, a moment into the command; the channel may be gone by then."""
@@ -267,7 +270,8 @@ class RealPBX:
     def on_command(self, session: _FromAsterisk, line: str) -> None:
         call = self.call
         ours = call is not None and session.env.get("agi_channel") == self.agi_channel
-        if ours and call.kill_service_at and line.startswith(call.kill_service_at):
+        kill_at = call.kill_service_at if ours and call is not None else None
+        if kill_at and line.startswith(kill_at):
             self.serve.kill()
         consumes = reads_input(simulator.parse_args(line))
         if consumes is None or not session.inputs:
@@ -329,4 +333,4 @@ class RealPBX:
         if self.scenario.agent_rings_out:
             await self._ring_out_agent_only(False)
         await self.driver.stop()
-        await self.listening.stopListening()
+        await stop_listening(self.listening)

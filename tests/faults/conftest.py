@@ -25,7 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+    name: str = request.param
+    return name
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     a checkpoint of the shared server that takes seconds when others load it."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'home' / 'hotline.db'}"
-    url = request.getfixturevalue("pg_url")
+    url: str = request.getfixturevalue("pg_url")
     database = Database(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with database.engine.begin() as conn:

@@ -46,7 +46,7 @@ def calls_without_ending(results: Iterable[SimCallResult], records: Records) -> 
 
 async def turnaround(reactor: Any, service: ServiceProcess, calls: int = 4) -> float:
     """The median seconds of a full repair call (simulated time instant), one at a time."""
-    times = []
+    times: list[float] = []
     for n in range(calls):
         start = reactor.seconds()
         result = await call(reactor, service.fastagi_port, phone(n % 4), scale=0)

@@ -17,6 +17,7 @@ from hotline.agi.simulator import simulate_call as _simulate_call
 from hotline.dialer.ami_sim_calls import OriginateRequest
 from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
 from hotline.dialer.ami_simulator import AMISimulator
+from hotline.net.tcp import connected
 
 SCALE = 0.01  # simulated seconds per real second: a repair call takes about 0.3 s
 AMI_USER, AMI_SECRET = "hotline", "faults-secret"
@@ -159,4 +160,4 @@ class RecordingAMI(AMISimulator):
     def kill(self) -> None:
         """Asterisk goes away: every AMI connection is cut and every call with it."""
         for session in list(self.sessions):
-            session.transport.abortConnection()
+            connected(session).abortConnection()

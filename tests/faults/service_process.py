@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import func, select
 from twisted.internet.task import deferLater
@@ -46,21 +46,40 @@ METRIC_LINE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$")
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 async def sleep(reactor: Any, seconds: float) -> None:
     await deferLater(reactor, seconds, lambda: None)
 
 
+@overload
 async def until(
     reactor: Any,
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T]],
+    what: str,
+    timeout: float = ...,
+    interval: float = ...,
+    describe: Callable[[], object] = ...,
+) -> T: ...
+@overload
+async def until(
+    reactor: Any,
+    check: Callable[[], T],
+    what: str,
+    timeout: float = ...,
+    interval: float = ...,
+    describe: Callable[[], object] = ...,
+) -> T: ...
+async def until(
+    reactor: Any,
+    check: Callable[[], Any],
     what: str,
     timeout: float = 20.0,
     interval: float = 0.05,
     describe: Callable[[], object] = lambda: "",
-) -> T:
+) -> Any:
     """Poll `check` (plain or async) until it returns something true; fail after `timeout` s,
     saying what `describe` says of the state then."""
     deadline = reactor.seconds() + timeout
@@ -69,7 +88,7 @@ async def until(
         if isinstance(value, Awaitable):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if reactor.seconds() > deadline:
             raise AssertionError(f"{what}: not within {timeout:g} s. {describe()}")
         await sleep(reactor, interval)
@@ -173,7 +192,8 @@ class ServiceProcess:
         try:
             url = f"http://127.0.0.1:{self.metrics_port}/metrics"
             with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
+                text: str = response.read().decode()
+                return text
         except OSError:
             return None
 
@@ -289,7 +309,7 @@ class Records:
             ).all()
         return [StoredTicket(*row) for row in rows]
 
-    def calls(self) -> dict[str, StoredCall]:
+    def calls(self) -> dict[str | None, StoredCall]:
         with self.app.db.session() as s:
             rows = s.execute(
                 select(

@@ -13,6 +13,7 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from hotline.dialer.ami_sim_residents import ResidentPlan
+from hotline.net.tcp import stop_listening
 
 from dialler import RING_SCALE, attempt_recorder, dialler_service
 from invariants import GROWTH_KIB, SLOWER, turnaround
@@ -25,7 +26,7 @@ FLOOD = 20_000
 
 async def ami_up(reactor: Any, service: Any, up: bool = True) -> None:
     async def connected() -> bool:
-        return (await service.metrics(reactor)).get("hotline_ami_connected") == float(up)
+        return bool((await service.metrics(reactor)).get("hotline_ami_connected") == float(up))
 
     await until(reactor, connected, f"AMI {'up' if up else 'down'}", timeout=15, interval=0.1)
 
@@ -47,7 +48,7 @@ def test_ami_killed_and_restarted_while_calls_ring(
         await service.start_ready(reactor)
         await until(reactor, lambda: len(dialling.originates) == 6, "every resident dialled")
         # Asterisk dies with the calls ringing, and comes back with no calls at all.
-        await port.stopListening()
+        await stop_listening(port)
         first.kill()
         await ami_up(reactor, service, up=False)
         second = RecordingAMI(reactor, dialling, recorded, plan, time_scale=RING_SCALE)

@@ -78,6 +78,7 @@ def test_kill9_while_outbound_calls_ring(
     with records.app.db.session() as s:
         due = dict(s.execute(select(Lead.call_id, Lead.next_attempt_at)).all())
     for o in dialling.originates:
-        assert due[o.call_id] is not None, o
-        assert due[o.call_id].timestamp() - o.at >= interval, (o, due[o.call_id])
+        when = due[o.call_id]
+        assert when is not None, o
+        assert when.timestamp() - o.at >= interval, (o, when)
     records.dispose()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hotline.agi.simulator import Keys, Silence, Speak
+from hotline.agi.simulator import Input, Keys, Silence, Speak
 from hotline.core.intake import CallSummary, PhoneReport
 from hotline.core.spool import Spool
 
@@ -152,7 +152,14 @@ def test_long_caller_id_with_the_database_up(service: ServiceProcess, digits: in
     async def body(reactor: Any) -> str:
         await service.start_ready(reactor)
         # an unknown number: the caller keys in the unit
-        inputs = [Silence(), Keys("1*1*101#"), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]
+        inputs: list[Input] = [
+            Silence(),
+            Keys("1*1*101#"),
+            Keys("1"),
+            Keys("4"),
+            Speak(2.0),
+            Keys("1"),
+        ]
         result = await call(reactor, service.fastagi_port, "9" * digits, inputs, scale=0)
         assert heard_confirmed(result), result.transcript[-6:]
         key = inbound_key(result)
