@@ -8,7 +8,9 @@ OriginateResponse may arrive before or after the Hangup events (ami-04, ami-07),
 finished only when its Reason is known and none of its channels is still up. A failed one names
 no Uniqueid (`<unknown>`), only the channel it dialled: an Originate that set no variable is
 then tied to the hang-ups of that channel's last call, whose cause tells more than Reason 0 does
-(ami-09: a callee rejecting with cause 21).
+(ami-09: a callee rejecting with cause 21). Those hang-ups may also come after the response (seen
+on Asterisk 22.10.1): a failed call not tied to any channel yet waits `CAUSE_GRACE` for them
+before its Reason alone decides (`expire`, from the dialer's tick).
 
 An agent-first (preview) call rings the agent: its OriginateResponse is the agent's leg, and the
 resident's leg is the Dial() the dialplan makes from the agent's channel, in the same Linkedid;
@@ -21,7 +23,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from hotline.core.vocabulary import Disposition
@@ -87,6 +89,10 @@ class TrackerListener(Protocol):
     def agent_missed(self, attempt: Attempt) -> None: ...
 
 
+# How long a failed Originate waits for the hang-up cause of the channel it dialled.
+CAUSE_GRACE = timedelta(seconds=2)
+
+
 class CallTracker:
     def __init__(
         self,
@@ -103,6 +109,8 @@ class CallTracker:
         self._seen: set[str] = set()  # Linkedids that had channels
         # Hang-ups before we knew the call: Linkedid -> (dialled channel, causes).
         self._early_hangups: OrderedDict[str, tuple[str, list[int]]] = OrderedDict()
+        # Failed calls waiting for their channel's hang-up cause: dialled channel -> (call, since).
+        self._awaiting_cause: dict[str, tuple[Attempt, datetime]] = {}
 
     def dialled(self, attempt: Attempt) -> None:
         if not attempt.agent_first:  # else the resident is dialled at DialBegin
@@ -121,6 +129,14 @@ class CallTracker:
 
     def in_flight(self) -> list[Attempt]:
         return list(self.calls.values())
+
+    def expire(self) -> None:
+        """Failed calls whose channel's hang-up did not come within the grace: Reason decides."""
+        now = self.clock()
+        for dialled, (attempt, since) in list(self._awaiting_cause.items()):
+            if now - since >= CAUSE_GRACE:
+                del self._awaiting_cause[dialled]
+                self._finish(attempt)
 
     def on_event(self, msg: AMIMessage) -> None:
         handler = self._HANDLERS.get(msg.name)
@@ -170,6 +186,10 @@ class CallTracker:
         if answered and attempt.answered_at is None:
             attempt.answered_at = self.clock()
             self.listener.answered(attempt)
+        dialled = msg.get("Channel") or ""
+        if not answered and attempt.linkedid is None and not attempt.agent_first and dialled:
+            self._awaiting_cause[dialled] = (attempt, self.clock())
+            return
         self._finish_if_over(attempt)
 
     def _agent_first(self, msg: AMIMessage) -> Attempt | None:
@@ -206,11 +226,14 @@ class CallTracker:
         cause = self.fields.integer(msg, "Cause")
         self._live[linkedid] = max(self._live.get(linkedid, 1) - 1, 0)
         attempt = self._by_linkedid.get(linkedid)
+        dialled = _dialled(msg.get("Channel") or "")
+        if attempt is None and dialled in self._awaiting_cause:
+            attempt = self._awaiting_cause.pop(dialled)[0]
+            self._link(attempt, linkedid)
         if attempt is None:
             if not self._live.get(linkedid):
                 self._live.pop(linkedid, None)
                 self._seen.discard(linkedid)
-            dialled = _dialled(msg.get("Channel") or "")
             self._early_hangups.setdefault(linkedid, (dialled, []))[1].append(cause)
             self._early_hangups.move_to_end(linkedid)
             while len(self._early_hangups) > EARLY_HANGUPS_KEPT:

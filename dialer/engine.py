@@ -165,6 +165,7 @@ class Dialer:
             return
         self._busy = True
         try:
+            self.tracker.expire()
             await self._record_unrecorded()
             campaigns = await self.run(self.desk.running_campaigns)
             for campaign in campaigns:

@@ -16,7 +16,7 @@ from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.dialer.ami_sim_session import AMISession
 from hotline.dialer.ami_simulator import AMISimulator
-from hotline.dialer.call_tracker import Attempt, CallTracker
+from hotline.dialer.call_tracker import CAUSE_GRACE, Attempt, CallTracker
 from hotline.dialer.dispositions import disposition
 from hotline.dialer.preview_dispositions import resident_disposition
 
@@ -48,7 +48,8 @@ class Recorder:
 def replay(name: str, call_ids: list[str], expect_agent: bool = False) -> Recorder:
     """The transcripts' Originates set LEAD_ID=lead-7 (and CAMPAIGN_ID=camp42)."""
     recorder = Recorder()
-    tracker = CallTracker(lambda: T0, recorder)
+    now = [T0]
+    tracker = CallTracker(lambda: now[0], recorder)
     for n, call_id in enumerate(call_ids):
         variables = {"LEAD_ID": "lead-7"} if n == 0 else {}
         tracker.dialled(Attempt(call_id, n, 1, "100", expect_agent, T0, variables=variables))
@@ -56,6 +57,8 @@ def replay(name: str, call_ids: list[str], expect_agent: bool = False) -> Record
         if msg.kind == "response" and msg.get("Response") == "Error" and msg.action_id in call_ids:
             tracker.refused(msg.action_id)
         tracker.on_event(msg)
+    now[0] += CAUSE_GRACE  # the transcript is over: no more hang-ups will come
+    tracker.expire()
     return recorder
 
 
@@ -94,7 +97,8 @@ def test_a_rejected_call_is_rejected_though_asterisk_says_reason_0() -> None:
 
 def test_hangups_of_another_channel_are_not_taken_for_a_failed_originate() -> None:
     recorder = Recorder()
-    tracker = CallTracker(lambda: T0, recorder)
+    now = [T0]
+    tracker = CallTracker(lambda: now[0], recorder)
     tracker.dialled(Attempt("c1", 7, 1, "100", False, T0))
     events = [
         (("Event", "Hangup"), ("Channel", "Local/200@sim-reject-0000000e;2"),
@@ -104,7 +108,36 @@ def test_hangups_of_another_channel_are_not_taken_for_a_failed_originate() -> No
     ]  # fmt: skip
     for headers in events:
         tracker.on_event(AMIMessage(headers))
+    tracker.expire()
+    assert recorder.outcomes == {}  # waiting for Local/100's own hang-up
+    now[0] += CAUSE_GRACE
+    tracker.expire()
     assert recorder.outcomes == {"c1": (Disposition.FAILED, [])}
+
+
+def test_a_callee_cause_that_comes_after_the_failed_response_still_decides() -> None:
+    # Asterisk 22.10.1 sent ami-09's events in this order too: Reason 0 first, cause 21 after.
+    recorder = Recorder()
+    now = [T0]
+    tracker = CallTracker(lambda: now[0], recorder)
+    tracker.dialled(Attempt("c1", 7, 1, "100", False, T0))
+    events = [
+        (("Event", "Newchannel"), ("Channel", "Local/100@sim-reject-0000000e;1"),
+         ("Uniqueid", "9.1"), ("Linkedid", "9.1")),
+        (("Event", "Newchannel"), ("Channel", "Local/100@sim-reject-0000000e;2"),
+         ("Uniqueid", "9.2"), ("Linkedid", "9.1")),
+        (("Event", "OriginateResponse"), ("ActionID", "c1"), ("Channel", "Local/100@sim-reject"),
+         ("Reason", "0"), ("Uniqueid", "<unknown>")),
+        (("Event", "Hangup"), ("Channel", "Local/100@sim-reject-0000000e;2"),
+         ("Linkedid", "9.1"), ("Cause", "21")),
+        (("Event", "Hangup"), ("Channel", "Local/100@sim-reject-0000000e;1"),
+         ("Linkedid", "9.1"), ("Cause", "21")),
+    ]  # fmt: skip
+    for headers in events:
+        tracker.on_event(AMIMessage(headers))
+        now[0] += CAUSE_GRACE / 4
+        tracker.expire()
+    assert recorder.outcomes == {"c1": (Disposition.REJECTED, [21, 21])}
 
 
 def test_hangup_causes_are_tied_through_the_channel_variables() -> None:
