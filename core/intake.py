@@ -343,7 +343,7 @@ class IntakeDesk:
             if outbox.wants(c, CALL_ENDED):
                 rows = c.execute(settle.returning(*CALL_COLUMNS)).all()
                 for row in rows:
-                    outbox.emit(c, CALL_ENDED, at, call_ended(self.rules, row._mapping))
+                    outbox.emit(c, CALL_ENDED, at, call_ended(self.rules, dict(row._mapping)))
                 settled = len(rows)
             else:
                 settled = c.execute(settle).rowcount
@@ -423,7 +423,7 @@ class IntakeDesk:
             return
         row = connection.execute(self._call_update_row, self._call_row(summary)).one()
         at = summary.ended_at or summary.arrived_at
-        outbox.emit(connection, CALL_ENDED, at, call_ended(self.rules, row._mapping))
+        outbox.emit(connection, CALL_ENDED, at, call_ended(self.rules, dict(row._mapping)))
 
     @staticmethod
     def _call_row(c: CallSummary) -> dict[str, Any]:

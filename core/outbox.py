@@ -11,9 +11,9 @@ seen by the service within `REFRESH_SECONDS`.
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -40,7 +40,7 @@ def wants(target: Session | Connection, event_type: str) -> bool:
     """Whether an active subscription wants `event_type` (read in `target`'s transaction when
     the cached answer is stale)."""
     engine = _engine(target)
-    now = time.monotonic()
+    now = monotonic()
     cached = _wanted.get(engine)
     if cached is None or now >= cached[0]:
         found = frozenset(t for events in target.execute(WANTED).scalars() for t in events)

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import outbox
@@ -16,7 +16,8 @@ from .models import WebhookDelivery, WebhookSubscription
 from .vocabulary import DeliveryStatus, DomainError, NotFound, WebhookEventType, parse_choice
 
 SECRET_PREFIX = "whsec_"
-URL_WIDTH = WebhookSubscription.__table__.c.url.type.length
+_URL_TYPE = WebhookSubscription.__table__.c.url.type
+URL_WIDTH = _URL_TYPE.length if isinstance(_URL_TYPE, String) else None
 
 
 def check_url(url: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from hotline.core.webhook_desk import Send, WebhookDesk
 from hotline.log_once import LogOnce
@@ -58,9 +59,9 @@ class Deliverer:
         results = await DeferredList(
             [Deferred.fromCoroutine(self._deliver(job)) for job in jobs], consumeErrors=True
         )
-        for ok, failure in results:
-            if not ok:  # the outcome not recorded: the delivery is due again after its lease
-                self._log.failed(failure)
+        for _ok, result in results:
+            if isinstance(result, Failure):  # not recorded: due again once its lease ends
+                self._log.failed(result)
         return len(jobs)
 
     async def _deliver(self, job: Send) -> None:

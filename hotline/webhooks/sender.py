@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from treq.client import HTTPClient
 from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Cooperator
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
 from hotline.core.webhook_desk import Send
@@ -36,8 +38,7 @@ class _DropBody(Protocol):
     """Closes the connection instead of reading a body nobody needs (it may be large)."""
 
     def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.stopProducing()
+        cast(IPushProducer, self.transport).stopProducing()
 
 
 class Sender:
@@ -54,15 +55,17 @@ class Sender:
         self._client = HTTPClient(agent, data_to_body_producer=producer)
 
     async def send(self, job: Send, timestamp: int) -> Outcome:
-        headers = {
-            b"Content-Type": [b"application/json"],
-            b"User-Agent": [USER_AGENT],
-            b"Hotline-Event": [job.event_type.encode()],
-            b"Hotline-Delivery": [job.key.encode()],
-            b"Idempotency-Key": [job.key.encode()],
-            b"Hotline-Timestamp": [str(timestamp).encode()],
-            b"Hotline-Signature": [signature(job.secret, timestamp, job.body).encode()],
-        }
+        headers = Headers(
+            {
+                b"Content-Type": [b"application/json"],
+                b"User-Agent": [USER_AGENT],
+                b"Hotline-Event": [job.event_type.encode()],
+                b"Hotline-Delivery": [job.key.encode()],
+                b"Idempotency-Key": [job.key.encode()],
+                b"Hotline-Timestamp": [str(timestamp).encode()],
+                b"Hotline-Signature": [signature(job.secret, timestamp, job.body).encode()],
+            }
+        )
         try:
             response: IResponse = await self._client.post(
                 job.url,
