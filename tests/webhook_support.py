@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from twisted.internet.interfaces import IListeningPort
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from hotline.core.db import Database
 from hotline.core.models import WebhookDelivery, WebhookEvent
@@ -40,3 +45,47 @@ def verify(secret: str, header: str, body: bytes) -> bool:
     parts = dict(item.split("=", 1) for item in header.split(","))
     expected = hmac.new(secret.encode(), parts["t"].encode() + b"." + body, hashlib.sha256)
     return hmac.compare_digest(expected.hexdigest(), parts["v1"])
+
+
+class Receiver(Resource):
+    """A subscriber's endpoint on the test's reactor: records every POST, answers `code`
+    (with `location`, for a redirect), or holds the request unanswered while `hold` is set."""
+
+    isLeaf = True
+
+    def __init__(self, code: int = 200, location: bytes | None = None) -> None:
+        super().__init__()
+        self.code, self.location = code, location
+        self.hold = False
+        self.requests: list[Received] = []
+
+    def render_POST(self, request: Request) -> bytes | int:
+        headers = {
+            name.decode().lower(): values[0].decode()
+            for name, values in request.requestHeaders.getAllRawHeaders()
+        }
+        assert request.content is not None
+        self.requests.append(Received(request.path.decode(), headers, request.content.read()))
+        if self.hold:
+            return NOT_DONE_YET
+        request.setResponseCode(self.code)
+        if self.location is not None:
+            request.setHeader(b"Location", self.location)
+        return b"thanks"
+
+    def keys(self) -> list[str]:
+        return [r.headers["idempotency-key"] for r in self.requests]
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def listen(reactor: Any, receiver: Resource, port: int = 0) -> IListeningPort:
+    return reactor.listenTCP(port, Site(receiver), interface="127.0.0.1")

@@ -76,9 +76,9 @@ class Sender:
                 timeout=self.timeout,
                 reactor=self.reactor,
             )
-        except CancelledError:
-            return Outcome(None, f"no answer within {self.timeout:g} s")
-        except Exception as exc:  # refused, reset, DNS: each a failed try, retried
+        except Exception as exc:  # refused, reset, DNS, the timeout: each a failed try, retried
+            if _cancelled(exc):
+                return Outcome(None, f"no answer within {self.timeout:g} s")
             return Outcome(None, _describe(exc))
         response.deliverBody(_DropBody())
         code = response.code
@@ -87,6 +87,13 @@ class Sender:
         if 300 <= code < 400:
             return Outcome(code, f"HTTP {code}: redirects are not followed")
         return Outcome(code, f"HTTP {code}")
+
+
+def _cancelled(exc: Exception) -> bool:
+    """treq's timeout cancels the request: twisted.web reports it inside a ResponseNeverReceived
+    (or alone, before the connection was made)."""
+    reasons = getattr(exc, "reasons", None) or []
+    return isinstance(exc, CancelledError) or any(r.check(CancelledError) for r in reasons)
 
 
 def _describe(exc: Exception) -> str:
