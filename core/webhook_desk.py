@@ -27,6 +27,8 @@ from .webhook_retry import WebhookRetry
 from .webhooks import check_url
 
 ERROR_WIDTH = 500
+# Events fanned out per round: more than a busy centre writes between two rounds (1 s).
+FAN_OUT_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class WebhookDesk:
 
     def due(self, at: datetime, limit: int) -> list[Send]:
         """Fan out what is new, then claim up to `limit` deliveries due at `at`."""
-        self.fan_out(at, limit)
+        self.fan_out(at, FAN_OUT_BATCH)
         return self.claim(at, limit)
 
     def fan_out(self, at: datetime, limit: int) -> int:

@@ -48,7 +48,9 @@ def new_ticket(db: Database, rules: Rules, at: datetime = T0) -> int:
 class Loop:
     """The service's delivery loop on the test's reactor, its clock set by the test."""
 
-    def __init__(self, db: Database, rules: Rules, reactor: Any, timeout: float = 5.0) -> None:
+    def __init__(
+        self, db: Database, rules: Rules, reactor: Any, timeout: float = 5.0, batch: int = 10
+    ) -> None:
         self.now = T0
         self.desk = WebhookDesk(db, rules, RETRY, LEASE, seed=1)
 
@@ -56,7 +58,7 @@ class Loop:
             return deferToThreadPool(reactor, reactor.getThreadPool(), fn, *args)
 
         sender = Sender(reactor, timeout)
-        self.deliverer = Deliverer(self.desk, sender, run, lambda: self.now, reactor, batch=10)
+        self.deliverer = Deliverer(self.desk, sender, run, lambda: self.now, reactor, batch)
 
     async def tick(self, at: datetime | None = None) -> None:
         self.now = at or self.now
@@ -239,3 +241,19 @@ def test_a_receiver_that_does_not_answer_fails_the_try_at_the_timeout(
     delivery = only(seeded)
     assert (delivery.status, delivery.last_error) == ("pending", "no answer within 0.3 s")
     assert len(receiver.requests) == 1
+
+
+def test_a_round_sends_batch_after_batch_until_none_is_left(seeded: Database, rules: Rules) -> None:
+    receiver = Receiver()
+
+    async def body(reactor: Any) -> None:
+        port = listen(reactor, receiver)
+        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port.getHost().port}/hook")
+        for _ in range(5):
+            new_ticket(seeded, rules)
+        await Loop(seeded, rules, reactor, batch=2).tick()
+        await port.stopListening()
+
+    run_on_reactor(body)
+    assert len(set(receiver.keys())) == 5
+    assert [d.status for d in deliveries(seeded)] == ["delivered"] * 5

@@ -53,16 +53,20 @@ class Deliverer:
         return d.addCallbacks(self._log.succeeded, self._log.failed)
 
     async def _round(self) -> int:
-        if not self.ready():
-            return 0
-        jobs: list[Send] = await self.run(self.desk.due, self.clock(), self.batch)
-        results = await DeferredList(
-            [Deferred.fromCoroutine(self._deliver(job)) for job in jobs], consumeErrors=True
-        )
-        for _ok, result in results:
-            if isinstance(result, Failure):  # not recorded: due again once its lease ends
-                self._log.failed(result)
-        return len(jobs)
+        """Batches until fewer than a full one are due; the deliveries sent."""
+        sent = 0
+        while self.ready():
+            jobs: list[Send] = await self.run(self.desk.due, self.clock(), self.batch)
+            results = await DeferredList(
+                [Deferred.fromCoroutine(self._deliver(job)) for job in jobs], consumeErrors=True
+            )
+            for _ok, result in results:
+                if isinstance(result, Failure):  # not recorded: due again once its lease ends
+                    self._log.failed(result)
+            sent += len(jobs)
+            if len(jobs) < self.batch:
+                break
+        return sent
 
     async def _deliver(self, job: Send) -> None:
         outcome: Outcome = await self.sender.send(job, int(self.clock().timestamp()))
