@@ -264,7 +264,7 @@ WEBHOOK_EVENTS = "ticket.created,call.ended"
 
 def subscribe(home: Path, settings: dict[str, str], url: str) -> None:
     env = {**os.environ, **settings, "HOTLINE_HOME": str(home)}
-    command = [HOTLINE, "webhooks", "add", url, "--events", WEBHOOK_EVENTS]
+    command = [str(HOTLINE), "webhooks", "add", url, "--events", WEBHOOK_EVENTS]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
 
 

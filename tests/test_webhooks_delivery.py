@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 from twisted.internet.threads import deferToThreadPool
-from webhook_support import SECRET, Receiver, deliveries, listen, subscribe, verify
+from webhook_support import (
+    SECRET,
+    Receiver,
+    closed_port,
+    deliveries,
+    hook_url,
+    listen,
+    subscribe,
+    verify,
+)
 
 from hotline.core.db import Database
 from hotline.core.models import WebhookDelivery, WebhookSubscription
@@ -22,12 +31,12 @@ from hotline.core.vocabulary import DomainError
 from hotline.core.webhook_desk import WebhookDesk
 from hotline.core.webhook_retry import WebhookRetry
 from hotline.core.webhooks import add_subscription, set_active
+from hotline.net.tcp import stop_listening
 from hotline.webhooks.deliverer import Deliverer
 from hotline.webhooks.sender import Sender
 
 from campaign_factories import MORNING, seed
 from reactor_run import run_on_reactor
-from service_process import free_port
 
 T0 = MORNING
 RETRY = WebhookRetry(first_seconds=10, cap_seconds=60, max_age_hours=1, jitter=0.2)
@@ -138,10 +147,10 @@ def test_a_delivery_is_signed_and_carries_its_idempotency_key(
 
     async def body(reactor: Any) -> None:
         port = listen(reactor, receiver)
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port.getHost().port}/hook")
+        subscribe(seeded, "ticket.created", hook_url(port))
         ticket_id = new_ticket(seeded, rules)
         await Loop(seeded, rules, reactor).tick()
-        await port.stopListening()
+        await stop_listening(port)
         (got,) = receiver.requests
         h = got.headers
         assert h["hotline-event"] == "ticket.created" and h["content-type"] == "application/json"
@@ -163,10 +172,10 @@ def test_a_receiver_down_is_retried_with_backoff_until_it_answers(
     seeded: Database, rules: Rules
 ) -> None:
     receiver = Receiver()
-    port_number = free_port()  # nobody listens there yet: connections are refused
 
     async def body(reactor: Any) -> None:
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port_number}/hook")
+        port_number = await closed_port(reactor)  # connections are refused
+        subscribe(seeded, "ticket.created", hook_url(port_number))
         new_ticket(seeded, rules)
         loop = Loop(seeded, rules, reactor)
         await loop.tick()
@@ -183,7 +192,7 @@ def test_a_receiver_down_is_retried_with_backoff_until_it_answers(
         assert timedelta(seconds=16) <= second.next_try_at - loop.now <= timedelta(seconds=24)
         port = listen(reactor, receiver, port_number)  # the receiver is back
         await loop.tick(second.next_try_at)
-        await port.stopListening()
+        await stop_listening(port)
 
     run_on_reactor(body)
     delivered = only(seeded)
@@ -196,7 +205,7 @@ def test_a_delivery_failing_past_its_event_s_max_age_is_given_up(
     seeded: Database, rules: Rules
 ) -> None:
     async def body(reactor: Any) -> None:
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{free_port()}/hook")
+        subscribe(seeded, "ticket.created", hook_url(await closed_port(reactor)))
         new_ticket(seeded, rules)
         loop = Loop(seeded, rules, reactor)
         await loop.tick(T0 + RETRY.max_age - timedelta(seconds=5))
@@ -212,10 +221,10 @@ def test_a_redirect_is_not_followed(seeded: Database, rules: Rules, code: int) -
 
     async def body(reactor: Any) -> None:
         port = listen(reactor, receiver)
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port.getHost().port}/hook")
+        subscribe(seeded, "ticket.created", hook_url(port))
         new_ticket(seeded, rules)
         await Loop(seeded, rules, reactor).tick()
-        await port.stopListening()
+        await stop_listening(port)
 
     run_on_reactor(body)
     assert [r.path for r in receiver.requests] == ["/hook"]  # never /elsewhere
@@ -232,10 +241,10 @@ def test_a_receiver_that_does_not_answer_fails_the_try_at_the_timeout(
 
     async def body(reactor: Any) -> None:
         port = listen(reactor, receiver)
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port.getHost().port}/hook")
+        subscribe(seeded, "ticket.created", hook_url(port))
         new_ticket(seeded, rules)
         await Loop(seeded, rules, reactor, timeout=0.3).tick()
-        await port.stopListening()
+        await stop_listening(port)
 
     run_on_reactor(body)
     delivery = only(seeded)
@@ -248,11 +257,11 @@ def test_a_round_sends_batch_after_batch_until_none_is_left(seeded: Database, ru
 
     async def body(reactor: Any) -> None:
         port = listen(reactor, receiver)
-        subscribe(seeded, "ticket.created", f"http://127.0.0.1:{port.getHost().port}/hook")
+        subscribe(seeded, "ticket.created", hook_url(port))
         for _ in range(5):
             new_ticket(seeded, rules)
         await Loop(seeded, rules, reactor, batch=2).tick()
-        await port.stopListening()
+        await stop_listening(port)
 
     run_on_reactor(body)
     assert len(set(receiver.keys())) == 5

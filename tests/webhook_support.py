@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
@@ -17,6 +18,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from hotline.core.db import Database
 from hotline.core.models import WebhookDelivery, WebhookEvent
 from hotline.core.webhooks import add_subscription
+from hotline.net.tcp import stop_listening
 
 SECRET = "whsec_test-secret-0123456789"
 
@@ -88,4 +90,22 @@ class Received:
 
 
 def listen(reactor: Any, receiver: Resource, port: int = 0) -> IListeningPort:
-    return reactor.listenTCP(port, Site(receiver), interface="127.0.0.1")
+    listening: IListeningPort = reactor.listenTCP(port, Site(receiver), interface="127.0.0.1")
+    return listening
+
+
+def hook_url(port: IListeningPort | int) -> str:
+    """The receiver's URL on this port."""
+    if not isinstance(port, int):
+        address = port.getHost()
+        assert isinstance(address, IPv4Address)
+        port = address.port
+    return f"http://127.0.0.1:{port}/hook"
+
+
+async def closed_port(reactor: Any) -> int:
+    """A loopback port nobody listens on (yet): connections to it are refused."""
+    probe = listen(reactor, Resource())
+    url = hook_url(probe)
+    await stop_listening(probe)
+    return int(url.rsplit(":", 1)[1].split("/")[0])

@@ -16,6 +16,7 @@ from hotline.app import App
 from hotline.core.models import WebhookDelivery, WebhookEvent
 from hotline.core.tickets import move_ticket
 from hotline.core.webhooks import add_subscription
+from hotline.net.tcp import stop_listening
 
 from pbx import call, estate_csv, heard_confirmed, phone
 from reactor_run import run_on_reactor
@@ -107,7 +108,7 @@ def test_receiver_down_and_kill9_lose_no_webhook(
             timeout=60,
             describe=lambda: (statuses(app), service.log_tail(10)),
         )
-        await receiving.stopListening()
+        await stop_listening(receiving)
 
     run_on_reactor(body, timeout=180)
     written = outbox(app)
