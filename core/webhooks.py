@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from . import outbox
@@ -87,10 +87,9 @@ def set_active(session: Session, subscription_id: int, active: bool) -> WebhookS
 def remove_subscription(session: Session, subscription_id: int) -> None:
     """Gone with its delivery log."""
     subscription = get_subscription(session, subscription_id)
-    for delivery in session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-    ):
-        session.delete(delivery)
+    session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    )
     session.delete(subscription)
     session.flush()
     outbox.invalidate()

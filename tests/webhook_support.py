@@ -73,7 +73,7 @@ class Receiver(Resource):
         request.setResponseCode(self.code)
         if self.location is not None:
             request.setHeader(b"Location", self.location)
-        return b"thanks"
+        return b"" if self.code == 204 else b"thanks"
 
     def keys(self) -> list[str]:
         return [r.headers["idempotency-key"] for r in self.requests]
