@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .db import Database
@@ -42,6 +42,15 @@ class Send:
     key: str  # the event's uuid: the receiver's idempotency key
     body: bytes
     attempt: int
+
+
+@dataclass(frozen=True)
+class Tried:
+    """What one send of a delivery got."""
+
+    delivery_id: int
+    status_code: int | None  # None: no answer (refused, reset, timed out)
+    error: str | None  # None: delivered (the receiver answered 2xx)
 
 
 def envelope(rules: Rules, event: WebhookEvent) -> bytes:
@@ -153,33 +162,35 @@ class WebhookDesk:
                 )
             return sends
 
-    def delivered(self, delivery_id: int, at: datetime, status_code: int) -> None:
+    def record(self, at: datetime, tries: list[Tried]) -> list[int]:
+        """The round's outcomes, in one transaction: delivered (a 2xx), due again after the
+        backoff, or given up past the event's max age. Returns the ids given up."""
+        given_up: list[int] = []
         with self.db.session() as s:
-            s.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id)
-                .values(
-                    status=DeliveryStatus.DELIVERED.value,
-                    delivered_at=at,
-                    last_status_code=status_code,
-                    last_error=None,
-                )
-            )
-
-    def failed(
-        self, delivery_id: int, at: datetime, status_code: int | None, error: str
-    ) -> str | None:
-        """A try that got no 2xx: due again after the backoff, or given up. The status now
-        (None: the delivery is gone, its subscription removed meanwhile)."""
-        with self.db.session() as s:
-            delivery = s.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.status != DeliveryStatus.PENDING:
-                return None if delivery is None else delivery.status
-            delivery.last_status_code = status_code
-            delivery.last_error = error[:ERROR_WIDTH]
-            retry_at = at + self.retry.delay(delivery.attempts, self._rng)
-            if retry_at > delivery.give_up_at:
-                delivery.status = DeliveryStatus.FAILED.value
-            else:
-                delivery.next_try_at = retry_at
-            return delivery.status
+            ids = [t.delivery_id for t in tries]
+            found = {
+                d.id: d
+                for d in s.scalars(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+            }
+            for t in tries:
+                d = found.get(t.delivery_id)
+                if d is None:  # removed with its subscription meanwhile
+                    continue
+                d.last_status_code = t.status_code
+                if t.error is None:
+                    d.status, d.delivered_at, d.last_error = (
+                        DeliveryStatus.DELIVERED.value,
+                        at,
+                        None,
+                    )
+                    continue
+                d.last_error = t.error[:ERROR_WIDTH]
+                if d.status != DeliveryStatus.PENDING:
+                    continue
+                retry_at = at + self.retry.delay(d.attempts, self._rng)
+                if retry_at > d.give_up_at:
+                    d.status = DeliveryStatus.FAILED.value
+                    given_up.append(d.id)
+                else:
+                    d.next_try_at = retry_at
+        return given_up

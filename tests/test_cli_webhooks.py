@@ -10,7 +10,7 @@ from sqlalchemy import update
 from hotline.core.db import Database
 from hotline.core.models import WebhookDelivery, WebhookSubscription
 from hotline.core.rules import Rules
-from hotline.core.webhook_desk import WebhookDesk
+from hotline.core.webhook_desk import Tried, WebhookDesk
 from hotline.core.webhook_retry import WebhookRetry
 
 from cli_support import Run, jrun
@@ -126,7 +126,7 @@ def test_a_delivered_delivery_is_not_sent_again_by_hand(
     cli("tickets", "new", "--kind", "repair", "--category", "leak", "--unit", "3-1-201")
     desk = WebhookDesk(db, Rules(), WebhookRetry(), WebhookRetry().max_age)
     (send,) = desk.due(datetime.now(UTC), 10)
-    desk.delivered(send.delivery_id, datetime.now(UTC), 204)
+    desk.record(datetime.now(UTC), [Tried(send.delivery_id, 204, None)])
     code, _, err = cli("webhooks", "retry", str(send.delivery_id))
     assert (code, err) == (
         1,

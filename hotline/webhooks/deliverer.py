@@ -8,11 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
-from hotline.core.webhook_desk import Send, WebhookDesk
+from hotline.core.webhook_desk import Send, Tried, WebhookDesk
 from hotline.log_once import LogOnce
 
 from .sender import Outcome, Sender
@@ -39,6 +38,7 @@ class Deliverer:
         self._loop = LoopingCall(self.tick)
         self._loop.clock = reactor
         self._log = LogOnce(log, "delivering webhooks")
+        self._failing: str | None = None  # the delivery failure logged last
 
     def start(self, interval: float) -> None:
         self._loop.start(interval, now=True)
@@ -57,32 +57,42 @@ class Deliverer:
         sent = 0
         while self.ready():
             jobs: list[Send] = await self.run(self.desk.due, self.clock(), self.batch)
-            results = await DeferredList(
-                [Deferred.fromCoroutine(self._deliver(job)) for job in jobs], consumeErrors=True
-            )
-            for _ok, result in results:
-                if isinstance(result, Failure):  # not recorded: due again once its lease ends
-                    self._log.failed(result)
+            if jobs:
+                timestamp = int(self.clock().timestamp())
+                outcomes: list[Outcome] = await gatherResults(
+                    [Deferred.fromCoroutine(self.sender.send(job, timestamp)) for job in jobs]
+                )
+                tries = [
+                    Tried(job.delivery_id, o.status_code, o.error)
+                    for job, o in zip(jobs, outcomes, strict=True)
+                ]
+                # Recorded once the whole batch is answered: were the service killed before,
+                # every delivery of it is sent again, with its key, once its lease ends.
+                given_up = await self.run(self.desk.record, self.clock(), tries)
+                self._report(jobs, outcomes, given_up)
             sent += len(jobs)
             if len(jobs) < self.batch:
                 break
         return sent
 
-    async def _deliver(self, job: Send) -> None:
-        outcome: Outcome = await self.sender.send(job, int(self.clock().timestamp()))
-        if outcome.delivered:
-            assert outcome.status_code is not None
-            await self.run(self.desk.delivered, job.delivery_id, self.clock(), outcome.status_code)
-            return
-        assert outcome.error is not None
-        status = await self.run(
-            self.desk.failed, job.delivery_id, self.clock(), outcome.status_code, outcome.error
-        )
-        log.warning(
-            "webhook delivery %d (%s) try %d: %s%s",
-            job.delivery_id,
-            job.event_type,
-            job.attempt,
-            outcome.error,
-            "; given up" if status == "failed" else "",
-        )
+    def _report(self, jobs: list[Send], outcomes: list[Outcome], given_up: list[int]) -> None:
+        """A failure is logged when it differs from the last one logged (a receiver down fails
+        every try alike), and when deliveries succeed again; each give-up is logged."""
+        failed = [(job, o) for job, o in zip(jobs, outcomes, strict=True) if o.error]
+        if failed:
+            job, outcome = failed[0]
+            if outcome.error != self._failing:
+                self._failing = outcome.error
+                log.warning(
+                    "webhook deliveries failing, e.g. %d (%s) to %s: %s "
+                    "(retried with backoff; the same failure is not logged again)",
+                    job.delivery_id,
+                    job.event_type,
+                    job.url,
+                    outcome.error,
+                )
+        elif self._failing is not None:
+            self._failing = None
+            log.warning("webhook deliveries: delivered again")
+        for delivery_id in given_up:
+            log.error("webhook delivery %d given up: not delivered within its max age", delivery_id)
