@@ -115,7 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     print_header()
     print(f"{args.calls} calls a case, {args.rounds} rounds, cases in turn; median of the rounds")
-    print(f"{'database':28} {'case':12} {'CPU ms/call':>12} {'wall ms/call':>13}  rounds (CPU)")
+    print(f"{'database':18} {'case':12} {'CPU ms/call':>12} {'wall ms/call':>13}  rounds (CPU)")
     for name in args.db or DATABASES:
         with tempfile.TemporaryDirectory() as tmp, database(name, Path(tmp), args.pg_url) as db:
             seed(db, Path(tmp))
@@ -126,12 +126,12 @@ def main() -> None:
                 for case, events in CASES.items():
                     subscribe(db, events)
                     figures[case].append(measure(desk, args.calls, f"{r}.{case}"))
-            version = database_version(db.url)
+            version = database_version(db.url).split(" (")[0]  # without the distribution's
             for case, runs in figures.items():
                 cpu = statistics.median(c for c, _ in runs)
                 wall = statistics.median(w for _, w in runs)
                 spread = " ".join(f"{c:.3f}" for c, _ in runs)
-                print(f"{version:28} {case:12} {cpu:12.3f} {wall:13.3f}  {spread}")
+                print(f"{version:18} {case:12} {cpu:12.3f} {wall:13.3f}  {spread}")
     print_load_at_end()
 
 

@@ -1,5 +1,6 @@
 """The delivery loop: each tick (a LoopingCall on the service's reactor) claims the due deliveries
-in the thread pool (`WebhookDesk`), POSTs them at once, and records each outcome."""
+in the thread pool (`WebhookDesk`), POSTs them at once, and records the batch's outcomes in one
+transaction, batch after batch until fewer than a full one are due."""
 
 from __future__ import annotations
 
