@@ -35,7 +35,7 @@ ENV = {
 def outbox(app: App) -> dict[str, str]:
     """uuid -> type of every event written."""
     with app.db.session() as s:
-        return dict(s.execute(select(WebhookEvent.uuid, WebhookEvent.type)).tuples().all())
+        return {key: kind for key, kind in s.execute(select(WebhookEvent.uuid, WebhookEvent.type))}
 
 
 def statuses(app: App) -> Counter[str]:
