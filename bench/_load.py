@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from hotline.agi.simulator import Input, PBXOptions, SimCaller, SimCallResult, environment_lines
+from hotline.pbxsim.fastagi import Input, PBXOptions, SimCaller, SimCallResult, environment_lines
 
 HOTLINE = Path(sys.executable).with_name("hotline")
 
@@ -178,7 +178,7 @@ def record_script(port: int, number: str, inputs: list[Input]) -> CallScript:
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 
-    from hotline.agi.simulator import simulate_call
+    from hotline.pbxsim.fastagi import simulate_call
 
     results: list[SimCallResult | Exception] = []
 

@@ -19,9 +19,9 @@ from twisted.internet import defer, reactor, task  # noqa: E402
 
 from hotline.dialer.ami_client import AMIClient, AMIConfig  # noqa: E402
 from hotline.dialer.ami_protocol import AMIParser  # noqa: E402
-from hotline.dialer.ami_sim_residents import RandomResidents  # noqa: E402
-from hotline.dialer.ami_simulator import AMISimulator  # noqa: E402
 from hotline.net.tcp import bound_port, stop_listening  # noqa: E402
+from hotline.pbxsim.ami import AMISimulator  # noqa: E402
+from hotline.pbxsim.ami_residents import RandomResidents  # noqa: E402
 
 from golden import FROM_ASTERISK, golden_files, stream  # noqa: E402
 

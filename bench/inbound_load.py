@@ -55,7 +55,7 @@ from _load import (
     record_script,
 )
 
-from hotline.agi.simulator import Input, Keys, Silence, Speak
+from hotline.pbxsim.fastagi import Input, Keys, Silence, Speak
 
 # Greeting passes, caller-ID unit kept, 1 repair, 4 a category, 2 s of voice then #, 1 confirm.
 STANDARD_CALL: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(2.0), Keys("1")]

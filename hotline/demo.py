@@ -12,7 +12,6 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.cli.output import iso, print_table
 from hotline.core.api_tokens import add_token
@@ -25,6 +24,7 @@ from hotline.core.report import build_report
 from hotline.core.residents import import_residents
 from hotline.core.tickets import list_tickets
 from hotline.net.tcp import address_text, bound_port
+from hotline.pbxsim.fastagi import PBXOptions, SimCaller, simulate_call
 from hotline.service import Service
 from hotline.settings import load
 

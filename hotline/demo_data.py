@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.agi.simulator import HangUp, Input, Keys, Silence, Speak
+from hotline.pbxsim.fastagi import HangUp, Input, Keys, Silence, Speak
 
 RESIDENTS_CSV = """unit,name,phone,phone2,lang,do_not_call
 3-1-201,张伟,13800138000,,zh,no

@@ -11,17 +11,17 @@ from typing import Any, TextIO
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
-from hotline.agi.simulator import PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.core import leads
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.residents import import_residents
 from hotline.core.tickets import Intake, move_ticket, open_ticket
-from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import bound_port
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_queues import Queue, QueueMember
+from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
+from hotline.pbxsim.fastagi import PBXOptions, SimCaller, simulate_call
 from hotline.service import Service
 
 from . import demo_data

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from hotline.agi.simulator import Observer
 from hotline.core.events import (
     AgentConnected,
     AttemptFinished,
@@ -19,6 +18,7 @@ from hotline.core.events import (
     StepTaken,
 )
 from hotline.dialer.dispositions import CAUSE_DISPOSITION
+from hotline.pbxsim.fastagi import Observer
 
 
 def cause_name(cause: int | None) -> str:

@@ -12,16 +12,16 @@ from sqlalchemy import select
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
-from hotline.agi.simulator import Input, PBXOptions, SimCaller, simulate_call
 from hotline.app import App
 from hotline.core.events import Event
 from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
-from hotline.dialer.ami_sim_calls import OriginateRequest
-from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import bound_port, stop_listening
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_queues import Queue, QueueMember
+from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.pbxsim.fastagi import Input, PBXOptions, SimCaller, simulate_call
 from hotline.service import Service
 
 from flow_harness import make_app

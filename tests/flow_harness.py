@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.threads import deferToThreadPool
 
-from hotline.agi.simulator import PBXOptions, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
 from hotline.core.events import Event
 from hotline.metrics import Metrics
 from hotline.net.tcp import address_text, bound_port
+from hotline.pbxsim.fastagi import PBXOptions, SimCaller, SimCallResult, simulate_call
 from hotline.service import Service
 from hotline.settings import load
 

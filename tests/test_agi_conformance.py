@@ -23,8 +23,8 @@ from hotline.agi.channel import Channel, RecordResult
 from hotline.agi.errors import AGICommandError, ChannelHungUp
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import FastAGIFactory, listen_fastagi
-from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, simulate_call
 from hotline.net.tcp import bound_port, connected, stop_listening
+from hotline.pbxsim.fastagi import HangUp, Keys, PBXOptions, Silence, SimCaller, simulate_call
 
 from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_jsonl
 from reactor_run import run_on_reactor, sleep

@@ -24,9 +24,9 @@ from hotline.agi.errors import AGIArgumentError
 from hotline.agi.protocol import MAX_USAGE_LINES, AGIEnvironment
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
-from hotline.agi.simulator import Keys, SimCaller, SimCallResult, simulate_call
 from hotline.app import App
 from hotline.net.tcp import bound_port, connected, stop_listening
+from hotline.pbxsim.fastagi import Keys, SimCaller, SimCallResult, simulate_call
 from hotline.service import Service
 from hotline.settings import load
 

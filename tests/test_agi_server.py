@@ -16,8 +16,8 @@ from hotline.agi.errors import ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
-from hotline.agi.simulator import HangUp, Keys, SimCaller, SimCallResult, simulate_call
 from hotline.net.tcp import bound_port, connected, stop_listening
+from hotline.pbxsim.fastagi import HangUp, Keys, SimCaller, SimCallResult, simulate_call
 
 from reactor_run import run_on_reactor
 

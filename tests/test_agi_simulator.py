@@ -15,7 +15,8 @@ from hotline.agi.channel import Channel, RecordResult
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import FastAGIFactory, listen_fastagi
-from hotline.agi.simulator import (
+from hotline.net.tcp import bound_port, connected, stop_listening
+from hotline.pbxsim.fastagi import (
     HangUp,
     Keys,
     PBXOptions,
@@ -25,7 +26,6 @@ from hotline.agi.simulator import (
     parse_args,
     simulate_call,
 )
-from hotline.net.tcp import bound_port, connected, stop_listening
 
 from reactor_run import run_on_reactor
 

@@ -19,9 +19,9 @@ from hotline.dialer.ami_client import (
     AMIListResult,
     AMILoginError,
 )
-from hotline.dialer.ami_sim_session import AMISession
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import bound_port
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_session import AMISession
 
 SECRET = "dialer-secret"
 

@@ -13,9 +13,9 @@ from twisted.internet.testing import StringTransport
 
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser
-from hotline.dialer.ami_sim_queues import default_queues
-from hotline.dialer.ami_sim_session import AMISession
-from hotline.dialer.ami_simulator import AMISimulator
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_queues import default_queues
+from hotline.pbxsim.ami_session import AMISession
 
 from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, golden_files, load_jsonl, stream
 

@@ -12,10 +12,10 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
-from hotline.dialer.ami_sim_queues import default_queues
-from hotline.dialer.ami_sim_residents import RandomResidents, ResidentModel, ResidentPlan
-from hotline.dialer.ami_sim_session import AMISession
-from hotline.dialer.ami_simulator import AMISimulator
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_queues import default_queues
+from hotline.pbxsim.ami_residents import RandomResidents, ResidentModel, ResidentPlan
+from hotline.pbxsim.ami_session import AMISession
 
 
 class Session:

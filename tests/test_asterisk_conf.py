@@ -27,9 +27,9 @@ from hotline.agi.flows import load_flows
 from hotline.agi.prompts import PROMPT_NAMES
 from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
 from hotline.core.vocabulary import CampaignKind
-from hotline.dialer import ami_sim_agent_calls
 from hotline.dialer.engine import AGENT_CONTEXT, FLOW_CONTEXT
 from hotline.dialer.preview_calls import PREVIEW_CONTEXT
+from hotline.pbxsim import ami_agent_calls
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
 CAMPAIGN_KINDS = tuple(CampaignKind)
@@ -458,7 +458,7 @@ def test_predictive_call_reaching_an_agent_is_not_abandoned(dialplan: Dialplan) 
 def test_every_context_the_dialer_originates_into_exists(dialplan: Dialplan) -> None:
     for context in (FLOW_CONTEXT, AGENT_CONTEXT, PREVIEW_CONTEXT):
         assert 1 in dialplan.contexts[context].extensions["s"], context
-    assert ami_sim_agent_calls.PREVIEW_CONTEXT == PREVIEW_CONTEXT  # the simulator plays it
+    assert ami_agent_calls.PREVIEW_CONTEXT == PREVIEW_CONTEXT  # the simulator plays it
 
 
 @pytest.mark.parametrize("recording", ["/rec/calls/lead-7-1.wav", ""])
@@ -467,7 +467,7 @@ def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
 ) -> None:
     call = {"HOTLINE_DIAL": "PJSIP/13800138000@trunk", "HOTLINE_RECORDING": recording}
     trace, _ = run(dialplan, PREVIEW_CONTEXT, "s", call)
-    timeout = f"{ami_sim_agent_calls.DIAL_TIMEOUT_S:g}"
+    timeout = f"{ami_agent_calls.DIAL_TIMEOUT_S:g}"
     assert trace[-2:] == [f"Dial(PJSIP/13800138000@trunk,{timeout})", "Hangup()"]
     recorded = [t for t in trace if t.startswith("MixMonitor")]
     assert recorded == ([f"MixMonitor({recording},b)"] if recording else [])
@@ -499,4 +499,4 @@ def test_conf_matches_service_defaults(dialplan: Dialplan) -> None:
         for items in (dict(effective(pjsip, s)) for s in pjsip if s.name == "agent101")
         if items.get("type") == "endpoint"
     ]
-    assert endpoint["context"] == ami_sim_agent_calls.AGENT_ENDPOINT_CONTEXT
+    assert endpoint["context"] == ami_agent_calls.AGENT_ENDPOINT_CONTEXT

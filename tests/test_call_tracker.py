@@ -13,12 +13,12 @@ from twisted.internet.testing import StringTransport
 from hotline.core.vocabulary import Disposition
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
-from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ResidentPlan
-from hotline.dialer.ami_sim_session import AMISession
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.dialer.call_tracker import CAUSE_GRACE, Attempt, CallTracker
 from hotline.dialer.dispositions import disposition
 from hotline.dialer.preview_dispositions import resident_disposition
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.pbxsim.ami_session import AMISession
 
 from golden import golden_dir, stream
 

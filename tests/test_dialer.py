@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from twisted.internet.task import deferLater
 
-from hotline.agi.simulator import Input, Keys, Speak
 from hotline.app import App
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
@@ -21,9 +20,10 @@ from hotline.core.db import Database
 from hotline.core.events import AgentConnected, AgentStateChanged
 from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
 from hotline.core.tickets import Intake, move_ticket, open_ticket
-from hotline.dialer.ami_sim_residents import ResidentPlan
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import connected
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_residents import ResidentPlan
+from hotline.pbxsim.fastagi import Input, Keys, Speak
 from hotline.recordings.resolve import resolve_path
 from hotline.recordings.worker import scan
 from hotline.service import Service

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import Keys, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.event_bus import EventBus
@@ -29,6 +28,7 @@ from hotline.core.events import (
 )
 from hotline.core.models import Resident, Ticket
 from hotline.metrics import Metrics
+from hotline.pbxsim.fastagi import Keys, Silence, SimCaller, Speak
 
 from factories import seed_residents
 from flow_harness import make_app, place_calls

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
-from hotline.agi.simulator import Keys, PBXOptions, Silence, SimCaller
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.models import CallRecord
+from hotline.pbxsim.fastagi import Keys, PBXOptions, Silence, SimCaller
 
 from factories import seed_residents
 from flow_harness import OFFICE_HOURS, make_app, place_calls

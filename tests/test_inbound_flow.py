@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import HangUp, Input, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, CallRecord, Ticket, Unit
 from hotline.metrics import Metrics
+from hotline.pbxsim.fastagi import HangUp, Input, Keys, PBXOptions, Silence, SimCaller, Speak
 
 from factories import seed_residents
 from flow_harness import AFTER_HOURS, OFFICE_HOURS, make_app, place_calls

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotline.agi.simulator import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.events import ReportFiled
@@ -25,6 +24,7 @@ from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.dialer.ami_fields import FieldErrors
 from hotline.metrics import Metrics, agi_command_name
 from hotline.metrics_service import watch_ami
+from hotline.pbxsim.fastagi import HangUp, Keys, PBXOptions, Silence, SimCaller, Speak
 
 from factories import seed_residents
 from flow_harness import OFFICE_HOURS, make_app, place_calls

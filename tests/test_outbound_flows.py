@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import Input, Keys, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.events import FollowUpRecorded
 from hotline.core.flow_answers import visitor_decision
 from hotline.core.models import FollowUp, Lead, Ticket
 from hotline.core.rules import Rules
+from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak
 
 from campaign_factories import MORNING, done_repair, running_campaign, seed
 from flow_harness import make_app, place_calls

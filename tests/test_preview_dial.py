@@ -19,7 +19,7 @@ from hotline.core.events import AgentMissed, AttemptFinished
 from hotline.core.leads import generate_leads
 from hotline.core.models import CallRecord, DialRequest, Lead, Phone, Resident
 from hotline.core.rules import Rules
-from hotline.dialer.ami_sim_residents import AgentPlan, ResidentPlan
+from hotline.pbxsim.ami_residents import AgentPlan, ResidentPlan
 
 from campaign_factories import CAMPAIGN_RESIDENTS, MORNING, SH, WINDOW, seed
 from cli_support import Run, jrun

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import Input, Keys, Silence, SimCaller, Speak, simulate_call
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Recording, Ticket
 from hotline.net.tcp import bound_port
+from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak, simulate_call
 from hotline.service import Service
 
 from factories import seed_residents

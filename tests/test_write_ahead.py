@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import HangUp, Input, Keys, Silence, SimCaller, Speak
 from hotline.app import App
 from hotline.core.db import Database
 from hotline.core.intake import CallSummary, IntakeDesk
 from hotline.core.models import CallRecord, Ticket
 from hotline.core.spool import Spool, SpoolFailed
 from hotline.metrics import Metrics
+from hotline.pbxsim.fastagi import HangUp, Input, Keys, Silence, SimCaller, Speak
 from hotline.service import Service
 
 from factories import seed_residents

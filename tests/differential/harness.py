@@ -25,13 +25,13 @@ from twisted.internet.protocol import ClientFactory, Factory, Protocol
 from twisted.internet.task import deferLater
 
 from hotline.agi.prompts import PROMPT_NAMES
-from hotline.agi.simulator import SAMPLE_RATE, Speak, write_audio
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
 from hotline.core.leads import generate_leads
 from hotline.core.models import CallRecord
 from hotline.core.rules import Rules
 from hotline.net.tcp import connected
+from hotline.pbxsim.fastagi import SAMPLE_RATE, Speak, write_audio
 
 from factories import seed_residents
 

@@ -19,14 +19,14 @@ from twisted.internet.protocol import ClientFactory, Factory
 from twisted.protocols.basic import LineOnlyReceiver
 from zope.interface import implementer
 
-from hotline.agi import simulator
-from hotline.agi.simulator import HangUp, Input, Keys, Speak
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage
-from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import bound_port, connected, stop_listening
+from hotline.pbxsim import fastagi as simulator
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_queues import Queue, QueueMember
+from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
+from hotline.pbxsim.fastagi import HangUp, Input, Keys, Speak
 
 # The AMI simulator in real time: a call that rings through an AMI reconnect must still be
 # ringing when the dialer is back, as on a real PBX.

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hotline.agi.simulator import Input
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Ticket, Unit
+from hotline.pbxsim.fastagi import Input
 
 # Residents the dialer calls, by the prefix of their number: what their phone does. The real
 # Asterisk's [test-residents] context (asterisk_pbx.py) and the AMI simulator's model agree.

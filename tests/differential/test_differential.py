@@ -28,8 +28,8 @@ from harness import (
 from pbxs import RealPBX, SimulatedPBX
 from scenario import InboundCall, Outcome, Scenario, read_outcome
 
-from hotline.agi.simulator import Keys, Silence, Speak
 from hotline.core.db import Database
+from hotline.pbxsim.fastagi import Keys, Silence, Speak
 
 from reactor_run import run_on_reactor
 

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from hotline.agi.simulator import SimCallResult
+from hotline.pbxsim.fastagi import SimCallResult
 
 from pbx import call, heard_confirmed, inbound_key, phone, reached
 from service_process import Records, ServiceProcess

@@ -1,6 +1,6 @@
 """Asterisk's side for the fault tests: residents who call in, and an AMI that dials out.
 
-Both are the project's simulators (agi/simulator.py, dialer/ami_simulator.py), run on the test's
+Both are the project's simulators (pbxsim/fastagi.py, pbxsim/ami.py), run on the test's
 private reactor against the `hotline serve` subprocess.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from hotline.agi.simulator import Input, Keys, PBXOptions, Silence, SimCaller, SimCallResult, Speak
-from hotline.agi.simulator import simulate_call as _simulate_call
-from hotline.dialer.ami_sim_calls import OriginateRequest
-from hotline.dialer.ami_sim_residents import ResidentModel, ResidentPlan
-from hotline.dialer.ami_simulator import AMISimulator
 from hotline.net.tcp import connected
+from hotline.pbxsim.ami import AMISimulator
+from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
+from hotline.pbxsim.fastagi import Input, Keys, PBXOptions, Silence, SimCaller, SimCallResult, Speak
+from hotline.pbxsim.fastagi import simulate_call as _simulate_call
 
 SCALE = 0.01  # simulated seconds per real second: a repair call takes about 0.3 s
 AMI_USER, AMI_SECRET = "hotline", "faults-secret"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred
 
-from hotline.dialer.ami_sim_residents import ResidentPlan
 from hotline.net.tcp import stop_listening
+from hotline.pbxsim.ami_residents import ResidentPlan
 
 from dialler import RING_SCALE, attempt_recorder, dialler_service
 from invariants import GROWTH_KIB, SLOWER, turnaround

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.core.models import Lead
-from hotline.dialer.ami_sim_residents import ResidentPlan
+from hotline.pbxsim.ami_residents import ResidentPlan
 from hotline.settings import DialerSettings
 
 from dialler import RESIDENTS, RING_SCALE, attempt_recorder, dialler_service

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, DeferredList
 
-from hotline.agi.simulator import SimCallResult
+from hotline.pbxsim.fastagi import SimCallResult
 
 from invariants import calls_without_ending, confirmed_not_stored
 from pbx import KEYED, UNKNOWN, call, estate_csv, heard_confirmed, reached

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import DeferredList
 
-from hotline.agi.simulator import SimCaller, environment_lines
+from hotline.pbxsim.fastagi import SimCaller, environment_lines
 
 from invariants import GROWTH_KIB, SLOWER, turnaround
 from pbx import call, estate_csv, heard_confirmed, inbound_key, options, phone

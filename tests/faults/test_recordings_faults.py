@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.simulator import Keys, Silence, Speak
 from hotline.core.models import Recording
+from hotline.pbxsim.fastagi import Keys, Silence, Speak
 
 from pbx import call, estate_csv, heard_confirmed, phone
 from reactor_run import run_on_reactor

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from hotline.agi.simulator import Input, Keys, Silence, Speak
 from hotline.core.intake import CallSummary, PhoneReport
 from hotline.core.spool import Spool
+from hotline.pbxsim.fastagi import Input, Keys, Silence, Speak
 
 from pbx import call, estate_csv, heard_confirmed, inbound_key
 from reactor_run import run_on_reactor

@@ -9,9 +9,9 @@ agents.  Who answers is decided by a :class:`ResidentModel`; calls live in the
 All timing goes through ``clock.callLater`` scaled by ``time_scale`` (0 = as fast as the
 reactor turns), so tests can drive it with ``twisted.internet.task.Clock``.
 
-The pieces live beside it: residents (``ami_sim_residents``), channels
-(``ami_sim_channels``), Originate calls (``ami_sim_calls``), queues (``ami_sim_queues``,
-``ami_sim_queue_calls``) and the AMI session (``ami_sim_session``).
+The pieces live beside it: residents (``ami_residents``), channels
+(``ami_channels``), Originate calls (``ami_calls``), queues (``ami_queues``,
+``ami_queue_calls``) and the AMI session (``ami_session``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTim
 from twisted.internet.protocol import ServerFactory
 
 from hotline.dialer.ami_protocol import Header, format_message
-from hotline.dialer.ami_sim_agent_calls import PREVIEW_CONTEXT, AgentFirstCall
-from hotline.dialer.ami_sim_calls import DEFAULT_LANDING, OriginateRequest, OutboundCall
-from hotline.dialer.ami_sim_channels import CAUSE_TEXT, Channel
-from hotline.dialer.ami_sim_queues import Queue, QueueMember
-from hotline.dialer.ami_sim_residents import AgentPlan, ResidentModel, ScriptedResidents
-from hotline.dialer.ami_sim_session import AMISession
+from hotline.pbxsim.ami_agent_calls import PREVIEW_CONTEXT, AgentFirstCall
+from hotline.pbxsim.ami_calls import DEFAULT_LANDING, OriginateRequest, OutboundCall
+from hotline.pbxsim.ami_channels import CAUSE_TEXT, Channel
+from hotline.pbxsim.ami_queues import Queue, QueueMember
+from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ScriptedResidents
+from hotline.pbxsim.ami_session import AMISession
 
 
 class AMISimulator:

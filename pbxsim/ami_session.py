@@ -17,13 +17,13 @@ from hotline.dialer.ami_protocol import (
     Header,
     format_message,
 )
-from hotline.dialer.ami_sim_calls import OriginateRequest
-from hotline.dialer.ami_sim_channels import Channel, parse_caller_id
 from hotline.net.tcp import connected
+from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_channels import Channel, parse_caller_id
 
 if TYPE_CHECKING:
-    from hotline.dialer.ami_sim_queues import Queue
-    from hotline.dialer.ami_simulator import AMISimulator
+    from hotline.pbxsim.ami import AMISimulator
+    from hotline.pbxsim.ami_queues import Queue
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 AMI_VERSION = "11.0.0"

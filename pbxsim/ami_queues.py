@@ -10,7 +10,7 @@ from hotline.dialer.ami_protocol import Header
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
-    from hotline.dialer.ami_sim_queue_calls import QueueCall
+    from hotline.pbxsim.ami_queue_calls import QueueCall
 
 
 @dataclass

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotline.dialer.ami_protocol import Header
-from hotline.dialer.ami_sim_channels import CALLING_PRES, UNKNOWN, Channel
+from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
 
 if TYPE_CHECKING:
-    from hotline.dialer.ami_sim_calls import OutboundCall
-    from hotline.dialer.ami_sim_queues import QueueMember
-    from hotline.dialer.ami_sim_residents import ResidentPlan
+    from hotline.pbxsim.ami_calls import OutboundCall
+    from hotline.pbxsim.ami_queues import QueueMember
+    from hotline.pbxsim.ami_residents import ResidentPlan
 
 BEEP_S = 0.9  # how long Playback(beep) takes in the golden capture
 

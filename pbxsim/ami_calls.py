@@ -11,14 +11,14 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from hotline.dialer.ami_protocol import Header
-from hotline.dialer.ami_sim_channels import CALLING_PRES, UNKNOWN, Channel
-from hotline.dialer.ami_sim_queue_calls import QueueCall
+from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
+from hotline.pbxsim.ami_queue_calls import QueueCall
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotline.dialer.ami_sim_residents import ResidentPlan
-    from hotline.dialer.ami_simulator import AMISimulator
+    from hotline.pbxsim.ami import AMISimulator
+    from hotline.pbxsim.ami_residents import ResidentPlan
 
 # OriginateResponse Reason values (Asterisk's AST_CONTROL_* of the outgoing leg).
 REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED, REASON_BUSY = 0, 1, 3, 4, 5

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hotline.dialer.ami_protocol import Header
-from hotline.dialer.ami_sim_calls import (
+from hotline.pbxsim.ami_calls import (
     REASON_ANSWERED,
     REASON_FAILED,
     REASON_HANGUP,
@@ -20,14 +20,14 @@ from hotline.dialer.ami_sim_calls import (
     OriginateRequest,
     OutboundCall,
 )
-from hotline.dialer.ami_sim_channels import CALLING_PRES, Channel
-from hotline.dialer.ami_sim_residents import AgentPlan
+from hotline.pbxsim.ami_channels import CALLING_PRES, Channel
+from hotline.pbxsim.ami_residents import AgentPlan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotline.dialer.ami_sim_residents import ResidentPlan
-    from hotline.dialer.ami_simulator import AMISimulator
+    from hotline.pbxsim.ami import AMISimulator
+    from hotline.pbxsim.ami_residents import ResidentPlan
 
 PREVIEW_CONTEXT = "dialer-preview"
 AGENT_ENDPOINT_CONTEXT = "agents"  # pjsip.conf: where an agent's channel starts
