@@ -18,6 +18,7 @@ are exact. The same steps run on each database in turn:
     .venv/bin/python bench/inbound_load.py            # the full run, about 6 min on 2 cores
     .venv/bin/python bench/inbound_load.py --quick    # a short look (about 1 min)
     .venv/bin/python bench/inbound_load.py --db sqlite --json   # one database; one JSON object
+    .venv/bin/python bench/inbound_load.py --quick --webhook http://127.0.0.1:9/x  # subscribed
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import os
 import random
 import resource
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,6 +41,7 @@ from typing import Any
 
 from _header import header_lines, run_info  # bench/ is on sys.path when this script runs
 from _load import (
+    HOTLINE,
     CallOutcome,
     CallScript,
     ServerProcess,
@@ -255,10 +258,26 @@ def reference_call(server: ServerProcess, script: CallScript, number: str) -> Ca
     return replace(script, reference_key=outcome.key)
 
 
+# What a --webhook subscription asks for: the two events every standard call writes.
+WEBHOOK_EVENTS = "ticket.created,call.ended"
+
+
+def subscribe(home: Path, settings: dict[str, str], url: str) -> None:
+    env = {**os.environ, **settings, "HOTLINE_HOME": str(home)}
+    command = [str(HOTLINE), "webhooks", "add", url, "--events", WEBHOOK_EVENTS]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def run(
-    plan: Plan, root: Path, settings: dict[str, str], recorded: CallScript | None
+    plan: Plan,
+    root: Path,
+    settings: dict[str, str],
+    recorded: CallScript | None,
+    webhook: str | None = None,
 ) -> dict[str, Any]:
     home, phones = make_home(root, plan.residents, settings)
+    if webhook:
+        subscribe(home, settings, webhook)
     db = settings.get("HOTLINE_DB_URL") or f"sqlite:///{home / 'hotline.db'}"
     callers = Callers(phones[1:])
     report: dict[str, Any] = {"database": database_version(db), "residents": plan.residents}
@@ -290,14 +309,16 @@ def run(
     return report
 
 
-def run_all(plan: Plan, root: Path, databases: list[str], pg_admin_url: str) -> dict[str, Any]:
-    report: dict[str, Any] = {"run": run_info(), "databases": {}}
+def run_all(
+    plan: Plan, root: Path, databases: list[str], pg_admin_url: str, webhook: str | None = None
+) -> dict[str, Any]:
+    report: dict[str, Any] = {"run": run_info(), "databases": {}, "webhook": webhook}
     script = None
     work = root / "run"  # the same paths for every database: the script holds the home's path
     for database in databases:
         with database_settings(database, pg_admin_url) as settings:
             work.mkdir()
-            result = run(plan, work, settings, script)
+            result = run(plan, work, settings, script, webhook)
             work.rename(root / database)
         script = result.pop("script")
         report["databases"][database] = result
@@ -318,6 +339,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"and call record; {first['residents']:,} residents on file; "
         + ", ".join(r["database"] for r in runs.values())
     )
+    if report.get("webhook"):
+        print(f"webhook subscription to {WEBHOOK_EVENTS} at {report['webhook']}")
     print()
     print("full call, replies instant                calls  calls/s  server CPU/call  errors")
     for database, run in runs.items():
@@ -385,16 +408,21 @@ def main() -> None:
         default=PG_ADMIN_URL,
         help="a PostgreSQL server to make the run's database on (HOTLINE_BENCH_PG_URL)",
     )
+    parser.add_argument(
+        "--webhook",
+        metavar="URL",
+        help=f"subscribe URL to {WEBHOOK_EVENTS}: every call writes two outbox events",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     databases = args.db or list(DATABASES)
     if args.keep:
         root = Path(args.keep)
         root.mkdir(parents=True, exist_ok=False)
-        report = run_all(plan, root, databases, args.pg_url)
+        report = run_all(plan, root, databases, args.pg_url, args.webhook)
     else:
         with tempfile.TemporaryDirectory(prefix="hotline-inbound-") as tmp:
-            report = run_all(plan, Path(tmp), databases, args.pg_url)
+            report = run_all(plan, Path(tmp), databases, args.pg_url, args.webhook)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -8,10 +8,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from . import outbox
 from .models import FollowUp, Lead, Ticket
 from .rules import Rules
 from .tickets import Intake, move_ticket, open_ticket
-from .vocabulary import DomainError, Kind, LeadState, NotFound
+from .vocabulary import DomainError, Kind, LeadState, NotFound, WebhookEventType
+from .webhook_payloads import followup_recorded
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,39 @@ def record_answers(
         )
         .values(state=LeadState.DONE)
     )
+    if outbox.wants(session, WebhookEventType.FOLLOWUP_RECORDED):
+        data = followup_recorded(
+            rules,
+            followup.id,
+            followup.ticket_id,
+            at,
+            answers.satisfaction,
+            answers.quality,
+            answers.comment,
+            unsatisfied,
+        )
+        outbox.emit(session, WebhookEventType.FOLLOWUP_RECORDED, at, data)
     if not unsatisfied:
         return None
+    complaint = _complain(session, rules, followup, answers, at)
+    if outbox.wants(session, WebhookEventType.FOLLOWUP_UNSATISFIED):
+        data = {
+            "followup_id": followup.id,
+            "ticket_id": followup.ticket_id,
+            "satisfaction": answers.satisfaction,
+            "complaint_id": complaint.id,
+            "reopened": complaint.id == followup.ticket_id,
+        }
+        outbox.emit(session, WebhookEventType.FOLLOWUP_UNSATISFIED, at, data)
+    return complaint
+
+
+def _complain(
+    session: Session, rules: Rules, followup: FollowUp, answers: Answers, at: datetime
+) -> Ticket:
+    """§4: the complaint reopened, or a new one about the followed-up matter."""
     ticket = followup.ticket
-    note = f"follow-up {followup_id}: satisfaction {answers.satisfaction}"
+    note = f"follow-up {followup.id}: satisfaction {answers.satisfaction}"
     if ticket.kind == Kind.COMPLAINT:
         return move_ticket(session, rules, ticket.id, "reopened", at, note=note)
     return open_ticket(

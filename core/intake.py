@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import outbox
 from .db import Database, DatabaseUnavailable
 from .models import ArrearsAccount, CallRecord, Phone, Resident, Ticket, TicketEvent, Unit
 from .residents import find_unit
@@ -44,7 +45,8 @@ from .rules import Rules
 from .spool import Entry, Spool, SpoolFailed
 from .tickets import Intake, ticket_row
 from .units import normalise_phone
-from .vocabulary import DomainError
+from .vocabulary import DomainError, WebhookEventType
+from .webhook_payloads import CALL_FIELDS, call_ended, ticket_created
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,12 @@ CALL_UPDATES = (
     "queue",
     "recording",
 )
+
+
+CALL_ENDED = WebhookEventType.CALL_ENDED
+TICKET_CREATED = WebhookEventType.TICKET_CREATED
+# The call record's columns a call.ended webhook event carries.
+CALL_COLUMNS = [CallRecord.__table__.c[name] for name in CALL_FIELDS]
 
 
 def call_record_statements(dialect: str) -> tuple[Insert, Insert]:
@@ -225,6 +233,8 @@ class IntakeDesk:
     def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
         self.db, self.rules, self.spool = db, rules, spool
         self._arrival, self._call_update = call_record_statements(db.engine.dialect.name)
+        # The same, answering the row for a call.ended webhook event when one is wanted.
+        self._call_update_row = self._call_update.returning(*CALL_COLUMNS)
         # Calls of this process not closed yet: never settled as interrupted while they run.
         self._open: set[str] = set()
         # Set when the service begins to stop: a call cut off then was interrupted, not hung up.
@@ -316,20 +326,27 @@ class IntakeDesk:
         """Calls that arrived and never ended (the service died under them) end `interrupted`,
         keeping what was known; calls still running in this process are left alone."""
         report = select(Ticket.id).where(Ticket.intake_key == CallRecord.key)
+        settle = (
+            sql_update(CallRecord)
+            .where(
+                CallRecord.direction == "in",
+                CallRecord.ended_at.is_(None),
+                CallRecord.key.not_in(list(self._open)),
+            )
+            .values(
+                disposition="interrupted",
+                ended_at=at,
+                ticket_id=func.coalesce(CallRecord.ticket_id, report.scalar_subquery()),
+            )
+        )
         with self.db.transaction() as c:
-            settled = c.execute(
-                sql_update(CallRecord)
-                .where(
-                    CallRecord.direction == "in",
-                    CallRecord.ended_at.is_(None),
-                    CallRecord.key.not_in(list(self._open)),
-                )
-                .values(
-                    disposition="interrupted",
-                    ended_at=at,
-                    ticket_id=func.coalesce(CallRecord.ticket_id, report.scalar_subquery()),
-                )
-            ).rowcount
+            if outbox.wants(c, CALL_ENDED):
+                rows = c.execute(settle.returning(*CALL_COLUMNS)).all()
+                for row in rows:
+                    outbox.emit(c, CALL_ENDED, at, call_ended(self.rules, dict(row._mapping)))
+                settled = len(rows)
+            else:
+                settled = c.execute(settle).rowcount
         if settled:
             log.warning("%d call(s) cut off by a stop of the service: interrupted", settled)
             self.on_interrupted(settled)
@@ -386,6 +403,9 @@ class IntakeDesk:
                 report.text = f"[unit {report.unit} not on file] {report.text or ''}".strip()
         row = ticket_row(self.rules, report.intake(), unit_id)
         ticket_id = c.execute(INSERT_TICKET, row).scalar_one()
+        if outbox.wants(c, TICKET_CREATED):
+            data = ticket_created(self.rules, ticket_id, row, report.unit if unit_id else None)
+            outbox.emit(c, TICKET_CREATED, report.received_at, data)
         c.execute(
             INSERT_TICKET_EVENT,
             {
@@ -398,7 +418,12 @@ class IntakeDesk:
         return ticket_id
 
     def _call_tx(self, connection: Connection, summary: CallSummary) -> None:
-        connection.execute(self._call_update, self._call_row(summary))
+        if not outbox.wants(connection, CALL_ENDED):
+            connection.execute(self._call_update, self._call_row(summary))
+            return
+        row = connection.execute(self._call_update_row, self._call_row(summary)).one()
+        at = summary.ended_at or summary.arrived_at
+        outbox.emit(connection, CALL_ENDED, at, call_ended(self.rules, dict(row._mapping)))
 
     @staticmethod
     def _call_row(c: CallSummary) -> dict[str, Any]:

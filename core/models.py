@@ -389,3 +389,62 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     user: Mapped[User] = relationship()
+
+
+class WebhookSubscription(Base):
+    """An integration's URL and the event types it wants, signed with its shared secret (kept
+    in the clear: it signs every delivery, as the receiver's copy checks it)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class WebhookEvent(Base):
+    """The outbox: an event, written in the transaction of the change that caused it. Its uuid
+    is the receivers' idempotency key; `fanned_out` once a delivery was made per subscriber."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_webhook_outbox_fanned_out", "fanned_out", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]  # when written: subscriptions added later do not get it
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class WebhookDelivery(Base):
+    """One event to one subscriber: pending (due at next_try_at), delivered or failed."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_try_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_outbox.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    # When it is due; while a sender holds it, the end of the sender's lease (a killed sender's
+    # delivery is due again then).
+    next_try_at: Mapped[datetime]
+    give_up_at: Mapped[datetime]  # still failing then: failed (webhooks.max_age_hours)
+    last_try_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    subscription: Mapped[WebhookSubscription] = relationship()
+    event: Mapped[WebhookEvent] = relationship()

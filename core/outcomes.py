@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from . import outbox
 from .arrears import reminder_reached
 from .leads import CALLBACK_PRIORITY, LeadClaim, first_valid_number, start_attempt
 from .models import CallRecord, Campaign, Lead, Phone, Resident
@@ -23,8 +24,10 @@ from .vocabulary import (
     DomainError,
     LeadState,
     NotFound,
+    WebhookEventType,
     parse_choice,
 )
+from .webhook_payloads import CALL_FIELDS, call_ended, campaign_attempt, fields_of
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,23 @@ def record_attempt(
         ),
     )
     session.flush()
+    _emit_ended(session, rules, record, lead, step)
     return step
+
+
+def _emit_ended(
+    session: Session, rules: Rules, record: CallRecord, lead: Lead, step: NextStep
+) -> None:
+    """The webhook events of an attempt's end, in its transaction."""
+    assert record.ended_at is not None  # just set from the outcome
+    call = fields_of(record, CALL_FIELDS)
+    if outbox.wants(session, WebhookEventType.CALL_ENDED):
+        outbox.emit(session, WebhookEventType.CALL_ENDED, record.ended_at, call_ended(rules, call))
+    if outbox.wants(session, WebhookEventType.CAMPAIGN_ATTEMPT):
+        data = campaign_attempt(
+            rules, lead.campaign_id, lead.id, call, lead.attempts, step.text, step.at
+        )
+        outbox.emit(session, WebhookEventType.CAMPAIGN_ATTEMPT, record.ended_at, data)
 
 
 def _set(record: CallRecord, values: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from . import outbox
 from .models import CallRecord, FollowUp, Recording, Ticket, TicketEvent, WorkOrder
 from .residents import require_unit
 from .rules import Rules
@@ -19,9 +20,11 @@ from .vocabulary import (
     Kind,
     NotFound,
     Severity,
+    WebhookEventType,
     check_category,
     parse_choice,
 )
+from .webhook_payloads import TICKET_FIELDS, fields_of, ticket_created, ticket_state_changed
 
 # The first moment a ticket reaches each milestone is kept on its row for the report.
 MILESTONES = {
@@ -100,6 +103,9 @@ def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
     )
     session.add(ticket)
     session.flush()
+    if outbox.wants(session, WebhookEventType.TICKET_CREATED):
+        data = ticket_created(rules, ticket.id, fields_of(ticket, TICKET_FIELDS), intake.unit)
+        outbox.emit(session, WebhookEventType.TICKET_CREATED, intake.received_at, data)
     return ticket
 
 
@@ -139,6 +145,11 @@ def move_ticket(
     ticket.events.append(
         TicketEvent(from_state=ticket.state, to_state=target, at=at, note=note, actor=by)
     )
+    if outbox.wants(session, WebhookEventType.TICKET_STATE_CHANGED):
+        data = ticket_state_changed(
+            rules, ticket.id, kind.value, ticket.state, target, at, by, note
+        )
+        outbox.emit(session, WebhookEventType.TICKET_STATE_CHANGED, at, data)
     ticket.state = target
     ticket.updated_at = at
     column = MILESTONES.get(target)

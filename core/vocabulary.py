@@ -119,6 +119,23 @@ class Disposition(StrEnum):
     INTERRUPTED = "interrupted"  # in the air when the service stopped; settled at the next start
 
 
+class WebhookEventType(StrEnum):
+    """What a webhook subscription may ask for (docs/api.md, Webhooks)."""
+
+    TICKET_CREATED = "ticket.created"
+    TICKET_STATE_CHANGED = "ticket.state_changed"
+    CALL_ENDED = "call.ended"
+    FOLLOWUP_RECORDED = "followup.recorded"
+    FOLLOWUP_UNSATISFIED = "followup.unsatisfied"
+    CAMPAIGN_ATTEMPT = "campaign.attempt"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due at its next_try_at (or held by a sender until then)
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # given up: too old, or its URL no longer http(s)
+
+
 E = TypeVar("E", bound=StrEnum)
 
 

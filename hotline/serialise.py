@@ -21,6 +21,8 @@ from hotline.core.models import (
     Resident,
     Ticket,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from hotline.core.overdue import Overdue
 from hotline.core.report import Report
@@ -348,4 +350,32 @@ def token(t: ApiToken, tz: tzinfo) -> dict[str, Any]:
         "role": token_role(t),
         "created_at": iso(t.created_at, tz),
         "revoked_at": iso(t.revoked_at, tz),
+    }
+
+
+def webhook_subscription(w: WebhookSubscription, tz: tzinfo) -> dict[str, Any]:
+    """Without its secret: that is shown once, when the subscription is added."""
+    return {
+        "id": w.id,
+        "url": w.url,
+        "events": list(w.events),
+        "active": w.active,
+        "created_at": iso(w.created_at, tz),
+    }
+
+
+def webhook_delivery(d: WebhookDelivery, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "subscription_id": d.subscription_id,
+        "event": d.event.type,
+        "idempotency_key": d.event.uuid,
+        "status": d.status,
+        "attempts": d.attempts,
+        "created_at": iso(d.created_at, tz),
+        "next_try_at": iso(d.next_try_at, tz) if d.status == "pending" else None,
+        "last_try_at": iso(d.last_try_at, tz),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "delivered_at": iso(d.delivered_at, tz),
     }

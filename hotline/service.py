@@ -7,7 +7,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -28,6 +28,7 @@ from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 from hotline.core.vocabulary import DomainError
+from hotline.core.webhook_desk import WebhookDesk
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
@@ -42,6 +43,8 @@ from hotline.metrics_service import (
 )
 from hotline.net.tcp import address_text, stop_listening
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
+from hotline.webhooks.deliverer import Deliverer
+from hotline.webhooks.sender import Sender
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -150,6 +153,17 @@ class Service:
         )
         self._recordings = LoopingCall(self._archive_recordings)
         self._recordings.clock = reactor
+        # The outbox's events to their subscribers (hotline.webhooks), database work in the pool.
+        w = app.settings.webhooks
+        self.webhooks = Deliverer(
+            WebhookDesk(app.db, app.rules, w.retry, timedelta(seconds=w.lease_seconds)),
+            Sender(reactor, w.timeout_seconds),
+            self.run_blocking,
+            self.clock,
+            reactor,
+            w.batch,
+            ready=lambda: self._db_ready,
+        )
         self.ports: list[IListeningPort] = []
         self.ami: AMIClient | None = None
         self.dialer: Dialer | None = None
@@ -289,6 +303,7 @@ class Service:
         log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
+        self.webhooks.start(self.app.settings.webhooks.poll_seconds)
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
         if web_listen:  # `hotline serve` passes web.listen; empty or None: no HTTP API
@@ -307,6 +322,7 @@ class Service:
         for loop in (self._catch_up, self._recordings):
             if loop.running:
                 loop.stop()
+        self.webhooks.stop()
         if self.attached_metrics is not None:
             self.attached_metrics.stop()
         if self.dialer is not None:

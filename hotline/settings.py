@@ -27,6 +27,7 @@ from hotline.core.policy import (
     SitePolicy,
 )
 from hotline.core.retry import RetryPolicy
+from hotline.core.webhook_retry import WebhookRetry
 from hotline.recordings.settings import ConversionSettings
 
 
@@ -154,6 +155,33 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    poll_seconds: float = 1.0  # how often new events are fanned out and due deliveries sent
+    batch: int = 50  # deliveries sent at once, at most, per tick
+    timeout_seconds: float = 10.0  # a receiver that has not answered by then has failed the try
+    # After a failed try: first wait, doubled each time up to the cap, +-jitter (a fraction).
+    retry_first_seconds: float = 10.0
+    retry_cap_seconds: float = 3600.0
+    retry_jitter: float = 0.2
+    max_age_hours: float = 24.0  # an event not delivered this long after it happened: failed
+
+    @property
+    def retry(self) -> WebhookRetry:
+        return WebhookRetry(
+            first_seconds=self.retry_first_seconds,
+            cap_seconds=self.retry_cap_seconds,
+            max_age_hours=self.max_age_hours,
+            jitter=self.retry_jitter,
+        )
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claimed delivery is its sender's: past it (the sender was killed), the
+        delivery is due again."""
+        return 2 * self.timeout_seconds + self.poll_seconds
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     site: SitePolicy = field(default_factory=SitePolicy)
@@ -169,6 +197,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def file(self) -> Path:

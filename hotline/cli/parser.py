@@ -16,12 +16,14 @@ from hotline.core.vocabulary import (
     CATEGORIES,
     CampaignKind,
     Channel,
+    DeliveryStatus,
     DialMode,
     Disposition,
     Kind,
     LeadState,
     Severity,
     UserRole,
+    WebhookEventType,
 )
 
 Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -75,6 +77,7 @@ def build_parser(
     _campaigns(sub, [common])
     _recordings(sub, [common])
     _people(sub, [common])
+    _webhooks(sub, [common])
     _running(sub)
     return parser
 
@@ -300,6 +303,39 @@ def _people(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     _command(tok, "list", "tokens:tokens_list", "every token", common)
     p = _command(tok, "revoke", "tokens:tokens_revoke", "the token stops working", common)
     p.add_argument("name")
+
+
+def _webhooks(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
+    """Webhook subscriptions and their delivery log (hotline.cli.webhooks)."""
+    hooks = _group(sub, "webhooks", "webhook subscriptions and deliveries")
+    p = _command(hooks, "add", "webhooks:webhooks_add", "subscribe a URL to events", common)
+    p.add_argument("url", help="http:// or https://; redirects are never followed")
+    p.add_argument(
+        "--events", required=True, help=f"comma-separated: {', '.join(_values(WebhookEventType))}"
+    )
+    p.add_argument("--secret", help="the shared signing secret (default: generated, shown once)")
+    _command(hooks, "list", "webhooks:webhooks_list", "every subscription", common)
+    for name, handler, help in (
+        ("remove", "webhooks_remove", "delete a subscription and its delivery log"),
+        ("disable", "webhooks_disable", "stop delivering to it (its pending deliveries wait)"),
+        ("enable", "webhooks_enable", "deliver to it again"),
+    ):
+        p = _command(hooks, name, f"webhooks:{handler}", help, common)
+        p.add_argument("id", type=int)
+    p = _command(
+        hooks,
+        "deliveries",
+        "webhooks:webhooks_deliveries",
+        "the delivery log, newest first",
+        common,
+    )
+    p.add_argument("--status", choices=_values(DeliveryStatus))
+    p.add_argument("--subscription", type=int, help="one subscription's")
+    p.add_argument("--limit", type=int, default=50)
+    p = _command(
+        hooks, "retry", "webhooks:webhooks_retry", "send a failed delivery again now", common
+    )
+    p.add_argument("delivery_id", type=int)
 
 
 def _running(sub: Sub) -> None:

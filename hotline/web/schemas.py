@@ -11,11 +11,13 @@ from hotline.core.vocabulary import (
     CampaignKind,
     CampaignState,
     Channel,
+    DeliveryStatus,
     DialMode,
     Disposition,
     Kind,
     LeadState,
     Severity,
+    WebhookEventType,
 )
 
 Schema = dict[str, Any]
@@ -109,6 +111,13 @@ _TOKEN = {
     "role": enum(UserRole),
     "created_at": TIME,
     "revoked_at": null(TIME),
+}
+_WEBHOOK = {
+    "id": INT,
+    "url": STR,
+    "events": array(enum(WebhookEventType)),
+    "active": BOOL,
+    "created_at": TIME,
 }
 DIAL_REQUEST = obj(
     id=INT,
@@ -267,6 +276,22 @@ COMPONENTS: dict[str, Schema] = {
     "User": obj(name=STR, role=enum(UserRole), extension=null(STR), disabled=BOOL, created_at=TIME),
     "Token": obj(**_TOKEN),
     "NewToken": obj(**_TOKEN, token=STR),
+    "Webhook": obj(**_WEBHOOK),
+    "NewWebhook": obj(**_WEBHOOK, secret=STR),
+    "WebhookDelivery": obj(
+        id=INT,
+        subscription_id=INT,
+        event=enum(WebhookEventType),
+        idempotency_key=STR,
+        status=enum(DeliveryStatus),
+        attempts=INT,
+        created_at=TIME,
+        next_try_at=null(TIME),
+        last_try_at=null(TIME),
+        last_status_code=null(INT),
+        last_error=null(STR),
+        delivered_at=null(TIME),
+    ),
     "Session": obj(
         name=STR,
         role=enum(UserRole),
