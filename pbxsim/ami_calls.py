@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
 from hotline.pbxsim.ami_queue_calls import QueueCall
@@ -44,7 +45,7 @@ class OriginateRequest:
 # Landing dialplan for answered calls without an ``on_answered`` hook, as in the golden
 # ``[dialer-landing]``: s,1 NoOp(landed campaign=${CAMPAIGN_ID} lead=${LEAD_ID}), Wait(10).
 DEFAULT_LANDING = {
-    ("dialer-landing", "s"): [
+    (dialplan.FLOW_CONTEXT, dialplan.ENTRY_EXTEN): [
         ("NoOp", "landed campaign=${CAMPAIGN_ID} lead=${LEAD_ID}"),
         ("Wait", "10"),
     ]

@@ -7,6 +7,7 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
 
@@ -67,7 +68,7 @@ class QueueCall:
     def mixmonitor(self, talk_s: float) -> None:
         """The file of `MixMonitor(${HOTLINE_RECORDING},b)` (hotline-agent): `b` records only
         while bridged, so a call no agent took leaves a 44-byte header-only WAV (Asterisk 22)."""
-        path = self.caller.variables.get("HOTLINE_RECORDING") if self.caller else None
+        path = self.caller.variables.get(dialplan.RECORDING) if self.caller else None
         if not self.sim.mixmonitor or not path:
             return
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.events import Event
 from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
@@ -95,11 +96,11 @@ def run_dialer(
         fastagi = bound_port(service.ports[0])
 
         def landing(info: dict[str, Any]) -> Deferred[Any]:
-            kind = info["variables"]["CAMPAIGN_KIND"]
+            kind = info["variables"][contract.CAMPAIGN_KIND]
             number = info["dial"].split("/", 1)[1].split("@", 1)[0]
             run.flows.append(f"outbound/{kind}")
             caller = SimCaller(number, None, list(answers.get(number, [])))
-            options = PBXOptions(time_scale=SCALE, context="dialer-landing", extension="s")
+            options = PBXOptions(time_scale=SCALE, context=contract.FLOW_CONTEXT, extension="s")
             return simulate_call(
                 reactor,
                 "127.0.0.1",
@@ -126,8 +127,8 @@ def run_dialer(
             residents=Residents(plans),
             time_scale=SCALE,
             on_answered=landing,
-            queues=[Queue("outbound", members)],
-            landing_queues={"dialer-agent": ("outbound", 2.0)},
+            queues=[Queue(contract.QUEUE_OUTBOUND, members)],
+            landing_queues={contract.AGENT_CONTEXT: (contract.QUEUE_OUTBOUND, 2.0)},
             agents=preview_agents,
             mixmonitor=mixmonitor,
         )

@@ -10,6 +10,7 @@ from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
 
+from hotline.core import dialplan as contract
 from hotline.dialer.ami_client import (
     AMIActionError,
     AMIClient,
@@ -93,10 +94,10 @@ class ClientTestCase(unittest.TestCase):
         client.on_any(lambda m: names.append(m.name))
         queued = await client.originate(
             "Local/100@resident-sim",
-            "dialer-landing",
+            contract.FLOW_CONTEXT,
             "s",
             1,
-            variables={"LEAD_ID": "lead-7"},
+            variables={contract.LEAD_ID: "lead-7"},
             timeout_ms=15000,
             caller_id='"Dialer" <5550100>',
             action_id="orig-1",

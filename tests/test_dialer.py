@@ -14,6 +14,7 @@ from sqlalchemy import select
 from twisted.internet.task import deferLater
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
@@ -212,7 +213,7 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
     abandoned = [c for cs in found.values() for c in cs if c.disposition == "abandoned"]
     assert abandoned and all((c.next_step or "").startswith("callback") for c in abandoned)
     assert max(Counter(run.dialled).values()) == 1  # nobody dialled twice
-    (member,) = seen["sim"].queues["outbound"].members
+    (member,) = seen["sim"].queues[contract.QUEUE_OUTBOUND].members
     assert member.paused and member.paused_reason == "ring-no-answer"
     assert seen["service"].dialer.ring_no_answer.missed == {"PJSIP/agent101": 1}
     with app.db.session() as s:
@@ -238,7 +239,7 @@ def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> N
         originate = sim.originate
 
         def looking(req: Any, respond: Any) -> None:
-            call_id = dict(req.variables)["CALL_ID"]
+            call_id = dict(req.variables)[contract.CALL_ID]
             with app.db.session() as s:
                 record = s.scalar(select(CallRecord).where(CallRecord.key == call_id))
                 written_ahead.append(record is not None and record.ended_at is None)

@@ -17,14 +17,16 @@ CORE = "hotline.core"
 # the diagram of docs/architecture.md. `hotline` itself (the service, settings, metrics, CLI,
 # web) is the application and may import them all.
 NET = "hotline.net"  # what the Twisted protocols share: the connected transport, a port
+DIALPLAN = "hotline.core.dialplan"  # the names shared with asterisk-conf: pure constants
 LAYERS: dict[str, tuple[str, ...]] = {
     CORE: (),
     NET: (),
     "hotline.recordings": (CORE,),
     "hotline.agi": (CORE, NET, "hotline.recordings"),
     "hotline.dialer": (CORE, NET, "hotline.recordings"),
-    # The PBX simulator speaks the product's protocols and knows nothing else of it.
-    "hotline.pbxsim": (NET, "hotline.agi.protocol", "hotline.dialer.ami_protocol"),
+    # The PBX simulator speaks the product's protocols and plays the shipped dialplan's contract
+    # (DIALPLAN), and knows nothing else of it.
+    "hotline.pbxsim": (NET, "hotline.agi.protocol", "hotline.dialer.ami_protocol", DIALPLAN),
 }
 APPLICATION = "hotline"
 PROTOCOL_MODULES = ("hotline.agi.protocol", "hotline.dialer.ami_protocol")
@@ -207,6 +209,11 @@ def test_core_knows_nothing_of_the_reactor_or_sockets() -> None:
 def test_protocol_modules_know_nothing_of_the_domain_or_the_transport() -> None:
     reached = reach(PROTOCOL_MODULES)
     assert sorted(i for i in reached if _under(i, (CORE, *NETWORK, *SQL))) == []
+
+
+def test_the_dialplan_contract_imports_nothing() -> None:
+    # Pure constants: the simulators and every layer may take names from it without its package.
+    assert graph()[DIALPLAN] == frozenset()
 
 
 def test_sql_stays_in_core() -> None:

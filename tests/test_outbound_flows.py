@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.events import FollowUpRecorded
 from hotline.core.flow_answers import visitor_decision
@@ -38,10 +39,10 @@ def first_lead(app: App, campaign_id: int) -> Lead:
 
 def call(app: App, kind: str, lead: Lead, inputs: list[Input]) -> Any:
     variables = {
-        "LEAD_ID": str(lead.id),
-        "CAMPAIGN_ID": str(lead.campaign_id),
-        "CAMPAIGN_KIND": kind,
-        "CALL_ID": f"lead-{lead.id}-1",
+        contract.LEAD_ID: str(lead.id),
+        contract.CAMPAIGN_ID: str(lead.campaign_id),
+        contract.CAMPAIGN_KIND: kind,
+        contract.CALL_ID: f"lead-{lead.id}-1",
     }
     return place_calls(
         app,
@@ -91,7 +92,7 @@ def test_an_unsatisfied_followup_reopens_the_matter_as_a_complaint(app: App, rul
 def test_zero_in_a_followup_reaches_staff(app: App, rules: Rules) -> None:
     lead = followup_lead(app, rules)
     out = call(app, "followup", lead, [Keys("0")])
-    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_ENQUIRIES
 
 
 def test_a_notice_is_played_and_one_repeats_it(app: App, rules: Rules) -> None:

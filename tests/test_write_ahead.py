@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.intake import CallSummary, IntakeDesk
 from hotline.core.models import CallRecord, Ticket
@@ -102,7 +103,9 @@ def test_nothing_is_confirmed_when_neither_database_nor_spool_keeps_it(
         down, [SimCaller("13911112222", None, keyed)], before=disk_full, metrics=metrics
     )
     assert not any("report-confirmed" in c for c in out.commands())
-    assert out.result.variables["HOTLINE_STATUS"] == "FAILED"  # the dialplan's duty queue
+    assert (
+        out.result.variables[contract.STATUS] == contract.STATUS_FAILED
+    )  # the dialplan's duty queue
     assert metrics.intakes_lost._value.get() >= 1
 
 
@@ -112,7 +115,7 @@ def test_a_long_caller_id_never_fails_the_call(app: App, length: int) -> None:
     out = place_calls(
         app, [SimCaller(number, None, [Silence(), Keys("3*1*201#"), *REPAIR[2:], Keys("1")])]
     )
-    assert out.result.variables["HOTLINE_STATUS"] == "DONE"  # finished, not failed
+    assert out.result.variables[contract.STATUS] == contract.STATUS_DONE  # finished, not failed
     (ticket,), (record,) = records(app)
     assert record.caller == number[:80] and ticket.caller_number == number[:80]
     assert record.disposition == "completed" and not ticket.incomplete

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from hotline.agi.channel import Channel
+from hotline.core import dialplan
 from hotline.core.outbound_desk import LeadBrief, OutboundDesk
 
 from .context import FlowContext
@@ -28,9 +29,9 @@ class CampaignCall(Visit):
         s = self.summary
         s.answered_at = self.ctx.clock()
         self.answered()
-        lead_id = await self.call.get_variable("LEAD_ID")
+        lead_id = await self.call.get_variable(dialplan.LEAD_ID)
         if not lead_id or not lead_id.isdigit():
-            raise LookupError(f"outbound call {self.id} carries no LEAD_ID")
+            raise LookupError(f"outbound call {self.id} carries no {dialplan.LEAD_ID}")
         self.lead = await self.ctx.run(self.outbound.lead, int(lead_id))
         await self.set_language(self.lead.lang)
         self.step(f"lead:{self.lead.lead_id}")

@@ -16,7 +16,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
 from hotline.agi.protocol import channel_created
-from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
+from hotline.core import dialplan
 from hotline.core.events import (
     CallAnswered,
     CallArrived,
@@ -33,10 +33,6 @@ from hotline.recordings.names import recording_path
 from .context import FlowContext
 
 log = logging.getLogger(__name__)
-
-# Queues of the shipped dialplan (asterisk-conf/queues.conf).
-QUEUE_REPAIRS, QUEUE_COMPLAINTS, QUEUE_ENQUIRIES = "repairs", "complaints", "enquiries"
-QUEUE_DUTY, QUEUE_CASHIER = "duty", "cashier"
 
 
 @dataclass
@@ -286,17 +282,17 @@ class Visit:
         )
         await self.play("hotline/transferring")
         call, s = self.call, self.summary
-        await call.set_variable("HOTLINE_QUEUE", queue)
+        await call.set_variable(dialplan.QUEUE, queue)
         if self.ticket_id is not None:
-            await call.set_variable("HOTLINE_TICKET", str(self.ticket_id))
+            await call.set_variable(dialplan.TICKET, str(self.ticket_id))
         if self.unit:
-            await call.set_variable("HOTLINE_UNIT", self.unit)
+            await call.set_variable(dialplan.UNIT, self.unit)
         name = " ".join(p for p in (self.unit, self.caller.name if self.caller else None) if p)
         if name:
-            await call.set_variable("HOTLINE_CALLERNAME", name)
+            await call.set_variable(dialplan.CALLERNAME, name)
         if self.ctx.record_calls:
             s.recording = str(recording_path(self.ctx.recordings_dir / "calls", self.id, ".wav"))
-            await call.set_variable("HOTLINE_RECORDING", s.recording)
+            await call.set_variable(dialplan.RECORDING, s.recording)
         s.queue = queue
         self.finished = True
 
@@ -328,7 +324,7 @@ class Visit:
             self._filed(ticket_id)
         self.ended(s.disposition)
         if error is None:  # the last act: the dialplan sends a call without it to the duty queue
-            await self.call.set_variable(STATUS_VARIABLE, STATUS_DONE)
+            await self.call.set_variable(dialplan.STATUS, dialplan.STATUS_DONE)
 
     def ended(self, disposition: str) -> None:
         s = self.summary
