@@ -29,8 +29,9 @@ from twisted.internet.protocol import ServerFactory
 from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header, format_message
 from hotline.pbxsim.ami_agent_calls import AgentFirstCall
-from hotline.pbxsim.ami_calls import DEFAULT_LANDING, OriginateRequest, OutboundCall
+from hotline.pbxsim.ami_calls import DEFAULT_LANDING, OutboundCall
 from hotline.pbxsim.ami_channels import CAUSE_TEXT, Channel
+from hotline.pbxsim.ami_pbx import EventSink, LiveCall, OriginateRequest
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ScriptedResidents
 from hotline.pbxsim.ami_session import AMISession
@@ -75,12 +76,12 @@ class AMISimulator:
         self.rng = rng or random.Random()
         # Preview calls' agents by the Originate's channel (PJSIP/agent101); others answer.
         self.agents = dict(agents or {})
-        self.sessions: list[AMISession] = []
+        self.sessions: list[EventSink] = []
         self.channels: dict[str, Channel] = {}
         self.global_vars: dict[str, str] = {}
         self.started = clock.seconds()
         self.processed_calls = 0
-        self.calls: dict[str, OutboundCall] = {}  # by linkedid, until both halves are gone
+        self.calls: dict[str, LiveCall] = {}  # by linkedid, until both halves are gone
         self._channel_seq = itertools.count(1)
         self._uniqueid_seq = itertools.count(1)
         self._session_seq = itertools.count(0x7F00_0000_1000, 0x10)

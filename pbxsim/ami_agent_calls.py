@@ -18,16 +18,15 @@ from hotline.pbxsim.ami_calls import (
     REASON_FAILED,
     REASON_HANGUP,
     REASON_NO_ANSWER,
-    OriginateRequest,
     OutboundCall,
 )
 from hotline.pbxsim.ami_channels import CALLING_PRES, Channel
+from hotline.pbxsim.ami_pbx import PBX, OriginateRequest
 from hotline.pbxsim.ami_residents import AgentPlan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotline.pbxsim.ami import AMISimulator
     from hotline.pbxsim.ami_residents import ResidentPlan
 
 DIAL_TIMEOUT_S = float(dialplan.PREVIEW_DIAL_TIMEOUT_S)
@@ -37,9 +36,7 @@ class AgentFirstCall(OutboundCall):
     """The agent's channel: rings, answers (OriginateResponse Success) or rings out (Failure,
     Reason 3), then runs ``[dialer-preview]`` and hangs up when Dial() returns."""
 
-    def __init__(
-        self, sim: AMISimulator, req: OriginateRequest, respond: Callable[[bool], None]
-    ) -> None:
+    def __init__(self, sim: PBX, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         super().__init__(sim, req, respond)
         self.plan = sim.agents.get(req.dial, AgentPlan())
         self.leg: ResidentLeg | None = None

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
+from hotline.pbxsim.ami_pbx import AnsweredCall
 
 if TYPE_CHECKING:
-    from hotline.pbxsim.ami_calls import OutboundCall
     from hotline.pbxsim.ami_queues import QueueMember
     from hotline.pbxsim.ami_residents import ResidentPlan
 
@@ -24,7 +24,7 @@ class QueueCall:
     served by the first free agent; the agent side runs ``[queue-agent]``'s shape:
     Answer, Wait, Playback(beep), Wait, Hangup."""
 
-    def __init__(self, call: OutboundCall, plan: ResidentPlan, priority: int) -> None:
+    def __init__(self, call: AnsweredCall, plan: ResidentPlan, priority: int) -> None:
         self.call = call
         self.sim = call.sim
         self.queue = self.sim.queues[plan.queue]

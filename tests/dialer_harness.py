@@ -19,7 +19,7 @@ from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
 from hotline.net.tcp import bound_port, stop_listening
 from hotline.pbxsim.ami import AMISimulator
-from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_pbx import OriginateRequest
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ResidentPlan
 from hotline.pbxsim.fastagi import Input, PBXOptions, SimCaller, simulate_call

@@ -45,21 +45,6 @@ SQL_OUTSIDE_CORE = {
     "hotline.recordings.retention": "recordings retention",
     "hotline.recordings.worker": "recordings conversion claims",
 }
-# Cycles still there, each named: the list may only shrink (test_the_known_cycles_are_still_there).
-KNOWN_CYCLES = {
-    # The AMI simulator's modules name each other's classes in type hints (the session and the
-    # calls their AMISimulator, the queues and queue calls each other).
-    frozenset(
-        {
-            "hotline.pbxsim.ami_agent_calls",
-            "hotline.pbxsim.ami_calls",
-            "hotline.pbxsim.ami_queue_calls",
-            "hotline.pbxsim.ami_queues",
-            "hotline.pbxsim.ami_session",
-            "hotline.pbxsim.ami",
-        }
-    ): "the AMI simulator",
-}
 
 
 def _first_party() -> dict[str, Path]:
@@ -227,9 +212,4 @@ def test_the_sql_exceptions_are_still_needed() -> None:
 
 
 def test_no_import_cycles() -> None:
-    assert [c for c in cycles(graph()) if frozenset(c) not in KNOWN_CYCLES] == []
-
-
-def test_the_known_cycles_are_still_there() -> None:
-    found = {frozenset(c) for c in cycles(graph())}
-    assert [sorted(c) for c in KNOWN_CYCLES if c not in found] == []
+    assert cycles(graph()) == []

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from hotline.core import dialplan as contract
 from hotline.net.tcp import connected
 from hotline.pbxsim.ami import AMISimulator
-from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_pbx import OriginateRequest
 from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
 from hotline.pbxsim.fastagi import Input, Keys, PBXOptions, Silence, SimCaller, SimCallResult, Speak
 from hotline.pbxsim.fastagi import simulate_call as _simulate_call
