@@ -19,7 +19,7 @@ from hotline.core.rules import Rules
 from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak
 
 from campaign_factories import MORNING, done_repair, running_campaign, seed
-from flow_harness import make_app, place_calls
+from flow_harness import assert_prompts_in_order, make_app, place_calls
 
 
 @pytest.fixture
@@ -64,7 +64,6 @@ def test_a_satisfied_followup_is_recorded_with_its_comment(app: App, rules: Rule
     lead = followup_lead(app, rules)
     out = call(app, "followup", lead, [Keys("5"), Keys("1"), Speak(4.0)])
     commands = out.commands()
-    assert any("followup-intro-repair" in c for c in commands)
     with app.db.session() as s:
         followup = s.scalars(select(FollowUp)).one()
         assert (followup.satisfaction, followup.quality) == (5, 1)
@@ -74,7 +73,7 @@ def test_a_satisfied_followup_is_recorded_with_its_comment(app: App, rules: Rule
             "followup-rate": "5",
             "followup-work-done": "1",
         }
-    assert any("followup-thanks" in c for c in commands)
+    assert_prompts_in_order(commands, ["hotline/followup-intro-repair", "hotline/followup-thanks"])
 
 
 def test_an_unsatisfied_followup_reopens_the_matter_as_a_complaint(app: App, rules: Rules) -> None:

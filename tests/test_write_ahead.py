@@ -20,7 +20,7 @@ from hotline.pbxsim.fastagi import HangUp, Input, Keys, Silence, SimCaller, Spea
 from hotline.service import Service
 
 from factories import seed_residents
-from flow_harness import OFFICE_HOURS, make_app, place_calls
+from flow_harness import OFFICE_HOURS, assert_prompts_in_order, make_app, place_calls, prompts
 
 # A known caller, the unit kept.
 REPAIR: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(3.0)]
@@ -49,7 +49,15 @@ def crash_before_close(service: Service) -> None:
 def test_a_confirmed_report_is_stored_before_the_caller_hears_it(app: App) -> None:
     caller = SimCaller("5551234", None, [*REPAIR, Keys("1")])
     out = place_calls(app, [caller], before=crash_before_close)
-    assert any("report-confirmed" in c for c in out.commands())
+    assert_prompts_in_order(
+        out.commands(),
+        [
+            "hotline/repair-category-menu",
+            "hotline/record-after-beep",
+            "hotline/confirm-or-rerecord",
+            "hotline/report-confirmed",
+        ],
+    )
     (ticket,), (record,) = records(app)
     assert not ticket.incomplete and ticket.category == "plumbing"
     # Written ahead: the record exists, without an ending yet.
@@ -102,7 +110,7 @@ def test_nothing_is_confirmed_when_neither_database_nor_spool_keeps_it(
     out = place_calls(
         down, [SimCaller("13911112222", None, keyed)], before=disk_full, metrics=metrics
     )
-    assert not any("report-confirmed" in c for c in out.commands())
+    assert "hotline/report-confirmed" not in prompts(out.commands())
     assert (
         out.result.variables[contract.STATUS] == contract.STATUS_FAILED
     )  # the dialplan's duty queue
