@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from hotline.agi import say_zh
 from hotline.agi.channel import Channel
@@ -43,6 +44,10 @@ class Recording:
 
 
 class Visit:
+    # Whether the flow's last act is the done-marker (HOTLINE_STATUS=DONE): [hotline] trusts
+    # nothing else.
+    marks_done: ClassVar[bool] = True
+
     def __init__(self, call: Channel, ctx: FlowContext, direction: str = "in") -> None:
         self.call, self.ctx = call, ctx
         env = call.env
@@ -297,9 +302,19 @@ class Visit:
         self.finished = True
 
     async def close(self, error: BaseException | None) -> None:
-        """Write down how the call ended; an unfinished report is kept, marked incomplete."""
+        """End the call, every flow's the same way: store how it ended (`store_ending`, which a
+        kind of call may override), tell the bus, then, if the flow did not fail and the
+        dialplan reads it, set the done-marker."""
+        self.summary.ended_at = self.ctx.clock()
+        self.ended(await self.store_ending(error))
+        if error is None and self.marks_done:
+            # the last act: [hotline] sends a call without it to the duty queue
+            await self.call.set_variable(dialplan.STATUS, dialplan.STATUS_DONE)
+
+    async def store_ending(self, error: BaseException | None) -> str:
+        """Write down how the call ended and return its disposition; an unfinished report is
+        kept, marked incomplete."""
         s = self.summary
-        s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
             # The line dropped because the service is stopping: the dialplan sends the caller on
             # to the duty queue (no done-marker), so this call was interrupted, not hung up.
@@ -322,9 +337,7 @@ class Visit:
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)
-        self.ended(s.disposition)
-        if error is None:  # the last act: the dialplan sends a call without it to the duty queue
-            await self.call.set_variable(dialplan.STATUS, dialplan.STATUS_DONE)
+        return s.disposition
 
     def ended(self, disposition: str) -> None:
         s = self.summary
