@@ -21,7 +21,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIError, ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse, AGIStreamParser, HangupNotice
 from hotline.agi.routes import RouteTable
-from hotline.agi.server import STATUS_FAILED, STATUS_VARIABLE
+from hotline.core import dialplan
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,9 @@ def run_classic(
             log.exception("classic AGI flow %r failed", env.route)
             if not agi._got_sighup:
                 try:
-                    await channel.set_variable(STATUS_VARIABLE, STATUS_FAILED)
+                    await channel.set_variable(dialplan.STATUS, dialplan.STATUS_FAILED)
                 except AGIError as e:
-                    log.warning("could not set %s: %s", STATUS_VARIABLE, e)
+                    log.warning("could not set %s: %s", dialplan.STATUS, e)
             return 1
         return 0
 

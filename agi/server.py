@@ -31,15 +31,11 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIError, AGIProtocolError, ChannelHungUp, UsageBlockTooLong
 from hotline.agi.protocol import AGIEnvironment, AGIResponse, AGIStreamParser, HangupNotice
 from hotline.agi.routes import RouteTable, UnknownRoute
+from hotline.core import dialplan
 from hotline.net.tcp import address_text, connected
 
 log = logging.getLogger(__name__)
 
-# The flow's word to the dialplan: DONE as a flow's last act (Visit.close), FAILED when it broke.
-# The shipped dialplan trusts only DONE: a service that dies mid-call leaves no marker, and
-# Asterisk then reports AGISTATUS=SUCCESS exactly as for a flow that ended normally.
-STATUS_VARIABLE = "HOTLINE_STATUS"
-STATUS_DONE, STATUS_FAILED = "DONE", "FAILED"
 BACKLOG = 1024  # Asterisk may open hundreds of AGI connections in one burst
 # Labels of AGIObserver.connection_dropped: why we closed a connection.
 ENVIRONMENT_TIMEOUT, COMMAND_TIMEOUT = "environment_timeout", "command_timeout"
@@ -282,13 +278,15 @@ class FastAGIProtocol(LineOnlyReceiver):
             self._finish()
 
     async def _mark_failed(self, channel: Channel) -> None:
-        """Tell the dialplan, so its fallback takes the call, if the channel can still hear it."""
+        """Tell the dialplan, so its fallback takes the call, if the channel can still hear it.
+        The dialplan trusts only STATUS_DONE: a service that dies mid-call leaves no marker, and
+        Asterisk then reports AGISTATUS=SUCCESS exactly as for a flow that ended normally."""
         if self._closed or self._hangup_seen:
             return
         try:
-            await channel.set_variable(STATUS_VARIABLE, STATUS_FAILED)
+            await channel.set_variable(dialplan.STATUS, dialplan.STATUS_FAILED)
         except AGIError as e:
-            log.warning("FastAGI %s: could not set %s: %s", self._peer(), STATUS_VARIABLE, e)
+            log.warning("FastAGI %s: could not set %s: %s", self._peer(), dialplan.STATUS, e)
 
     def _finish(self) -> None:
         if self._closed:

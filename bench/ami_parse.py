@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from twisted.internet import defer, reactor, task  # noqa: E402
 
+from hotline.core import dialplan  # noqa: E402
 from hotline.dialer.ami_client import AMIClient, AMIConfig  # noqa: E402
 from hotline.dialer.ami_protocol import AMIParser  # noqa: E402
 from hotline.net.tcp import bound_port, stop_listening  # noqa: E402
@@ -71,10 +72,10 @@ async def originate_run(calls: int) -> None:
         [
             client.originate(
                 f"Local/{1000 + i}@residents",
-                "dialer-landing",
+                dialplan.FLOW_CONTEXT,
                 "s",
                 1,
-                variables={"LEAD_ID": f"lead-{i}"},
+                variables={dialplan.LEAD_ID: f"lead-{i}"},
                 timeout_ms=20000,
                 action_id=action_id,
             )

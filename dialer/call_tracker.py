@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
+from hotline.core import dialplan
 from hotline.core.vocabulary import Disposition
 
 from .ami_fields import FieldErrors
@@ -35,7 +36,7 @@ from .preview_dispositions import resident_disposition
 
 UNKNOWN = "<unknown>"
 # The Originate's variables that name one attempt (CAMPAIGN_ID and the like are shared).
-CORRELATING = ("CALL_ID", "LEAD_ID")
+CORRELATING = (dialplan.CALL_ID, dialplan.LEAD_ID)
 # Hang-ups of channels not (yet) known to be ours are kept this long, in case an
 # OriginateResponse names them later; other calls' (inbound) fall out.
 EARLY_HANGUPS_KEPT = 2000

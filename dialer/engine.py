@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from hotline.core import dialplan
 from hotline.core.db import DatabaseUnavailable
 from hotline.core.dialer_desk import DialerDesk, RunningCampaign
 from hotline.core.event_bus import EventBus
@@ -56,7 +57,6 @@ T = TypeVar("T")
 Runner = Callable[..., Awaitable[Any]]
 
 AGENT_MODES = (DialMode.PROGRESSIVE, DialMode.PREDICTIVE)
-AGENT_CONTEXT, FLOW_CONTEXT = "dialer-agent", "dialer-landing"
 RING_NO_ANSWER = "ring-no-answer"  # QueuePause reason for an agent who let a call ring out
 
 
@@ -67,7 +67,7 @@ class DialerConfig:
     ring_timeout_seconds: float = 25.0
     poll_seconds: float = 1.0
     lead_refresh_seconds: float = 30.0
-    agent_queue: str = "outbound"
+    agent_queue: str = dialplan.QUEUE_OUTBOUND
     caller_id: str | None = None
     recordings_dir: Path | None = None  # where Asterisk records answered calls; None: not at all
     pacing: PacingConfig = field(default_factory=PacingConfig)
@@ -229,15 +229,15 @@ class Dialer:
     def call_variables(self, claim: LeadClaim) -> dict[str, str]:
         """The channel variables every Originate sets (asterisk-conf/extensions.conf)."""
         variables = {
-            "CALL_ID": claim.call_id,
-            "LEAD_ID": str(claim.lead_id),
-            "CAMPAIGN_ID": str(claim.campaign_id),
-            "CAMPAIGN_KIND": claim.kind,
+            dialplan.CALL_ID: claim.call_id,
+            dialplan.LEAD_ID: str(claim.lead_id),
+            dialplan.CAMPAIGN_ID: str(claim.campaign_id),
+            dialplan.CAMPAIGN_KIND: claim.kind,
             "CHANNEL(language)": claim.lang,
         }
         if self.config.recordings_dir is not None:
             # The dialplan's MixMonitor records the call once answered (asterisk-conf).
-            variables["HOTLINE_RECORDING"] = str(
+            variables[dialplan.RECORDING] = str(
                 recording_path(self.config.recordings_dir / "calls", claim.call_id, ".wav")
             )
         return variables
@@ -260,7 +260,7 @@ class Dialer:
         self.placed(claim, campaign.mode)
         self.originate(
             self.config.channel_template.format(number=claim.number),
-            AGENT_CONTEXT if with_agent else FLOW_CONTEXT,
+            dialplan.AGENT_CONTEXT if with_agent else dialplan.FLOW_CONTEXT,
             variables,
             claim.call_id,
         )
@@ -398,7 +398,7 @@ class Dialer:
             number=attempt.number,
             channel=attempt.channel,
             uniqueid=attempt.uniqueid,
-            recording=attempt.variables.get("HOTLINE_RECORDING") if attempt.answered_at else None,
+            recording=attempt.variables.get(dialplan.RECORDING) if attempt.answered_at else None,
             lost=attempt.lost_during_outage,
         )
         request_id = attempt.info["request_id"] if attempt.agent_first else None

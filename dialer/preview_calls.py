@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from hotline.core import dialplan
 from hotline.core.dial_requests import AGENT_MISSED_TEXT, DialClaim
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.leads import LeadClaim
@@ -23,7 +24,6 @@ from .call_tracker import Attempt, CallTracker
 
 log = logging.getLogger(__name__)
 
-PREVIEW_CONTEXT = "dialer-preview"
 CLAIMS_PER_TICK = 10
 
 
@@ -69,7 +69,7 @@ class PreviewCalls:
     def _originate(self, claim: DialClaim) -> None:
         d, lead = self.dialer, claim.lead
         variables = d.call_variables(lead)
-        variables["HOTLINE_DIAL"] = d.config.channel_template.format(number=lead.number)
+        variables[dialplan.DIAL] = d.config.channel_template.format(number=lead.number)
         attempt = Attempt(
             lead.call_id,
             lead.lead_id,
@@ -87,7 +87,7 @@ class PreviewCalls:
         log.info("call %s: ringing agent %s for lead %d", lead.call_id, claim.agent, lead.lead_id)
         d.originate(
             d.config.agent_channel_template.format(agent=claim.agent),
-            PREVIEW_CONTEXT,
+            dialplan.PREVIEW_CONTEXT,
             variables,
             lead.call_id,
         )

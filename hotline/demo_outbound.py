@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from hotline.app import App
-from hotline.core import leads
+from hotline.core import dialplan, leads
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.residents import import_residents
@@ -86,11 +86,11 @@ def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> A
 
     def landing_flow(info: dict[str, Any]) -> Deferred[Any]:
         variables = info["variables"]
-        kind = variables["CAMPAIGN_KIND"]
+        kind = variables[dialplan.CAMPAIGN_KIND]
         number = info["dial"].split("/", 1)[1].split("@", 1)[0]
         inputs = demo_data.FOLLOWUP_ANSWERS.get(number) or next(answers)
         caller = SimCaller(number, None, list(inputs))
-        options = PBXOptions(time_scale=1 / speed, context="dialer-landing", extension="s")
+        options = PBXOptions(time_scale=1 / speed, context=dialplan.FLOW_CONTEXT, extension="s")
         return simulate_call(
             reactor,
             "127.0.0.1",
@@ -99,7 +99,7 @@ def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> A
             f"outbound/{kind}",
             options=options,
             variables=variables,
-            observer=label_call(view, "", variables["CALL_ID"]),
+            observer=label_call(view, "", variables[dialplan.CALL_ID]),
         )
 
     # The queue reports wrap-up in its own seconds, which the dialer reads as real ones: at
@@ -114,8 +114,8 @@ def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> A
         residents=DemoResidents(),
         time_scale=1 / speed,
         on_answered=landing_flow,
-        queues=[Queue("outbound", agents)],
-        landing_queues={"dialer-agent": ("outbound", 2.0)},
+        queues=[Queue(dialplan.QUEUE_OUTBOUND, agents)],
+        landing_queues={dialplan.AGENT_CONTEXT: (dialplan.QUEUE_OUTBOUND, 2.0)},
     )
 
 

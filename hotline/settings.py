@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from hotline.core import dialplan
 from hotline.core.calling_window import CallingWindow
 from hotline.core.policy import (
     AnswerPolicy,
@@ -97,7 +98,7 @@ class DialerSettings:
     agentless_lines: int = 10
     worker: str = ""  # this dialer's name in shared claims; empty: the host name
     caller_id: str = ""  # presented to residents, e.g. "物业客服中心 <02161230000>"
-    agent_queue: str = "outbound"
+    agent_queue: str = dialplan.QUEUE_OUTBOUND
     poll_seconds: float = 1.0
     # Retry policy per disposition (issue 4 §2); the caps count every attempt.
     retry_no_answer_minutes: float = 120.0

@@ -26,10 +26,12 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IReactorTCP, IReactorTime
 from twisted.internet.protocol import ServerFactory
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header, format_message
-from hotline.pbxsim.ami_agent_calls import PREVIEW_CONTEXT, AgentFirstCall
-from hotline.pbxsim.ami_calls import DEFAULT_LANDING, OriginateRequest, OutboundCall
+from hotline.pbxsim.ami_agent_calls import AgentFirstCall
+from hotline.pbxsim.ami_calls import DEFAULT_LANDING, OutboundCall
 from hotline.pbxsim.ami_channels import CAUSE_TEXT, Channel
+from hotline.pbxsim.ami_pbx import EventSink, LiveCall, OriginateRequest
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ScriptedResidents
 from hotline.pbxsim.ami_session import AMISession
@@ -74,12 +76,12 @@ class AMISimulator:
         self.rng = rng or random.Random()
         # Preview calls' agents by the Originate's channel (PJSIP/agent101); others answer.
         self.agents = dict(agents or {})
-        self.sessions: list[AMISession] = []
+        self.sessions: list[EventSink] = []
         self.channels: dict[str, Channel] = {}
         self.global_vars: dict[str, str] = {}
         self.started = clock.seconds()
         self.processed_calls = 0
-        self.calls: dict[str, OutboundCall] = {}  # by linkedid, until both halves are gone
+        self.calls: dict[str, LiveCall] = {}  # by linkedid, until both halves are gone
         self._channel_seq = itertools.count(1)
         self._uniqueid_seq = itertools.count(1)
         self._session_seq = itertools.count(0x7F00_0000_1000, 0x10)
@@ -223,7 +225,7 @@ class AMISimulator:
 
     # -- originate -------------------------------------------------------------
     def landing_exists(self, req: OriginateRequest) -> bool:
-        if req.application is not None or req.context == PREVIEW_CONTEXT:
+        if req.application is not None or req.context == dialplan.PREVIEW_CONTEXT:
             return True
         return (req.context, req.exten) in self.landing or req.context in self.landing_queues
 
@@ -231,7 +233,8 @@ class AMISimulator:
         """Run one Originate.  ``respond(ok)`` sends the synchronous action response:
         at once for async, at answer/failure for ``Async: false``."""
         # An agent's phone into [dialer-preview]: the agent first, then Dial() to the resident.
-        agent_first = req.context == PREVIEW_CONTEXT and not req.dial.lower().startswith("local/")
+        local = req.dial.lower().startswith("local/")
+        agent_first = req.context == dialplan.PREVIEW_CONTEXT and not local
         call = (AgentFirstCall if agent_first else OutboundCall)(self, req, respond)
         if req.is_async:
             respond(True)

@@ -11,36 +11,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_calls import (
     REASON_ANSWERED,
     REASON_FAILED,
     REASON_HANGUP,
     REASON_NO_ANSWER,
-    OriginateRequest,
     OutboundCall,
 )
 from hotline.pbxsim.ami_channels import CALLING_PRES, Channel
+from hotline.pbxsim.ami_pbx import PBX, OriginateRequest
 from hotline.pbxsim.ami_residents import AgentPlan
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotline.pbxsim.ami import AMISimulator
     from hotline.pbxsim.ami_residents import ResidentPlan
 
-PREVIEW_CONTEXT = "dialer-preview"
-AGENT_ENDPOINT_CONTEXT = "agents"  # pjsip.conf: where an agent's channel starts
-DIAL_TIMEOUT_S = 25.0  # Dial(${HOTLINE_DIAL},25)
+DIAL_TIMEOUT_S = float(dialplan.PREVIEW_DIAL_TIMEOUT_S)
 
 
 class AgentFirstCall(OutboundCall):
     """The agent's channel: rings, answers (OriginateResponse Success) or rings out (Failure,
     Reason 3), then runs ``[dialer-preview]`` and hangs up when Dial() returns."""
 
-    def __init__(
-        self, sim: AMISimulator, req: OriginateRequest, respond: Callable[[bool], None]
-    ) -> None:
+    def __init__(self, sim: PBX, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         super().__init__(sim, req, respond)
         self.plan = sim.agents.get(req.dial, AgentPlan())
         self.leg: ResidentLeg | None = None
@@ -49,7 +45,7 @@ class AgentFirstCall(OutboundCall):
 
     def start(self) -> None:
         sim, req = self.sim, self.req
-        agent = self.one = sim.new_channel(req.dial, AGENT_ENDPOINT_CONTEXT, "s")
+        agent = self.one = sim.new_channel(req.dial, dialplan.AGENT_PHONES_CONTEXT, "s")
         self.register()
         sim.channel_event("Newchannel", "call", agent)
         # As on a Local ;1: Asterisk sets the Originate's variables in reverse order.
@@ -82,13 +78,14 @@ class AgentFirstCall(OutboundCall):
         self.originate_response(REASON_ANSWERED, agent)
         sim.set_state(agent, 6)
         sim.device_state(self.req.dial, "INUSE")
-        agent.context, agent.exten = self.req.context or PREVIEW_CONTEXT, self.req.exten or "s"
+        agent.context = self.req.context or dialplan.PREVIEW_CONTEXT
+        agent.exten = self.req.exten or dialplan.ENTRY_EXTEN
         variables = agent.variables
-        sim.exten(agent, "NoOp", f"Preview lead {variables.get('LEAD_ID', '')}", 1)
-        if variables.get("HOTLINE_RECORDING"):
+        sim.exten(agent, "NoOp", f"Preview lead {variables.get(dialplan.LEAD_ID, '')}", 1)
+        if variables.get(dialplan.RECORDING):
             self.priority += 1
-            sim.exten(agent, "MixMonitor", variables["HOTLINE_RECORDING"], self.priority)
-        dial = variables.get("HOTLINE_DIAL", "")
+            sim.exten(agent, "MixMonitor", variables[dialplan.RECORDING], self.priority)
+        dial = variables.get(dialplan.DIAL, "")
         self.priority += 1
         sim.exten(agent, "Dial", f"{dial},{DIAL_TIMEOUT_S:g}", self.priority)
         self.leg = ResidentLeg(self, dial)

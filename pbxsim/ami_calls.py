@@ -4,20 +4,21 @@ with the full event sequence Asterisk 22 sends for each outcome."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
+from hotline.pbxsim.ami_pbx import PBX, OriginateRequest
 from hotline.pbxsim.ami_queue_calls import QueueCall
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotline.pbxsim.ami import AMISimulator
     from hotline.pbxsim.ami_residents import ResidentPlan
 
 # OriginateResponse Reason values (Asterisk's AST_CONTROL_* of the outgoing leg).
@@ -25,26 +26,10 @@ REASON_FAILED, REASON_HANGUP, REASON_NO_ANSWER, REASON_ANSWERED, REASON_BUSY = 0
 REASON_CONGESTION = 8
 
 
-@dataclass
-class OriginateRequest:
-    action_id: str | None
-    dial: str  # e.g. Local/100@resident-sim
-    context: str | None
-    exten: str | None
-    priority: str | None
-    application: str | None
-    data: str | None
-    timeout_s: float
-    cid_num: str
-    cid_name: str
-    variables: list[tuple[str, str]]
-    is_async: bool
-
-
 # Landing dialplan for answered calls without an ``on_answered`` hook, as in the golden
 # ``[dialer-landing]``: s,1 NoOp(landed campaign=${CAMPAIGN_ID} lead=${LEAD_ID}), Wait(10).
 DEFAULT_LANDING = {
-    ("dialer-landing", "s"): [
+    (dialplan.FLOW_CONTEXT, dialplan.ENTRY_EXTEN): [
         ("NoOp", "landed campaign=${CAMPAIGN_ID} lead=${LEAD_ID}"),
         ("Wait", "10"),
     ]
@@ -58,9 +43,7 @@ def _expand(template: str, variables: dict[str, str]) -> str:
 class OutboundCall:
     """One Originate through a ``Local/number@context`` channel pair."""
 
-    def __init__(
-        self, sim: AMISimulator, req: OriginateRequest, respond: Callable[[bool], None]
-    ) -> None:
+    def __init__(self, sim: PBX, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         self.sim = sim
         self.req = req
         self.respond = respond

@@ -7,11 +7,12 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.core import dialplan
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
+from hotline.pbxsim.ami_pbx import AnsweredCall
 
 if TYPE_CHECKING:
-    from hotline.pbxsim.ami_calls import OutboundCall
     from hotline.pbxsim.ami_queues import QueueMember
     from hotline.pbxsim.ami_residents import ResidentPlan
 
@@ -23,7 +24,7 @@ class QueueCall:
     served by the first free agent; the agent side runs ``[queue-agent]``'s shape:
     Answer, Wait, Playback(beep), Wait, Hangup."""
 
-    def __init__(self, call: OutboundCall, plan: ResidentPlan, priority: int) -> None:
+    def __init__(self, call: AnsweredCall, plan: ResidentPlan, priority: int) -> None:
         self.call = call
         self.sim = call.sim
         self.queue = self.sim.queues[plan.queue]
@@ -67,7 +68,7 @@ class QueueCall:
     def mixmonitor(self, talk_s: float) -> None:
         """The file of `MixMonitor(${HOTLINE_RECORDING},b)` (hotline-agent): `b` records only
         while bridged, so a call no agent took leaves a 44-byte header-only WAV (Asterisk 22)."""
-        path = self.caller.variables.get("HOTLINE_RECORDING") if self.caller else None
+        path = self.caller.variables.get(dialplan.RECORDING) if self.caller else None
         if not self.sim.mixmonitor or not path:
             return
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hotline.dialer.ami_protocol import Header
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
-
-    from hotline.pbxsim.ami_queue_calls import QueueCall
 
 
 @dataclass
@@ -71,13 +69,23 @@ class QueueMember:
         ]
 
 
+class WaitingCaller(Protocol):
+    """A caller waiting in a queue (`ami_queue_calls.QueueCall`), as the queue and the PBX that
+    serves it see it."""
+
+    joined: float  # when it joined the queue
+    agent: QueueMember | None  # the member ringing for it, or bridged with it
+
+    def connect(self, agent: QueueMember) -> None: ...
+
+
 @dataclass
 class Queue:
     name: str
     members: list[QueueMember]
     strategy: str = "ringall"
     member_timeout_s: float = 15.0  # queues.conf `timeout`: how long a member's phone rings
-    waiting: list[QueueCall] = field(default_factory=list)
+    waiting: list[WaitingCaller] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0
     holdtime: int = 0

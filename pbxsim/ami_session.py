@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from hotline.dialer.ami_protocol import (
@@ -18,11 +18,10 @@ from hotline.dialer.ami_protocol import (
     format_message,
 )
 from hotline.net.tcp import connected
-from hotline.pbxsim.ami_calls import OriginateRequest
 from hotline.pbxsim.ami_channels import Channel, parse_caller_id
+from hotline.pbxsim.ami_pbx import PBX, EventSink, OriginateRequest
 
 if TYPE_CHECKING:
-    from hotline.pbxsim.ami import AMISimulator
     from hotline.pbxsim.ami_queues import Queue
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -31,10 +30,10 @@ ASTERISK_VERSION = "22.10.1"
 BAD_FILTER = "Filter did not compile.  Check the syntax of the filter given."
 
 
-class AMISession(Protocol):
+class AMISession(EventSink):
     """One AMI connection to the simulator."""
 
-    def __init__(self, sim: AMISimulator) -> None:
+    def __init__(self, sim: PBX) -> None:
         self.sim = sim
         self.parser = AMIParser(expect_banner=False)
         self.username: str | None = None

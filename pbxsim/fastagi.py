@@ -29,6 +29,7 @@ from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from hotline.core import dialplan
 from hotline.net.tcp import connected
 
 SAMPLE_RATE = 8000
@@ -103,7 +104,7 @@ class PBXOptions:
     say_digit_seconds: float = 0.4
     agisighup: bool = True  # AGISIGHUP=no turns the HANGUP lines off
     exit_on_hangup: bool = False  # AGIEXITONHANGUP=yes
-    context: str = "hotline"
+    context: str = dialplan.INBOUND_CONTEXT
     extension: str = "8000"
     priority: int = 3
     language: str = "en"

@@ -20,7 +20,6 @@ from treq.client import HTTPClient
 from treq.cookies import IndexableCookieJar
 from treq.testing import RequestTraversalAgent, _SynchronousProducer
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.python.failure import Failure
 
 from hotline.app import App
 from hotline.core import api_tokens, users
@@ -32,6 +31,7 @@ from hotline.web.server import PREFIX, WebApi
 from hotline.web.site import web_api
 
 from factories import seed_residents
+from reactor_run import result_of
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -108,15 +108,6 @@ def check_against_document(method: str, path: str, reply: Reply) -> None:
     Draft202012Validator(schema).validate(reply.json)
 
 
-def _result(d: Deferred[Any]) -> Any:
-    out: list[Any] = []
-    d.addBoth(out.append)
-    assert out, "the request did not finish in memory"
-    if isinstance(out[0], Failure):
-        out[0].raiseException()
-    return out[0]
-
-
 def inline(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
     return maybeDeferred(fn, *args, **kwargs)
 
@@ -161,8 +152,8 @@ class ApiClient:
         url = f"http://hotline.test{PREFIX}{path}"
         d = self.http.request(method, url, headers=headers, data=data)
         self.agent.flush()
-        response = _result(d)
-        content = _result(response.content())
+        response = result_of(d)
+        content = result_of(response.content())
         reply = Reply(
             response.code,
             {

@@ -1,5 +1,10 @@
 """The live dialer end to end: the service (FastAGI, dialer), the AMI simulator, the PBX
-simulator for answered calls' flows, and the real database."""
+simulator for answered calls' flows, and the real database.
+
+The simulators' time is the reactor's, scaled (SCALE), since the service's sockets and thread
+pool need a real reactor; so nothing here waits a fixed time or polls: a test waits for what it
+means (`Live.when` a simulator state, `Live.event` on the bus, `Live.ticks` of the dialer), and
+a run ends once the dialer has settled (`Live.settled`), checked after each stored outcome."""
 
 from __future__ import annotations
 
@@ -10,17 +15,20 @@ from typing import Any
 
 from sqlalchemy import select
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
+from twisted.internet.interfaces import IAddress
+from twisted.internet.protocol import ServerFactory
 
 from hotline.app import App
-from hotline.core.events import Event
+from hotline.core import dialplan as contract
+from hotline.core.events import AgentMissed, AttemptFinished, Event
 from hotline.core.models import Lead
 from hotline.core.vocabulary import LeadState
-from hotline.net.tcp import bound_port, stop_listening
+from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.pbxsim.ami import AMISimulator
-from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_pbx import OriginateRequest
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ResidentPlan
+from hotline.pbxsim.ami_session import AMISession
 from hotline.pbxsim.fastagi import Input, PBXOptions, SimCaller, simulate_call
 from hotline.service import Service
 
@@ -52,6 +60,113 @@ class Residents(ResidentModel):
         return self.plans.get(number)
 
 
+Waiting = list[tuple[Callable[[], bool], Deferred[None]]]
+
+
+class AMIGate(ServerFactory[AMISession]):
+    """The simulator's AMI listener, refusing connections while `down`."""
+
+    def __init__(self, sim: AMISimulator) -> None:
+        self.protocol = lambda: AMISession(sim)
+        self.down = False
+
+    def buildProtocol(self, addr: IAddress | None) -> AMISession | None:
+        return None if self.down else super().buildProtocol(addr)  # None: refused
+
+
+class Live:
+    """The running service and simulators, as a test's `during` sees them: Deferreds that fire
+    on their events, and the AMI link to cut and restore."""
+
+    def __init__(self, reactor: Any, sim: AMISimulator, service: Service, gate: AMIGate) -> None:
+        assert service.dialer is not None
+        self.reactor, self.sim, self.service, self.dialer = reactor, sim, service, service.dialer
+        self.gate = gate
+        self.tick_count = 0
+        self._on_sim: Waiting = []
+        self._on_outcome: Waiting = []
+        self._on_tick: Waiting = []
+        publish = sim.publish
+
+        def publishing(event: str, privilege: str, headers: Any) -> None:
+            publish(event, privilege, headers)
+            self._check_later(self._on_sim)
+
+        # a stand-in on this one simulator, telling the waits that its state may have moved
+        sim.publish = publishing  # type: ignore[method-assign]
+        # Published once the outcome is stored (dialer._report), before it leaves the queue.
+        stored = (AttemptFinished, AgentMissed)
+        service.bus.subscribe(lambda _: self._check_later(self._on_outcome), stored)
+        reported = self.dialer.on_state
+
+        def ticked(dialer: Any) -> None:
+            if reported is not None:
+                reported(dialer)
+            self.tick_count += 1
+            self._check_later(self._on_tick)
+
+        self.dialer.on_state = ticked
+
+    def _check_later(self, waiting: Waiting) -> None:
+        # On the next turn: the event's publisher has finished its work by then.
+        if waiting:
+            self.reactor.callLater(0, self._check, waiting)
+
+    @staticmethod
+    def _check(waiting: Waiting) -> None:
+        for item in list(waiting):
+            condition, d = item
+            if condition():
+                waiting.remove(item)
+                d.callback(None)
+
+    def _wait(self, waiting: Waiting, condition: Callable[[], bool]) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+        waiting.append((condition, d))
+        self._check(waiting)
+        return d
+
+    def when(self, condition: Callable[[], bool]) -> Deferred[None]:
+        """Fires once `condition()` holds, checked now and after each event the AMI simulator
+        sends."""
+        return self._wait(self._on_sim, condition)
+
+    def event(self, kind: type[Event]) -> Deferred[Event]:
+        """The next event of `kind` on the service's bus."""
+        d: Deferred[Event] = Deferred()
+
+        def heard(event: Event) -> None:
+            if not d.called:
+                unsubscribe()
+                d.callback(event)
+
+        unsubscribe = self.service.bus.subscribe(heard, (kind,))
+        return d
+
+    def ticks(self, n: int) -> Deferred[None]:
+        """Fires after `n` more of the dialer's ticks (its decisions, whatever the load)."""
+        target = self.tick_count + n
+        return self._wait(self._on_tick, lambda: self.tick_count >= target)
+
+    def settled(self, done: Callable[[], bool]) -> Deferred[None]:
+        """Fires once the dialer has ticked (made its campaigns' leads) and `done()` holds with
+        no call in flight and no outcome left to store: checked now and after each outcome the
+        dialer stores."""
+        dialer = self.dialer
+        idle = lambda: not dialer.tracker.in_flight() and not dialer._unrecorded  # noqa: E731
+        return self._wait(self._on_outcome, lambda: self.tick_count > 0 and idle() and done())
+
+    def drop_link(self) -> None:
+        """Asterisk's AMI goes away: every connection is cut, new ones refused until
+        `restore_link`; calls at the PBX go on."""
+        self.gate.down = True
+        for session in list(self.sim.sessions):
+            connected(session).loseConnection()
+
+    def restore_link(self) -> None:
+        self.gate.down = False
+
+
 @dataclass
 class Run:
     dialled: list[str] = field(default_factory=list)  # every Originate's number, in order
@@ -76,16 +191,16 @@ def run_dialer(
     start_campaigns: Callable[[App], None],
     *,
     agents: int = 0,
-    during: Callable[[Any, AMISimulator, Service], Awaitable[None]] | None = None,
+    during: Callable[[Live], Awaitable[None]] | None = None,
     limit: float = 30.0,
     preview_agents: dict[str, AgentPlan] | None = None,
     done: Callable[[App], bool] = lambda app: open_leads(app) == 0,
     away_agents: int = 0,
     mixmonitor: bool = False,
 ) -> Run:
-    """Run the service's dialer until `done` (default: no lead is due) and no call is up
-    (or `limit` s). `away_agents` of the `agents` never answer their phone; `mixmonitor`:
-    queued calls leave the files MixMonitor would."""
+    """Run the service's dialer, and `during` alongside, until `done` (default: no lead is
+    due) and no call is up; failing if that takes over `limit` s. `away_agents` of the `agents`
+    never answer their phone; `mixmonitor`: queued calls leave the files MixMonitor would."""
     run = Run()
 
     async def body(reactor: Any) -> None:
@@ -95,11 +210,11 @@ def run_dialer(
         fastagi = bound_port(service.ports[0])
 
         def landing(info: dict[str, Any]) -> Deferred[Any]:
-            kind = info["variables"]["CAMPAIGN_KIND"]
+            kind = info["variables"][contract.CAMPAIGN_KIND]
             number = info["dial"].split("/", 1)[1].split("@", 1)[0]
             run.flows.append(f"outbound/{kind}")
             caller = SimCaller(number, None, list(answers.get(number, [])))
-            options = PBXOptions(time_scale=SCALE, context="dialer-landing", extension="s")
+            options = PBXOptions(time_scale=SCALE, context=contract.FLOW_CONTEXT, extension="s")
             return simulate_call(
                 reactor,
                 "127.0.0.1",
@@ -126,8 +241,8 @@ def run_dialer(
             residents=Residents(plans),
             time_scale=SCALE,
             on_answered=landing,
-            queues=[Queue("outbound", members)],
-            landing_queues={"dialer-agent": ("outbound", 2.0)},
+            queues=[Queue(contract.QUEUE_OUTBOUND, members)],
+            landing_queues={contract.AGENT_CONTEXT: (contract.QUEUE_OUTBOUND, 2.0)},
             agents=preview_agents,
             mixmonitor=mixmonitor,
         )
@@ -139,20 +254,15 @@ def run_dialer(
 
         # a stand-in on this one simulator, counting what it is asked
         sim.originate = counting  # type: ignore[method-assign]
-        ami_port = sim.listen(reactor, 0)
+        gate = AMIGate(sim)
+        ami_port = reactor.listenTCP(0, gate, interface="127.0.0.1")
         service.start_dialer(ami_port=bound_port(ami_port))
-        assert service.dialer is not None
+        live = Live(reactor, sim, service, gate)
         start_campaigns(app)
         try:
             if during is not None:
-                await during(reactor, sim, service)
-            waited = 0.0
-            while waited < limit:
-                await deferLater(reactor, 0.2, lambda: None)
-                waited += 0.2
-                idle = not service.dialer.tracker.in_flight() and not service.dialer._unrecorded
-                if waited > 1.0 and idle and done(app):
-                    break
+                await during(live)
+            await live.settled(lambda: done(app)).addTimeout(limit, reactor)
         finally:
             await service.stop()
             await stop_listening(ami_port)

@@ -41,6 +41,23 @@ async def scrape_metrics(reactor: Any, port: IListeningPort) -> str:
     return text
 
 
+# The commands that play a prompt, before its name.
+PLAYING = ("STREAM FILE ", "GET DATA ", "CONTROL STREAM FILE ", "GET OPTION ")
+
+
+def prompts(commands: list[str]) -> list[str]:
+    """The prompts a call played, in order."""
+    return [c.removeprefix(p).split()[0] for c in commands for p in PLAYING if c.startswith(p)]
+
+
+def assert_prompts_in_order(commands: list[str], expected: list[str]) -> None:
+    """The call played each of `expected`, in that order (other prompts may come between)."""
+    heard = prompts(commands)
+    left = iter(heard)
+    # `in` on an iterator consumes it up to the match: each prompt is looked for after the last
+    assert all(name in left for name in expected), f"not {expected} in this order: {heard}"
+
+
 def make_app(home: Path, db_url: str, **env: str) -> App:
     return App(load(home, env={"HOTLINE_DB_URL": db_url, **env}))
 

@@ -39,6 +39,18 @@ def run_on_reactor(body: Callable[[Any], Awaitable[T]], timeout: float = 30.0) -
     return result
 
 
+def result_of(d: Deferred[T]) -> T:
+    """The result of a Deferred that has already fired (its failure raised): for code run in
+    memory, with no reactor turning."""
+    out: list[Any] = []
+    d.addBoth(out.append)
+    assert out, "the Deferred has not fired"
+    if isinstance(out[0], Failure):
+        out[0].raiseException()
+    result: T = out[0]
+    return result
+
+
 async def sleep(reactor: Any, seconds: float) -> None:
     from twisted.internet.task import deferLater
 

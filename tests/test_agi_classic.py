@@ -9,6 +9,7 @@ from hotline.agi.channel import Channel, RecordResult
 from hotline.agi.classic import run_classic
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.routes import RouteTable
+from hotline.core import dialplan as contract
 
 from golden import FROM_ASTERISK, golden_dir, load_raw
 
@@ -83,4 +84,5 @@ def test_failing_flow_sets_status_and_exit_code() -> None:
     stdout = io.StringIO()
     stdin = io.StringIO(env + "200 result=0\n200 result=1\n")
     assert run_classic("bad", table, lambda env: None, stdin, stdout) == 1
-    assert stdout.getvalue().splitlines() == ["ANSWER", "SET VARIABLE HOTLINE_STATUS FAILED"]
+    failed = f"SET VARIABLE {contract.STATUS} {contract.STATUS_FAILED}"
+    assert stdout.getvalue().splitlines() == ["ANSWER", failed]

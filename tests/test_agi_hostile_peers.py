@@ -25,6 +25,7 @@ from hotline.agi.protocol import MAX_USAGE_LINES, AGIEnvironment
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.pbxsim.fastagi import Keys, SimCaller, SimCallResult, simulate_call
 from hotline.service import Service
@@ -49,7 +50,7 @@ async def menu(call: Channel, ctx: Any) -> None:
 async def named(call: Channel, ctx: Any) -> None:
     await call.answer()
     # A resident's name from a CSV import, as the inbound flow hands it to the agent's screen.
-    await call.set_variable("HOTLINE_CALLERNAME", "Li Lei\nEXEC System touch /tmp/owned")
+    await call.set_variable(contract.CALLERNAME, "Li Lei\nEXEC System touch /tmp/owned")
     await call.set_variable("AFTER", "never sent")
 
 
@@ -316,9 +317,9 @@ def test_a_newline_in_an_argument_never_reaches_the_wire(caplog: pytest.LogCaptu
         result = run_on_reactor(body, timeout=20)
     sent = [line for direction, line, _ in result.transcript if direction == "<<"]
     assert not any(line.startswith(("EXEC", "touch")) for line in sent)
-    assert "HOTLINE_CALLERNAME" not in result.variables and "AFTER" not in result.variables
+    assert contract.CALLERNAME not in result.variables and "AFTER" not in result.variables
     # The call fails to the dialplan's fallback.
-    assert result.variables["HOTLINE_STATUS"] == "FAILED"
+    assert result.variables[contract.STATUS] == contract.STATUS_FAILED
     assert AGIArgumentError.__name__ in caplog.text
 
 
@@ -340,7 +341,7 @@ def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="hotline.agi.server"):
         peer = run_on_reactor(body, timeout=20)
     # Not a broken connection: the peer still hears that the flow failed.
-    assert peer.commands[-1] == "SET VARIABLE HOTLINE_STATUS FAILED"
+    assert peer.commands[-1] == f"SET VARIABLE {contract.STATUS} {contract.STATUS_FAILED}"
     assert "flow 'inbound' failed" in caplog.text
 
 

@@ -9,6 +9,7 @@ import pytest
 from hotline.agi import protocol
 from hotline.agi.errors import AGIArgumentError, AGIProtocolError, UsageBlockTooLong
 from hotline.agi.protocol import HANGUP, AGIEnvironment, AGIResponse, AGIStreamParser, Event
+from hotline.core import dialplan as contract
 
 from golden import FROM_ASTERISK, TO_ASTERISK, golden_dir, load_raw
 
@@ -165,7 +166,7 @@ HOSTILE = ["Li\nEXEC System x", "Li\r\nNOOP", "a\rb", "nul\x00", "esc\x1b[2J", "
 @pytest.mark.parametrize("value", HOSTILE)
 def test_control_characters_in_arguments_are_refused(value: str) -> None:
     builders = [
-        lambda v: protocol.set_variable("HOTLINE_CALLERNAME", v),
+        lambda v: protocol.set_variable(contract.CALLERNAME, v),
         lambda v: protocol.set_variable(v, "x"),
         lambda v: protocol.stream_file(v),
         lambda v: protocol.get_data(v, 1000, 1),
@@ -182,8 +183,8 @@ def test_control_characters_in_arguments_are_refused(value: str) -> None:
 
 
 def test_unicode_names_pass() -> None:
-    assert protocol.set_variable("HOTLINE_CALLERNAME", "3-1201 王小明") == (
-        'SET VARIABLE HOTLINE_CALLERNAME "3-1201 王小明"'
+    assert protocol.set_variable(contract.CALLERNAME, "3-1201 王小明") == (
+        f'SET VARIABLE {contract.CALLERNAME} "3-1201 王小明"'
     )
 
 

@@ -16,6 +16,7 @@ from hotline.agi.errors import ChannelHungUp
 from hotline.agi.protocol import AGIEnvironment, AGIResponse
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
+from hotline.core import dialplan as contract
 from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.pbxsim.fastagi import HangUp, Keys, SimCaller, SimCallResult, simulate_call
 
@@ -98,7 +99,7 @@ def test_failing_flow_sets_hotline_status(caplog: pytest.LogCaptureFixture) -> N
 
     with caplog.at_level(logging.ERROR, logger="hotline.agi.server"):
         result = run_on_reactor(body)
-    assert result.variables.get("HOTLINE_STATUS") == "FAILED"
+    assert result.variables.get(contract.STATUS) == contract.STATUS_FAILED
     assert "flow 'outbound/broken' failed" in caplog.text
 
 
@@ -112,7 +113,7 @@ def test_hangup_ends_flow_without_failure_status() -> None:
         return result
 
     result = run_on_reactor(body)
-    assert result.agi_status == "HANGUP" and "HOTLINE_STATUS" not in result.variables
+    assert result.agi_status == "HANGUP" and contract.STATUS not in result.variables
     assert "CHOICE" not in result.variables
     assert observer.events[-1] == ("ended", ChannelHungUp.__name__)
 

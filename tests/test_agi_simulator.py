@@ -15,6 +15,7 @@ from hotline.agi.channel import Channel, RecordResult
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.routes import RouteTable
 from hotline.agi.server import FastAGIFactory, listen_fastagi
+from hotline.core import dialplan as contract
 from hotline.net.tcp import bound_port, connected, stop_listening
 from hotline.pbxsim.fastagi import (
     HangUp,
@@ -96,7 +97,8 @@ def test_record_timeout_and_missing_directory(tmp_path: Path) -> None:
     result = _run(flow, SimCaller("100", inputs=[Speak(5.0, key=None)]))
     assert got == [RecordResult("", 16000, timed_out=True, hung_up=False)]
     assert ("200 result=-1 (writefile)") in [line for _, line, _ in result.transcript]
-    assert result.variables.get("HOTLINE_STATUS") == "FAILED"  # the flow got AGICommandError
+    # the flow got AGICommandError
+    assert result.variables.get(contract.STATUS) == contract.STATUS_FAILED
 
 
 def test_type_ahead_and_virtual_clock() -> None:
@@ -147,6 +149,9 @@ def test_a_failed_command_on_a_live_channel_makes_agistatus_failure(tmp_path: Pa
     assert result.agi_status == "FAILURE" and result.hung_up_at is None
 
 
+HAND_TO_REPAIRS = f"SET VARIABLE {contract.QUEUE} {contract.QUEUE_REPAIRS}"
+
+
 class _DiesAfterAnswer(LineOnlyReceiver):
     """A FastAGI server killed mid-call: it answers, then its socket is reset."""
 
@@ -154,7 +159,7 @@ class _DiesAfterAnswer(LineOnlyReceiver):
 
     def lineReceived(self, line: bytes) -> None:
         if line == b"":
-            self.sendLine(b"SET VARIABLE HOTLINE_QUEUE repairs")
+            self.sendLine(HAND_TO_REPAIRS.encode())
         elif line.startswith(b"200 "):
             connected(self).abortConnection()
 
@@ -175,9 +180,9 @@ def test_a_server_killed_mid_call_ends_the_agi_like_a_script_that_finished() -> 
 
     result = run_on_reactor(body)
     assert (result.agi_status, result.hung_up_at) == ("SUCCESS", None)
-    assert result.variables == {"HOTLINE_QUEUE": "repairs"}
+    assert result.variables == {contract.QUEUE: contract.QUEUE_REPAIRS}
     assert [line for _, line, _ in result.transcript[-2:]] == [
-        "SET VARIABLE HOTLINE_QUEUE repairs",
+        HAND_TO_REPAIRS,
         "200 result=1",
     ]
 

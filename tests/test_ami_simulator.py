@@ -11,6 +11,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from hotline.core import dialplan as contract
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
 from hotline.pbxsim.ami import AMISimulator
 from hotline.pbxsim.ami_queues import default_queues
@@ -59,7 +60,7 @@ class Fixed(ResidentModel):
 def originate(s: Session, aid: str, number: str = "100", **variables: str) -> None:
     headers = [
         ("Channel", f"Local/{number}@residents"),
-        ("Context", "dialer-landing"),
+        ("Context", contract.FLOW_CONTEXT),
         ("Exten", "s"),
         ("Priority", "1"),
         ("Timeout", "15000"),
@@ -126,7 +127,7 @@ def test_channels_and_variables_outlive_the_session() -> None:
     sim = AMISimulator(clock, residents=Fixed(plan))
     first = Session(sim)
     first.login()
-    originate(first, "o-1", LEAD_ID="lead-7", CAMPAIGN_ID="camp42")
+    originate(first, "o-1", **{contract.LEAD_ID: "lead-7", contract.CAMPAIGN_ID: "camp42"})
     first.close()
     clock.advance(3)  # answered while nobody was connected
     second = Session(sim)
@@ -136,8 +137,10 @@ def test_channels_and_variables_outlive_the_session() -> None:
     listed = [m for m in second.received if m.name == "CoreShowChannel"]
     assert sorted(m["Channel"][-2:] for m in listed) == [";1", ";2"]
     one = next(m for m in listed if m["Channel"].endswith(";1"))
-    assert (one["ChannelStateDesc"], one["Context"]) == ("Up", "dialer-landing")
-    second.send("Getvar", ("Channel", one["Channel"]), ("Variable", "LEAD_ID"), action_id="g")
+    assert (one["ChannelStateDesc"], one["Context"]) == ("Up", contract.FLOW_CONTEXT)
+    second.send(
+        "Getvar", ("Channel", one["Channel"]), ("Variable", contract.LEAD_ID), action_id="g"
+    )
     (value,) = [m for m in second.read() if m.action_id == "g"]
     assert value["Value"] == "lead-7"
     clock.advance(60)
@@ -158,10 +161,10 @@ def test_answered_call_is_handed_to_on_answered_and_waits_for_it() -> None:
     sim = AMISimulator(clock, residents=Fixed(ResidentPlan("answer")), on_answered=on_answered)
     s = Session(sim)
     s.login()
-    originate(s, "o-1", LEAD_ID="lead-9")
+    originate(s, "o-1", **{contract.LEAD_ID: "lead-9"})
     clock.advance(100)
     (info,) = handed
-    assert info["variables"] == {"LEAD_ID": "lead-9"}
+    assert info["variables"] == {contract.LEAD_ID: "lead-9"}
     assert info["channel"].endswith(";1")
     assert s.events("Hangup") == []  # still talking to the landing flow
     flow.callback(None)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from asterisk_dialplan import (
     CONF_DIR,
@@ -25,17 +27,38 @@ from asterisk_dialplan import (
 
 from hotline.agi.flows import load_flows
 from hotline.agi.prompts import PROMPT_NAMES
-from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
+from hotline.core import dialplan as contract
+from hotline.core.dialplan import (
+    ABANDONED,
+    AGENT_CONTEXT,
+    AGENT_PHONES_CONTEXT,
+    CALLERNAME,
+    CAMPAIGN_KIND,
+    DIAL,
+    ENTRY_EXTEN,
+    FLOW_CONTEXT,
+    INBOUND_CONTEXT,
+    PREVIEW_CONTEXT,
+    QUEUE,
+    QUEUE_CASHIER,
+    QUEUE_COMPLAINTS,
+    QUEUE_DUTY,
+    QUEUE_ENQUIRIES,
+    QUEUE_OUTBOUND,
+    QUEUE_REPAIRS,
+    RECORDING,
+    STATUS,
+    STATUS_DONE,
+    STATUS_FAILED,
+)
 from hotline.core.vocabulary import CampaignKind
-from hotline.dialer.engine import AGENT_CONTEXT, FLOW_CONTEXT
-from hotline.dialer.preview_calls import PREVIEW_CONTEXT
 from hotline.pbxsim import ami_agent_calls
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
 CAMPAIGN_KINDS = tuple(CampaignKind)
 # The dialplan reaches every route the service registers, and no other.
 EXPECTED_ROUTES = load_flows().names()
-QUEUES = {"repairs", "complaints", "enquiries", "duty", "cashier", "outbound"}
+QUEUES = set(contract.QUEUES)
 AMI_READ_NEEDED = {"call", "agent", "dialplan"}
 AMI_WRITE_NEEDED = {"originate", "call", "reporting", "agent"}
 
@@ -61,7 +84,7 @@ def agi_ends(**values: str) -> dict[str, Effect]:
 def agi_sets(**values: str) -> dict[str, Effect]:
     """The flow ends having set these channel variables, then its done-marker (the server's
     last act when a flow returns)."""
-    return agi_ends(**{STATUS_VARIABLE: STATUS_DONE, **values})
+    return agi_ends(**{STATUS: STATUS_DONE, **values})
 
 
 def agent_answers(_: str, __: dict[str, str]) -> None:
@@ -136,6 +159,50 @@ def test_interpreter_follows_jumps_and_expressions() -> None:
 
 # ---------------------------------------------------------------- static cross-checks
 
+# The channel variables of the contract's families, as the dialplan reads or sets them.
+CONTRACT_VARIABLE = re.compile(r"\b((?:HOTLINE|LEAD|CAMPAIGN|CALL)_\w+)\b")
+READ = re.compile(r"\$\{((?:HOTLINE|LEAD|CAMPAIGN|CALL)_\w+)\}")
+VARIABLES = {
+    *contract.FLOW_VARIABLES,
+    *contract.ORIGINATE_VARIABLES,
+    *contract.DIALPLAN_VARIABLES,
+}
+ENTERED_AT_S = (INBOUND_CONTEXT, contract.AGENT_HANDOFF_CONTEXT, FLOW_CONTEXT, AGENT_CONTEXT)
+
+
+def test_every_name_of_the_dialplan_contract_is_in_the_shipped_config(dialplan: Dialplan) -> None:
+    text = (CONF_DIR / "extensions.conf").read_text(encoding="utf-8")
+    named = {v for k, v in vars(contract).items() if k.isupper() and isinstance(v, str)}
+    checked = {*contract.CONTEXTS, *QUEUES, *VARIABLES, *contract.GLOBALS}
+    # every name of the module belongs to a group checked here
+    assert named == checked | {STATUS_DONE, STATUS_FAILED, ENTRY_EXTEN}, named - checked
+    assert set(contract.CONTEXTS) <= dialplan.contexts.keys()
+    assert set(contract.GLOBALS) == dialplan.globals.keys()
+    assert {s.name for s in load("queues.conf") if not s.template} - {"general"} == QUEUES
+    missing = [name for name in VARIABLES if not re.search(rf"\b{name}\b", text)]
+    assert missing == []  # read by a step, or listed in the file's header for the agents' side
+    for context in (*ENTERED_AT_S, PREVIEW_CONTEXT):
+        assert 1 in dialplan.contexts[context].extensions[ENTRY_EXTEN], context
+    steps = [s.args for s in all_steps(dialplan)]
+    assert any(f'"${{{STATUS}}}" != "{STATUS_DONE}"' in args for args in steps)
+    assert STATUS_FAILED != STATUS_DONE and re.search(rf"\b{STATUS_FAILED}\b", text)
+    dial = f"Dial(${{{DIAL}}},{contract.PREVIEW_DIAL_TIMEOUT_S})"
+    assert dial in [f"{s.app}({s.args})" for s in all_steps(dialplan)]
+
+
+def test_every_variable_the_shipped_config_uses_is_in_the_contract(dialplan: Dialplan) -> None:
+    steps = list(all_steps(dialplan))
+    read = {name for s in steps for name in READ.findall(s.args)}
+    assigned = {
+        name
+        for s in steps
+        if s.app == "Set"
+        for name in CONTRACT_VARIABLE.findall(split_top(s.args, "=", 1)[0])
+    }
+    assert {contract.LEAD_ID, RECORDING, contract.GLOBAL_FASTAGI} <= read  # the pattern reads
+    assert {ABANDONED, contract.DIALLED} <= assigned
+    assert sorted((read | assigned) - VARIABLES - set(contract.GLOBALS)) == []
+
 
 def test_every_jump_lands_somewhere(dialplan: Dialplan) -> None:
     assert dialplan_problems(dialplan) == []
@@ -144,9 +211,9 @@ def test_every_jump_lands_somewhere(dialplan: Dialplan) -> None:
 def test_agi_routes_are_exactly_the_expected_ones(dialplan: Dialplan) -> None:
     urls = set()
     for kind in CAMPAIGN_KINDS:
-        trace, _ = run(dialplan, "dialer-landing", "s", {"CAMPAIGN_KIND": kind})
+        trace, _ = run(dialplan, FLOW_CONTEXT, ENTRY_EXTEN, {CAMPAIGN_KIND: kind})
         urls |= {t for t in trace if t.startswith("AGI(")}
-    trace, _ = run(dialplan, "hotline", "s")
+    trace, _ = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN)
     urls |= {t.split(",")[0] + ")" for t in trace if t.startswith("AGI(")}
     prefix = "AGI(agi://127.0.0.1:4573/"
     assert all(url.startswith(prefix) and url.endswith(")") for url in urls), urls
@@ -154,7 +221,7 @@ def test_agi_routes_are_exactly_the_expected_ones(dialplan: Dialplan) -> None:
     # ...and no AGI() in the file goes anywhere but our FastAGI server
     for step in all_steps(dialplan):
         if step.app == "AGI":
-            assert step.args.startswith("agi://${HOTLINE_FASTAGI}/"), step
+            assert step.args.startswith(f"agi://${{{contract.GLOBAL_FASTAGI}}}/"), step
 
 
 def test_named_queues_exist_in_queues_conf(dialplan: Dialplan) -> None:
@@ -171,14 +238,14 @@ def test_queue_settings() -> None:
         queue = one(sections, name)
         assert queue["announce-holdtime"] == "no", name
         assert queue["ringinuse"] == "no", name
-    assert one(sections, "outbound")["wrapuptime"] == "15"
-    duty = one(sections, "duty")
+    assert one(sections, QUEUE_OUTBOUND)["wrapuptime"] == "15"
+    duty = one(sections, QUEUE_DUTY)
     assert (duty["joinempty"], duty["leavewhenempty"]) == ("yes", "no")
 
 
 # Every phone rings at once where a caller must not wait (duty, predictive calls); elsewhere the
 # agents take turns.
-STRATEGIES = {"duty": "ringall", "outbound": "ringall"}
+STRATEGIES = {QUEUE_DUTY: "ringall", QUEUE_OUTBOUND: "ringall"}
 
 
 @pytest.mark.parametrize("name", sorted(QUEUES))
@@ -222,7 +289,7 @@ def test_endpoint_contexts_exist(dialplan: Dialplan) -> None:
         if not section.template and items.get("type") == "endpoint":
             assert items["context"] in dialplan.contexts, section.name
     trunk = [dict(s.items) for s in pjsip if s.name == "trunk"]
-    assert {"type": "endpoint", "context": "hotline"}.items() <= trunk[0].items()
+    assert {"type": "endpoint", "context": INBOUND_CONTEXT}.items() <= trunk[0].items()
 
 
 def test_pjsip_ships_placeholders_not_secrets() -> None:
@@ -305,80 +372,82 @@ def test_modules_conf_requires_what_the_dialplan_uses(dialplan: Dialplan) -> Non
 
 
 def test_service_down_goes_straight_to_duty(dialplan: Dialplan) -> None:
-    trace, _ = run(dialplan, "hotline", "88001234", effects=agi_ends(AGISTATUS="FAILURE"))
+    trace, _ = run(dialplan, INBOUND_CONTEXT, "88001234", effects=agi_ends(AGISTATUS="FAILURE"))
     answered_by_duty = ["Answer", "Gosub", "Return", "Queue", "Hangup"]
     assert apps(trace) == ["Set", "NoOp", "Set", "Ringing", "AGI", *answered_by_duty]
-    assert trace[-2] == "Queue(duty)"
+    assert trace[-2] == f"Queue({QUEUE_DUTY})"
 
 
 def test_service_dying_mid_call_goes_to_duty(dialplan: Dialplan) -> None:
     """Asterisk 22 ends the AGI with AGISTATUS=SUCCESS when the FastAGI socket closes (res_agi:
     EOF is "script completed"), even with the queue chosen before the flow could finish."""
-    effects = agi_ends(HOTLINE_CALLERNAME="3-1-201", HOTLINE_QUEUE="repairs")
+    effects = agi_ends(**{CALLERNAME: "3-1-201", QUEUE: QUEUE_REPAIRS})
     effects["Queue"] = agent_answers
-    trace, variables = run(dialplan, "hotline", "88001234", effects=effects)
-    assert trace[-1] == "Queue(duty)" and "Answer()" in trace
+    trace, variables = run(dialplan, INBOUND_CONTEXT, "88001234", effects=effects)
+    assert trace[-1] == f"Queue({QUEUE_DUTY})" and "Answer()" in trace
     assert variables["CALLERID(name)"] == "3-1-201"  # what the flow had told the dialplan
 
 
 def test_the_dialled_number_reaches_the_flow(dialplan: Dialplan) -> None:
-    trace, _ = run(dialplan, "hotline", "88001234", effects=agi_sets())
+    trace, _ = run(dialplan, INBOUND_CONTEXT, "88001234", effects=agi_sets())
     assert "AGI(agi://127.0.0.1:4573/inbound,88001234)" in trace
-    trace, _ = run(dialplan, "hotline", "+862188001234", effects=agi_sets())
+    trace, _ = run(dialplan, INBOUND_CONTEXT, "+862188001234", effects=agi_sets())
     assert "AGI(agi://127.0.0.1:4573/inbound,+862188001234)" in trace
 
 
 def test_failed_flow_goes_to_duty_with_what_it_knew(dialplan: Dialplan) -> None:
     trace, variables = run(
         dialplan,
-        "hotline",
-        "s",
-        effects=agi_sets(HOTLINE_STATUS="FAILED", HOTLINE_CALLERNAME="3-1-201 王女士"),
+        INBOUND_CONTEXT,
+        ENTRY_EXTEN,
+        effects=agi_sets(**{STATUS: STATUS_FAILED, CALLERNAME: "3-1-201 王女士"}),
     )
-    assert "Answer()" in trace and trace[-2] == "Queue(duty)"
+    assert "Answer()" in trace and trace[-2] == f"Queue({QUEUE_DUTY})"
     assert variables["CALLERID(name)"] == "3-1-201 王女士"
 
 
 def test_flow_hands_caller_to_its_queue_with_name_and_recording(dialplan: Dialplan) -> None:
     effects = agi_sets(
-        HOTLINE_QUEUE="repairs",
-        HOTLINE_CALLERNAME="3-1-201 张先生",
-        HOTLINE_RECORDING="hotline/2026/TK1001.wav",
+        **{
+            QUEUE: QUEUE_REPAIRS,
+            CALLERNAME: "3-1-201 张先生",
+            RECORDING: "hotline/2026/TK1001.wav",
+        }
     )
     effects["Queue"] = agent_answers
-    trace, variables = run(dialplan, "hotline", "s", effects=effects)
-    assert trace[-1] == "Queue(repairs,,,,300)"
+    trace, variables = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, effects=effects)
+    assert trace[-1] == f"Queue({QUEUE_REPAIRS},,,,300)"
     assert "MixMonitor(hotline/2026/TK1001.wav,b)" in trace
     assert variables["CALLERID(name)"] == "3-1-201 张先生"
     assert "Answer()" not in trace  # the flow answered; the dialplan does not
 
 
 def test_no_recording_when_switched_off(dialplan: Dialplan) -> None:
-    effects = agi_sets(HOTLINE_QUEUE="cashier")
+    effects = agi_sets(**{QUEUE: QUEUE_CASHIER})
     effects["Queue"] = agent_answers
-    trace, variables = run(dialplan, "hotline", "s", effects=effects)
+    trace, variables = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, effects=effects)
     assert not [t for t in trace if t.startswith("MixMonitor")]
     assert "CALLERID(name)" not in variables
-    assert trace[-1] == "Queue(cashier,,,,300)"
+    assert trace[-1] == f"Queue({QUEUE_CASHIER},,,,300)"
 
 
 def test_unanswered_queue_falls_back_to_duty(dialplan: Dialplan) -> None:
-    effects = agi_sets(HOTLINE_QUEUE="complaints")
+    effects = agi_sets(**{QUEUE: QUEUE_COMPLAINTS})
     effects["Queue"] = queue_times_out
-    trace, _ = run(dialplan, "hotline", "s", effects=effects)
+    trace, _ = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, effects=effects)
     assert [t for t in trace if t.startswith("Queue")] == [
-        "Queue(complaints,,,,300)",
-        "Queue(duty)",
+        f"Queue({QUEUE_COMPLAINTS},,,,300)",
+        f"Queue({QUEUE_DUTY})",
     ]
 
 
 def test_flow_without_queue_hangs_up(dialplan: Dialplan) -> None:
-    trace, _ = run(dialplan, "hotline", "s", effects=agi_sets())
+    trace, _ = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, effects=agi_sets())
     assert apps(trace) == ["NoOp", "Set", "Ringing", "AGI", "Hangup"]
 
 
 def test_menu_answers_at_once_by_default(dialplan: Dialplan) -> None:
-    trace, variables = run(dialplan, "hotline", "s", effects=agi_sets())
+    trace, variables = run(dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, effects=agi_sets())
     assert trace[2:4] == ["Ringing()", "AGI(agi://127.0.0.1:4573/inbound,)"]
     assert variables["CHANNEL(language)"] == "zh"
 
@@ -386,35 +455,41 @@ def test_menu_answers_at_once_by_default(dialplan: Dialplan) -> None:
 def test_agents_first_rings_the_queue_before_the_menu(dialplan: Dialplan) -> None:
     effects = agi_sets()
     effects["Queue"] = queue_times_out
-    trace, _ = run(dialplan, "hotline", "s", {"HOTLINE_RING_AGENTS_FIRST": "6"}, effects)
+    trace, _ = run(
+        dialplan, INBOUND_CONTEXT, ENTRY_EXTEN, {contract.GLOBAL_RING_AGENTS_FIRST: "6"}, effects
+    )
     assert apps(trace)[2:5] == ["Ringing", "Queue", "AGI"]
-    assert trace[3] == "Queue(enquiries,r,,,6)"
+    assert trace[3] == f"Queue({QUEUE_ENQUIRIES},r,,,6)"
     # an agent who picks up takes the call: no voice menu at all
     trace, _ = run(
-        dialplan, "hotline", "s", {"HOTLINE_RING_AGENTS_FIRST": "6"}, {"Queue": agent_answers}
+        dialplan,
+        INBOUND_CONTEXT,
+        ENTRY_EXTEN,
+        {contract.GLOBAL_RING_AGENTS_FIRST: "6"},
+        {"Queue": agent_answers},
     )
     assert "AGI" not in apps(trace)
 
 
 def test_outbound_landing_runs_the_campaign_flow(dialplan: Dialplan) -> None:
-    trace, _ = run(dialplan, "dialer-landing", "s", {"CAMPAIGN_KIND": "visitor"}, agi_sets())
+    trace, _ = run(dialplan, FLOW_CONTEXT, ENTRY_EXTEN, {CAMPAIGN_KIND: "visitor"}, agi_sets())
     assert "AGI(agi://127.0.0.1:4573/outbound/visitor)" in trace
     assert "AMD" not in apps(trace)
     assert apps(trace)[-1] == "Hangup"
 
 
 def test_outbound_landing_can_queue_the_resident(dialplan: Dialplan) -> None:
-    effects = agi_sets(HOTLINE_QUEUE="cashier")
+    effects = agi_sets(**{QUEUE: QUEUE_CASHIER})
     effects["Queue"] = queue_times_out
-    trace, _ = run(dialplan, "dialer-landing", "s", {"CAMPAIGN_KIND": "arrears"}, effects)
-    assert trace[-3:] == ["Queue(cashier,,,,300)", "Playback(hotline/abandon)", "Hangup()"]
+    trace, _ = run(dialplan, FLOW_CONTEXT, ENTRY_EXTEN, {CAMPAIGN_KIND: "arrears"}, effects)
+    assert trace[-3:] == [f"Queue({QUEUE_CASHIER},,,,300)", "Playback(hotline/abandon)", "Hangup()"]
 
 
 def test_an_answered_campaign_call_is_recorded_whole_and_only_once(dialplan: Dialplan) -> None:
-    effects = agi_sets(HOTLINE_QUEUE="cashier")
+    effects = agi_sets(**{QUEUE: QUEUE_CASHIER})
     effects["Queue"] = agent_answers
-    call = {"CAMPAIGN_KIND": "arrears", "HOTLINE_RECORDING": "/rec/calls/lead-7-1.wav"}
-    trace, _ = run(dialplan, "dialer-landing", "s", call, effects)
+    call = {CAMPAIGN_KIND: "arrears", RECORDING: "/rec/calls/lead-7-1.wav"}
+    trace, _ = run(dialplan, FLOW_CONTEXT, ENTRY_EXTEN, call, effects)
     # from the answer (the flow and the agent alike), not only while bridged
     assert [t for t in trace if t.startswith("MixMonitor")] == [
         "MixMonitor(/rec/calls/lead-7-1.wav)"
@@ -430,43 +505,44 @@ def test_answering_machine_detection(dialplan: Dialplan, amd: str, flow_runs: bo
         variables["AMDSTATUS"] = amd
 
     effects = {**agi_sets(), "AMD": detect}
-    variables = {"HOTLINE_AMD": "1", "CAMPAIGN_KIND": "notice"}
-    trace, _ = run(dialplan, "dialer-landing", "s", variables, effects)
+    variables = {contract.GLOBAL_AMD: "1", CAMPAIGN_KIND: "notice"}
+    trace, _ = run(dialplan, FLOW_CONTEXT, ENTRY_EXTEN, variables, effects)
     assert "AMD()" in trace
     assert ("AGI(agi://127.0.0.1:4573/outbound/notice)" in trace) is flow_runs
 
 
 def test_predictive_call_without_agent_is_abandoned(dialplan: Dialplan) -> None:
-    trace, variables = run(dialplan, "dialer-agent", "s", effects={"Queue": queue_times_out})
+    trace, variables = run(dialplan, AGENT_CONTEXT, ENTRY_EXTEN, effects={"Queue": queue_times_out})
     assert trace[-4:] == [
-        "Queue(outbound,n,,,2)",
-        "Set(HOTLINE_ABANDONED=1)",
+        f"Queue({QUEUE_OUTBOUND},n,,,2)",
+        f"Set({ABANDONED}=1)",
         "Playback(hotline/abandon)",
         "Hangup()",
     ]
-    assert variables["HOTLINE_ABANDONED"] == "1"
+    assert variables[ABANDONED] == "1"
 
 
 def test_predictive_call_reaching_an_agent_is_not_abandoned(dialplan: Dialplan) -> None:
-    variables_in = {"HOTLINE_CALLERNAME": "5-2-1102 李先生", "HOTLINE_CONNECT_LIMIT": "3"}
-    trace, variables = run(dialplan, "dialer-agent", "s", variables_in, {"Queue": agent_answers})
-    assert trace[-1] == "Queue(outbound,n,,,3)"
-    assert "HOTLINE_ABANDONED" not in variables
+    variables_in = {CALLERNAME: "5-2-1102 李先生", contract.GLOBAL_CONNECT_LIMIT: "3"}
+    trace, variables = run(
+        dialplan, AGENT_CONTEXT, ENTRY_EXTEN, variables_in, {"Queue": agent_answers}
+    )
+    assert trace[-1] == f"Queue({QUEUE_OUTBOUND},n,,,3)"
+    assert ABANDONED not in variables
     assert variables["CALLERID(name)"] == "5-2-1102 李先生"
 
 
 def test_every_context_the_dialer_originates_into_exists(dialplan: Dialplan) -> None:
     for context in (FLOW_CONTEXT, AGENT_CONTEXT, PREVIEW_CONTEXT):
-        assert 1 in dialplan.contexts[context].extensions["s"], context
-    assert ami_agent_calls.PREVIEW_CONTEXT == PREVIEW_CONTEXT  # the simulator plays it
+        assert 1 in dialplan.contexts[context].extensions[ENTRY_EXTEN], context
 
 
 @pytest.mark.parametrize("recording", ["/rec/calls/lead-7-1.wav", ""])
 def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
     dialplan: Dialplan, recording: str
 ) -> None:
-    call = {"HOTLINE_DIAL": "PJSIP/13800138000@trunk", "HOTLINE_RECORDING": recording}
-    trace, _ = run(dialplan, PREVIEW_CONTEXT, "s", call)
+    call = {DIAL: "PJSIP/13800138000@trunk", RECORDING: recording}
+    trace, _ = run(dialplan, PREVIEW_CONTEXT, ENTRY_EXTEN, call)
     timeout = f"{ami_agent_calls.DIAL_TIMEOUT_S:g}"
     assert trace[-2:] == [f"Dial(PJSIP/13800138000@trunk,{timeout})", "Hangup()"]
     recorded = [t for t in trace if t.startswith("MixMonitor")]
@@ -475,17 +551,19 @@ def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
 
 
 def test_agents_can_test_the_hotline_and_call_out(dialplan: Dialplan) -> None:
-    trace, _ = run(dialplan, "agents", "8000", effects=agi_sets())
+    trace, _ = run(dialplan, AGENT_PHONES_CONTEXT, "8000", effects=agi_sets())
     assert "AGI(agi://127.0.0.1:4573/inbound,8000)" in trace
-    trace, _ = run(dialplan, "agents", "913800001111")
+    trace, _ = run(dialplan, AGENT_PHONES_CONTEXT, "913800001111")
     assert trace[0] == "Dial(PJSIP/13800001111@trunk,60)"
 
 
 def test_conf_matches_service_defaults(dialplan: Dialplan) -> None:
     globals_ = dialplan.globals
-    assert globals_["HOTLINE_FASTAGI"] == FastAGISettings().listen
-    assert float(globals_["HOTLINE_CONNECT_LIMIT"]) == DialerSettings().connect_limit_seconds
-    assert float(globals_["HOTLINE_RING_AGENTS_FIRST"]) == InboundSettings().ring_agents_first
+    assert globals_[contract.GLOBAL_FASTAGI] == FastAGISettings().listen
+    limit = DialerSettings().connect_limit_seconds
+    assert float(globals_[contract.GLOBAL_CONNECT_LIMIT]) == limit
+    first = InboundSettings().ring_agents_first
+    assert float(globals_[contract.GLOBAL_RING_AGENTS_FIRST]) == first
     manager = load("manager.conf")
     assert int(one(manager, "general")["port"]) == AMISettings().port
     assert one(manager, AMISettings().username)["read"]
@@ -499,4 +577,4 @@ def test_conf_matches_service_defaults(dialplan: Dialplan) -> None:
         for items in (dict(effective(pjsip, s)) for s in pjsip if s.name == "agent101")
         if items.get("type") == "endpoint"
     ]
-    assert endpoint["context"] == ami_agent_calls.AGENT_ENDPOINT_CONTEXT
+    assert endpoint["context"] == AGENT_PHONES_CONTEXT

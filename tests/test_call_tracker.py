@@ -10,6 +10,7 @@ import pytest
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from hotline.core import dialplan as contract
 from hotline.core.vocabulary import Disposition
 from hotline.dialer.ami_client import AMIClient, AMIClientProtocol, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage, AMIParser, format_action
@@ -51,7 +52,7 @@ def replay(name: str, call_ids: list[str], expect_agent: bool = False) -> Record
     now = [T0]
     tracker = CallTracker(lambda: now[0], recorder)
     for n, call_id in enumerate(call_ids):
-        variables = {"LEAD_ID": "lead-7"} if n == 0 else {}
+        variables = {contract.LEAD_ID: "lead-7"} if n == 0 else {}
         tracker.dialled(Attempt(call_id, n, 1, "100", expect_agent, T0, variables=variables))
     for msg in AMIParser().feed(stream(golden_dir() / f"{name}.raw", ">>")):
         if msg.kind == "response" and msg.get("Response") == "Error" and msg.action_id in call_ids:
@@ -143,10 +144,10 @@ def test_a_callee_cause_that_comes_after_the_failed_response_still_decides() -> 
 def test_hangup_causes_are_tied_through_the_channel_variables() -> None:
     recorder = Recorder()
     tracker = CallTracker(lambda: T0, recorder)
-    tracker.dialled(Attempt("c1", 7, 1, "100", False, T0, variables={"CALL_ID": "c1"}))
+    tracker.dialled(Attempt("c1", 7, 1, "100", False, T0, variables={contract.CALL_ID: "c1"}))
     events = [
         (("Event", "Newchannel"), ("Uniqueid", "9.1"), ("Linkedid", "9.1")),
-        (("Event", "VarSet"), ("Linkedid", "9.1"), ("Variable", "CALL_ID"), ("Value", "c1")),
+        (("Event", "VarSet"), ("Linkedid", "9.1"), ("Variable", contract.CALL_ID), ("Value", "c1")),
         (("Event", "Newchannel"), ("Uniqueid", "9.2"), ("Linkedid", "9.1")),
         (("Event", "Hangup"), ("Linkedid", "9.1"), ("Cause", "0")),
         (("Event", "Hangup"), ("Linkedid", "9.1"), ("Cause", "21")),
@@ -225,7 +226,7 @@ def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Att
     now: Iterator[datetime] = (T0 + timedelta(seconds=n) for n in range(10_000))
     recorder = Recorder()
     tracker = CallTracker(lambda: next(now), recorder)
-    variables = {"CALL_ID": "lead-7-1", "HOTLINE_DIAL": "Local/13800138000@residents"}
+    variables = {contract.CALL_ID: "lead-7-1", contract.DIAL: "Local/13800138000@residents"}
     attempt = Attempt("lead-7-1", 7, 1, "13800138000", False, T0, variables=variables)
     attempt.agent_first, attempt.agent = True, "agent101"
     tracker.dialled(attempt)
@@ -247,7 +248,7 @@ def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Att
     send(
         "Originate",
         ("Channel", "PJSIP/agent101"),
-        ("Context", "dialer-preview"),
+        ("Context", contract.PREVIEW_CONTEXT),
         ("Exten", "s"),
         ("Priority", "1"),
         ("Timeout", "20000"),

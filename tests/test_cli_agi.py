@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Ticket
 
@@ -76,13 +77,13 @@ def test_classic_agi_runs_the_inbound_flow(db: Database, tmp_path: Path) -> None
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     assert commands[0] == "ANSWER"
     assert "SET VARIABLE CHANNEL(language) en" in commands
-    assert "SET VARIABLE HOTLINE_QUEUE enquiries" in commands
-    assert "SET VARIABLE HOTLINE_UNIT 3-1-202" in commands
+    assert f"SET VARIABLE {contract.QUEUE} {contract.QUEUE_ENQUIRIES}" in commands
+    assert f"SET VARIABLE {contract.UNIT} 3-1-202" in commands
     with db.session() as s:
         record = s.scalars(select(CallRecord)).one()
         assert (record.disposition, record.queue, record.caller) == (
             "to_agent",
-            "enquiries",
+            contract.QUEUE_ENQUIRIES,
             "13900001111",
         )
         assert s.scalars(select(Ticket)).all() == []

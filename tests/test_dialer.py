@@ -11,24 +11,21 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from twisted.internet.task import deferLater
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
-from hotline.core.events import AgentConnected, AgentStateChanged
+from hotline.core.events import AgentConnected, AgentPaused, AgentStateChanged
 from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
 from hotline.core.tickets import Intake, move_ticket, open_ticket
-from hotline.net.tcp import connected
-from hotline.pbxsim.ami import AMISimulator
 from hotline.pbxsim.ami_residents import ResidentPlan
 from hotline.pbxsim.fastagi import Input, Keys, Speak
 from hotline.recordings.resolve import resolve_path
 from hotline.recordings.worker import scan
-from hotline.service import Service
 
-from dialer_harness import dialer_app, run_dialer
+from dialer_harness import Live, dialer_app, run_dialer
 from factories import seed_residents
 
 ESTATE = (
@@ -139,19 +136,14 @@ def test_a_dropped_ami_link_loses_no_outcome_and_dials_nobody_twice(app: App) ->
     plans["13000000001"] = ResidentPlan("answer", ring_s=20.0)
     answers: dict[str, list[Input]] = {"13000000001": [Keys("1")]}
 
-    async def drop_the_link(reactor: Any, sim: AMISimulator, service: Service) -> None:
-        # Drop it once every call rings at the PBX, however loaded the machine (not after a
-        # fixed wait).
-        for _ in range(1000):
-            if len(sim.calls) == len(plans):
-                break
-            await deferLater(reactor, 0.01, lambda: None)
-        assert service.dialer is not None and service.dialer.tracker.in_flight()
-        # Down for 75 simulated seconds: every call ends, the answered one's flow included.
-        for _ in range(30):
-            for session in list(sim.sessions):
-                connected(session).loseConnection()
-            await deferLater(reactor, 0.05, lambda: None)
+    async def drop_the_link(live: Live) -> None:
+        # Drop it once every call rings at the PBX, however loaded the machine.
+        await live.when(lambda: len(live.sim.calls) == len(plans))
+        assert live.dialer.tracker.in_flight()
+        # Down until every call has ended at the PBX, the answered one's flow included.
+        live.drop_link()
+        await live.when(lambda: not live.sim.calls)
+        live.restore_link()
 
     run = run_dialer(
         app, plans, answers, start("arrears", "agentless"), during=drop_the_link, limit=40
@@ -200,9 +192,10 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
     plans = {f"1300000000{n}": ResidentPlan("answer", ring_s=1.0) for n in range(1, 6)}
     seen: dict[str, Any] = {}
 
-    async def watch(reactor: Any, sim: AMISimulator, service: Service) -> None:
-        seen.update(sim=sim, service=service)
-        await deferLater(reactor, 3.0, lambda: None)  # 150 simulated seconds
+    async def watch(live: Live) -> None:
+        seen.update(sim=live.sim, service=live.service)
+        await live.event(AgentPaused)  # the agent let the first call ring out
+        await live.ticks(60)  # then 150 simulated seconds of the dialer's decisions
 
     run = run_dialer(
         app, plans, {}, start("arrears", "predictive"), agents=1, away_agents=1,
@@ -212,7 +205,7 @@ def test_an_agent_who_lets_a_call_ring_out_is_paused_and_nobody_is_redialled(app
     abandoned = [c for cs in found.values() for c in cs if c.disposition == "abandoned"]
     assert abandoned and all((c.next_step or "").startswith("callback") for c in abandoned)
     assert max(Counter(run.dialled).values()) == 1  # nobody dialled twice
-    (member,) = seen["sim"].queues["outbound"].members
+    (member,) = seen["sim"].queues[contract.QUEUE_OUTBOUND].members
     assert member.paused and member.paused_reason == "ring-no-answer"
     assert seen["service"].dialer.ring_no_answer.missed == {"PJSIP/agent101": 1}
     with app.db.session() as s:
@@ -234,11 +227,12 @@ def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> N
     plans = {f"1300000000{n}": ResidentPlan("noanswer") for n in range(1, 6)}
     written_ahead: list[bool] = []
 
-    async def look_when_sent(reactor: Any, sim: AMISimulator, service: Service) -> None:
+    async def look_when_sent(live: Live) -> None:
+        sim = live.sim
         originate = sim.originate
 
         def looking(req: Any, respond: Any) -> None:
-            call_id = dict(req.variables)["CALL_ID"]
+            call_id = dict(req.variables)[contract.CALL_ID]
             with app.db.session() as s:
                 record = s.scalar(select(CallRecord).where(CallRecord.key == call_id))
                 written_ahead.append(record is not None and record.ended_at is None)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.event_bus import EventBus
 from hotline.core.events import (
@@ -43,7 +44,9 @@ def test_subscribers_get_the_types_they_asked_for_in_order() -> None:
     bus.subscribe(lambda e: heard.append(("all", e)), (Event,))
     bus.subscribe(lambda e: heard.append(("calls", e)), (CallEvent,))
     bus.subscribe(lambda e: heard.append(("menus", e)), (MenuChoice,))
-    paused = AgentPaused(agent="PJSIP/agent101", queue="outbound", reason="ring-no-answer")
+    paused = AgentPaused(
+        agent="PJSIP/agent101", queue=contract.QUEUE_OUTBOUND, reason="ring-no-answer"
+    )
     choice = MenuChoice(call_id="c1", menu="main-menu", choice="1")
     bus.publish(paused)
     bus.publish(choice)
@@ -210,6 +213,10 @@ def test_a_keyed_unit_and_a_queue_hand_off_are_told(app: App) -> None:
         (),
     )
     (queued,) = [e for e in events if isinstance(e, HandedToQueue)]
-    assert (queued.queue, queued.unit, queued.ticket_id) == ("enquiries", "3-1-201", None)
+    assert (queued.queue, queued.unit, queued.ticket_id) == (
+        contract.QUEUE_ENQUIRIES,
+        "3-1-201",
+        None,
+    )
     ended = events[-1]
     assert isinstance(ended, CallEnded) and ended.disposition == "to_agent"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.models import CallRecord
 from hotline.pbxsim.fastagi import Keys, PBXOptions, Silence, SimCaller
@@ -37,7 +37,7 @@ AFTER_GOTO = PBXOptions(extension="s", priority=4, wall_clock=lambda: OFFICE_HOU
 def test_the_dialled_number_is_the_call_records_callee(app: App) -> None:
     caller = SimCaller("5551234", None, [*GREETING, Silence(), Keys("0")])
     out = place_calls(app, [caller], options=AFTER_GOTO, args=["88001234"])
-    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_ENQUIRIES
     assert callees(app) == ["88001234"]
 
 
@@ -50,8 +50,8 @@ def test_without_the_argument_no_s_is_recorded_as_callee(app: App) -> None:
 def test_a_finished_flow_says_so_as_its_last_act(app: App) -> None:
     caller = SimCaller("5551234", None, [*GREETING, Silence(), Keys("0")])
     out = place_calls(app, [caller])
-    assert out.result.variables[STATUS_VARIABLE] == STATUS_DONE
-    assert out.commands()[-1] == f"SET VARIABLE {STATUS_VARIABLE} {STATUS_DONE}"
+    assert out.result.variables[contract.STATUS] == contract.STATUS_DONE
+    assert out.commands()[-1] == f"SET VARIABLE {contract.STATUS} {contract.STATUS_DONE}"
 
 
 def test_no_key_at_enter_your_unit_hears_the_no_input_prompt(app: App) -> None:

@@ -10,13 +10,21 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.models import ArrearsAccount, CallRecord, Ticket, Unit
 from hotline.metrics import Metrics
 from hotline.pbxsim.fastagi import HangUp, Input, Keys, PBXOptions, Silence, SimCaller, Speak
 
 from factories import seed_residents
-from flow_harness import AFTER_HOURS, OFFICE_HOURS, make_app, place_calls
+from flow_harness import (
+    AFTER_HOURS,
+    OFFICE_HOURS,
+    assert_prompts_in_order,
+    make_app,
+    place_calls,
+    prompts,
+)
 
 GREETING: list[Input] = [Silence()]  # the language hint passes without a key
 KEEP_UNIT: list[Input] = [Silence()]  # "if this is right press 1": no key keeps the caller-ID unit
@@ -59,8 +67,20 @@ def test_known_caller_reports_a_repair_in_their_language(app: App) -> None:
     assert not ticket.incomplete and not ticket.emergency
     assert f'SAY DIGITS {ticket.id} ""' in commands  # the ticket number read back
     assert ticket.recording is not None and Path(ticket.recording).stat().st_size > 6 * 8000 * 2
-    assert "HOTLINE_QUEUE" not in out.result.variables
-    assert any("report-confirmed" in c for c in commands)
+    assert contract.QUEUE not in out.result.variables
+    assert_prompts_in_order(
+        commands,
+        [
+            "hotline/welcome",
+            "hotline/unit-confirm",
+            "hotline/main-menu",
+            "hotline/repair-category-menu",
+            "hotline/record-after-beep",
+            "hotline/ticket-number-is",
+            "hotline/confirm-or-rerecord",
+            "hotline/report-confirmed",
+        ],
+    )
     (record,) = calls(app)
     assert record.direction == "in" and record.caller == "5551234"
     assert record.answered_at is not None and record.ended_at is not None
@@ -107,11 +127,14 @@ def test_unknown_caller_keys_in_the_unit(app: App) -> None:
 def test_withheld_caller_with_no_valid_unit_after_three_tries_goes_to_an_agent(app: App) -> None:
     caller = SimCaller(None, None, [*GREETING, Keys("9*9*999#"), Keys("12#"), Silence()])
     out = place_calls(app, [caller])
-    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_ENQUIRIES
     assert sum(c.startswith("GET DATA hotline/enter-unit") for c in out.commands()) == 3
-    assert any("unit-not-found" in c for c in out.commands())
+    enter, wrong = "hotline/enter-unit", "hotline/unit-not-found"
+    assert_prompts_in_order(
+        out.commands(), [enter, wrong, enter, wrong, enter, "hotline/transferring"]
+    )
     (record,) = calls(app)
-    assert record.disposition == "to_agent" and record.queue == "enquiries"
+    assert record.disposition == "to_agent" and record.queue == contract.QUEUE_ENQUIRIES
 
 
 def test_nine_switches_the_language(app: App) -> None:
@@ -126,18 +149,21 @@ def test_wrong_or_no_menu_input_is_replayed_three_times_then_an_agent(app: App) 
     out = place_calls(app, [caller])
     commands = out.commands()
     assert sum(c.startswith("GET DATA hotline/main-menu") for c in commands) == 3
-    assert any("invalid-choice" in c for c in commands) and any("no-input" in c for c in commands)
-    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    menu = "hotline/main-menu"
+    assert_prompts_in_order(
+        commands, [menu, "hotline/invalid-choice", menu, "hotline/no-input", menu]
+    )
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_ENQUIRIES
 
 
 def test_to_an_agent_the_softphone_gets_unit_and_name(app: App) -> None:
     caller = SimCaller("5551234", None, [*GREETING, *KEEP_UNIT, Keys("0")])
     out = place_calls(app, [caller])
     v = out.result.variables
-    assert v["HOTLINE_QUEUE"] == "enquiries"
-    assert v["HOTLINE_UNIT"] == "3-1-202"
-    assert v["HOTLINE_CALLERNAME"] == "3-1-202 Li Na"
-    assert v["HOTLINE_RECORDING"].endswith(".wav")
+    assert v[contract.QUEUE] == contract.QUEUE_ENQUIRIES
+    assert v[contract.UNIT] == "3-1-202"
+    assert v[contract.CALLERNAME] == "3-1-202 Li Na"
+    assert v[contract.RECORDING].endswith(".wav")
 
 
 def test_after_hours_an_emergency_goes_to_the_on_duty_queue(app: App) -> None:
@@ -148,9 +174,16 @@ def test_after_hours_an_emergency_goes_to_the_on_duty_queue(app: App) -> None:
     (ticket,) = tickets(app)
     assert ticket.emergency and ticket.category == "leak" and not ticket.incomplete
     v = out.result.variables
-    assert (v["HOTLINE_QUEUE"], v["HOTLINE_TICKET"]) == ("duty", str(ticket.id))
-    assert any("after-hours" in c for c in out.commands())
-    assert any("emergency-ack" in c for c in out.commands())
+    assert (v[contract.QUEUE], v[contract.TICKET]) == (contract.QUEUE_DUTY, str(ticket.id))
+    assert_prompts_in_order(
+        out.commands(),
+        [
+            "hotline/after-hours",
+            "hotline/main-menu",
+            "hotline/emergency-ack",
+            "hotline/transferring",
+        ],
+    )
 
 
 def test_in_office_hours_an_emergency_goes_to_the_repairs_desk(app: App) -> None:
@@ -158,8 +191,8 @@ def test_in_office_hours_an_emergency_goes_to_the_repairs_desk(app: App) -> None
         "5551234", None, [*GREETING, *KEEP_UNIT, Keys("1"), Keys("2"), Speak(4.0), Keys("1")]
     )
     out = place_calls(app, [caller], clock=lambda: OFFICE_HOURS)
-    assert out.result.variables["HOTLINE_QUEUE"] == "repairs"
-    assert not any("after-hours" in c for c in out.commands())
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_REPAIRS
+    assert "hotline/after-hours" not in prompts(out.commands())
 
 
 def test_after_hours_other_reports_are_taken_for_a_call_back(app: App) -> None:
@@ -167,9 +200,10 @@ def test_after_hours_other_reports_are_taken_for_a_call_back(app: App) -> None:
         "5551234", None, [*GREETING, *KEEP_UNIT, Keys("1"), Keys("6"), Speak(4.0), Keys("1")]
     )
     out = place_calls(app, [caller], clock=lambda: AFTER_HOURS)
-    assert "HOTLINE_QUEUE" not in out.result.variables
-    assert any("after-hours" in c for c in out.commands())
-    assert any("report-confirmed" in c for c in out.commands())
+    assert contract.QUEUE not in out.result.variables
+    assert_prompts_in_order(
+        out.commands(), ["hotline/after-hours", "hotline/main-menu", "hotline/report-confirmed"]
+    )
     assert tickets(app)[0].category == "public_area"
 
 
@@ -193,7 +227,14 @@ def test_complaint_about_staff_starts_the_one_hour_clock(app: App) -> None:
     (ticket,) = tickets(app)
     assert ticket.kind == "complaint" and ticket.about_staff
     assert ticket.escalation_due_at == ticket.received_at + timedelta(hours=1)
-    assert any("complaint-registered" in c for c in out.commands())
+    assert_prompts_in_order(
+        out.commands(),
+        [
+            "hotline/complaint-category-menu",
+            "hotline/complaint-record",
+            "hotline/complaint-registered",
+        ],
+    )
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -226,7 +267,7 @@ def test_fees_are_spoken_and_one_reaches_the_cashier(app: App, lang: str) -> Non
             "hotline/num-ten", "hotline/fees-yuan", "digits/5", "hotline/fees-jiao",
             "hotline/fees-for", "digits/3", "hotline/fees-months",
         ]  # fmt: skip
-    assert out.result.variables["HOTLINE_QUEUE"] == "cashier"
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_CASHIER
     assert tickets(app) == []  # a fee enquiry answered is no report
 
 
@@ -262,7 +303,7 @@ def test_a_failing_flow_tells_the_dialplan(app: App, monkeypatch: pytest.MonkeyP
         [SimCaller("5551234", None, [])],
         before=lambda service: monkeypatch.setattr(service.desk, "arrive", broken),
     )
-    assert out.result.variables["HOTLINE_STATUS"] == "FAILED"
+    assert out.result.variables[contract.STATUS] == contract.STATUS_FAILED
     (record,) = calls(app)
     assert record.disposition == "failed"
 
@@ -276,7 +317,15 @@ def test_database_down_spools_and_replays_exactly_once(db: Database, tmp_path: P
         [*GREETING, Keys("3*1*201#"), Keys("1"), Keys("4"), Speak(3.0), Keys("1")],
     )
     out = place_calls(down, [caller])
-    assert any("report-confirmed" in c for c in out.commands())
+    assert_prompts_in_order(
+        out.commands(),
+        [
+            "hotline/repair-category-menu",
+            "hotline/record-after-beep",
+            "hotline/confirm-or-rerecord",
+            "hotline/report-confirmed",
+        ],
+    )
     assert not any(c.startswith("SAY DIGITS") for c in out.commands())  # no number to read yet
     spool = down.settings.spool_path
     # The call record written ahead; the report as first filed, again once confirmed; the call
@@ -322,7 +371,7 @@ def test_a_hostile_uniqueid_never_names_a_file_outside_the_recordings_folder(
     assert ticket.recording is not None
     assert Path(ticket.recording).resolve().is_relative_to(recordings)
     assert Path(ticket.recording).exists()
-    monitor = Path(agent.result.variables["HOTLINE_RECORDING"])
+    monitor = Path(agent.result.variables[contract.RECORDING])
     assert monitor.resolve().is_relative_to(recordings / "calls")
     wavs = {p.resolve() for p in set(tmp_path.rglob("*.wav")) - before}
     assert wavs and all(p.is_relative_to(recordings) for p in wavs)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.events import FollowUpRecorded
 from hotline.core.flow_answers import visitor_decision
@@ -18,7 +19,7 @@ from hotline.core.rules import Rules
 from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak
 
 from campaign_factories import MORNING, done_repair, running_campaign, seed
-from flow_harness import make_app, place_calls
+from flow_harness import assert_prompts_in_order, make_app, place_calls
 
 
 @pytest.fixture
@@ -38,10 +39,10 @@ def first_lead(app: App, campaign_id: int) -> Lead:
 
 def call(app: App, kind: str, lead: Lead, inputs: list[Input]) -> Any:
     variables = {
-        "LEAD_ID": str(lead.id),
-        "CAMPAIGN_ID": str(lead.campaign_id),
-        "CAMPAIGN_KIND": kind,
-        "CALL_ID": f"lead-{lead.id}-1",
+        contract.LEAD_ID: str(lead.id),
+        contract.CAMPAIGN_ID: str(lead.campaign_id),
+        contract.CAMPAIGN_KIND: kind,
+        contract.CALL_ID: f"lead-{lead.id}-1",
     }
     return place_calls(
         app,
@@ -63,7 +64,6 @@ def test_a_satisfied_followup_is_recorded_with_its_comment(app: App, rules: Rule
     lead = followup_lead(app, rules)
     out = call(app, "followup", lead, [Keys("5"), Keys("1"), Speak(4.0)])
     commands = out.commands()
-    assert any("followup-intro-repair" in c for c in commands)
     with app.db.session() as s:
         followup = s.scalars(select(FollowUp)).one()
         assert (followup.satisfaction, followup.quality) == (5, 1)
@@ -73,7 +73,7 @@ def test_a_satisfied_followup_is_recorded_with_its_comment(app: App, rules: Rule
             "followup-rate": "5",
             "followup-work-done": "1",
         }
-    assert any("followup-thanks" in c for c in commands)
+    assert_prompts_in_order(commands, ["hotline/followup-intro-repair", "hotline/followup-thanks"])
 
 
 def test_an_unsatisfied_followup_reopens_the_matter_as_a_complaint(app: App, rules: Rules) -> None:
@@ -91,7 +91,7 @@ def test_an_unsatisfied_followup_reopens_the_matter_as_a_complaint(app: App, rul
 def test_zero_in_a_followup_reaches_staff(app: App, rules: Rules) -> None:
     lead = followup_lead(app, rules)
     out = call(app, "followup", lead, [Keys("0")])
-    assert out.result.variables["HOTLINE_QUEUE"] == "enquiries"
+    assert out.result.variables[contract.QUEUE] == contract.QUEUE_ENQUIRIES
 
 
 def test_a_notice_is_played_and_one_repeats_it(app: App, rules: Rules) -> None:

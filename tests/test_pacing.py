@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hotline.core import dialplan as contract
 from hotline.dialer import engine, queue_agents
 from hotline.dialer.ami_protocol import AMIMessage
 from hotline.dialer.pacing import (
@@ -244,7 +245,7 @@ def test_ratio_search_finds_highest_compliant_level(highest: int | None) -> None
 
 
 def _event(name: str, **headers: str) -> AMIMessage:
-    return AMIMessage((("Event", name), ("Queue", "outbound"), *headers.items()))
+    return AMIMessage((("Event", name), ("Queue", contract.QUEUE_OUTBOUND), *headers.items()))
 
 
 def _member_event(name: str, status: str, paused: bool) -> AMIMessage:
@@ -257,7 +258,7 @@ def test_wrapup_ending_with_the_unpause_is_learnt_from_queue_events() -> None:
     pacer sees a wrap-up of unknown end, then learns its length from the unpause."""
     pacer, _ = warmed()
     now = [0.0]
-    agents = QueueAgents("outbound", pacer, lambda: now[0])
+    agents = QueueAgents(contract.QUEUE_OUTBOUND, pacer, lambda: now[0])
     learnt = len(pacer._wrap)
     now[0] = 5000.0
     agents.on_event(_event("AgentConnect", Interface="PJSIP/200"))
@@ -279,7 +280,7 @@ def test_wrapup_ending_with_the_unpause_is_learnt_from_queue_events() -> None:
 
 def test_pause_when_not_after_a_call_is_a_break() -> None:
     pacer = ProgressivePacer(CONFIG)
-    agents = QueueAgents("outbound", pacer, lambda: 0.0)
+    agents = QueueAgents(contract.QUEUE_OUTBOUND, pacer, lambda: 0.0)
     agents.on_event(_member_event("QueueMemberStatus", "1", paused=False))
     assert pacer.staffed == 1
     agents.on_event(_member_event("QueueMemberPause", "1", paused=True))

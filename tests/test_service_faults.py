@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, Recording, Ticket
 from hotline.net.tcp import bound_port
@@ -48,7 +49,7 @@ def test_started_without_its_database_it_spools_then_catches_up(
             port = bound_port(service.ports[0])
             call = SimCaller("13911112222", None, KEYED_REPAIR)
             result = await simulate_call(reactor, "127.0.0.1", port, call, "inbound")
-            assert result.variables["HOTLINE_STATUS"] == "DONE"  # finished, not failed
+            assert result.variables[contract.STATUS] == contract.STATUS_DONE  # finished, not failed
             assert any("report-confirmed" in line for _, line, _ in result.transcript)
             spooled = service.desk.spool.depth()
             await service._catch_up_tick()  # still down: logged again? no, once

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from hotline.app import App
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.core.intake import CallSummary, IntakeDesk
 from hotline.core.models import CallRecord, Ticket
@@ -19,7 +20,7 @@ from hotline.pbxsim.fastagi import HangUp, Input, Keys, Silence, SimCaller, Spea
 from hotline.service import Service
 
 from factories import seed_residents
-from flow_harness import OFFICE_HOURS, make_app, place_calls
+from flow_harness import OFFICE_HOURS, assert_prompts_in_order, make_app, place_calls, prompts
 
 # A known caller, the unit kept.
 REPAIR: list[Input] = [Silence(), Silence(), Keys("1"), Keys("4"), Speak(3.0)]
@@ -48,7 +49,15 @@ def crash_before_close(service: Service) -> None:
 def test_a_confirmed_report_is_stored_before_the_caller_hears_it(app: App) -> None:
     caller = SimCaller("5551234", None, [*REPAIR, Keys("1")])
     out = place_calls(app, [caller], before=crash_before_close)
-    assert any("report-confirmed" in c for c in out.commands())
+    assert_prompts_in_order(
+        out.commands(),
+        [
+            "hotline/repair-category-menu",
+            "hotline/record-after-beep",
+            "hotline/confirm-or-rerecord",
+            "hotline/report-confirmed",
+        ],
+    )
     (ticket,), (record,) = records(app)
     assert not ticket.incomplete and ticket.category == "plumbing"
     # Written ahead: the record exists, without an ending yet.
@@ -101,8 +110,10 @@ def test_nothing_is_confirmed_when_neither_database_nor_spool_keeps_it(
     out = place_calls(
         down, [SimCaller("13911112222", None, keyed)], before=disk_full, metrics=metrics
     )
-    assert not any("report-confirmed" in c for c in out.commands())
-    assert out.result.variables["HOTLINE_STATUS"] == "FAILED"  # the dialplan's duty queue
+    assert "hotline/report-confirmed" not in prompts(out.commands())
+    assert (
+        out.result.variables[contract.STATUS] == contract.STATUS_FAILED
+    )  # the dialplan's duty queue
     assert metrics.intakes_lost._value.get() >= 1
 
 
@@ -112,7 +123,7 @@ def test_a_long_caller_id_never_fails_the_call(app: App, length: int) -> None:
     out = place_calls(
         app, [SimCaller(number, None, [Silence(), Keys("3*1*201#"), *REPAIR[2:], Keys("1")])]
     )
-    assert out.result.variables["HOTLINE_STATUS"] == "DONE"  # finished, not failed
+    assert out.result.variables[contract.STATUS] == contract.STATUS_DONE  # finished, not failed
     (ticket,), (record,) = records(app)
     assert record.caller == number[:80] and ticket.caller_number == number[:80]
     assert record.disposition == "completed" and not ticket.incomplete

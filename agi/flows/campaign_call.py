@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from hotline.agi.channel import Channel
+from hotline.core import dialplan
 from hotline.core.outbound_desk import LeadBrief, OutboundDesk
 
 from .context import FlowContext
@@ -17,6 +18,9 @@ from .visit import Visit
 
 
 class CampaignCall(Visit):
+    # [dialer-landing] reads no done-marker: the dialer learns how the call went over AMI.
+    marks_done = False
+
     def __init__(self, call: Channel, ctx: FlowContext) -> None:
         super().__init__(call, ctx, direction="out")
         assert ctx.outbound is not None, "outbound flows need the outbound desk"
@@ -28,21 +32,22 @@ class CampaignCall(Visit):
         s = self.summary
         s.answered_at = self.ctx.clock()
         self.answered()
-        lead_id = await self.call.get_variable("LEAD_ID")
+        lead_id = await self.call.get_variable(dialplan.LEAD_ID)
         if not lead_id or not lead_id.isdigit():
-            raise LookupError(f"outbound call {self.id} carries no LEAD_ID")
+            raise LookupError(f"outbound call {self.id} carries no {dialplan.LEAD_ID}")
         self.lead = await self.ctx.run(self.outbound.lead, int(lead_id))
         await self.set_language(self.lead.lang)
         self.step(f"lead:{self.lead.lead_id}")
         return self.lead
 
-    async def close(self, error: BaseException | None) -> None:
-        self.summary.ended_at = self.ctx.clock()
+    async def store_ending(self, error: BaseException | None) -> str:
+        """The call record is the dialer's: the flow stores only its path and keys, on the
+        lead."""
         if self.lead is not None:
             await self.ctx.run(
                 self.outbound.call_path, self.lead.lead_id, self.summary.path, self.summary.keypad
             )
-        self.ended("error" if error is not None and not self.finished else "done")
+        return "error" if error is not None and not self.finished else "done"
 
 
 async def run_campaign_flow(

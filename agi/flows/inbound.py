@@ -20,19 +20,19 @@ from hotline.agi.channel import Channel
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.routes import routes
 from hotline.core.db import DatabaseUnavailable
-from hotline.core.intake import CallerUnit
-from hotline.core.units import unit_from_keypad
-from hotline.core.vocabulary import CATEGORIES, Kind
-
-from .context import FlowContext
-from .visit import (
+from hotline.core.dialplan import (
     QUEUE_CASHIER,
     QUEUE_COMPLAINTS,
     QUEUE_DUTY,
     QUEUE_ENQUIRIES,
     QUEUE_REPAIRS,
-    Visit,
 )
+from hotline.core.intake import CallerUnit
+from hotline.core.units import unit_from_keypad
+from hotline.core.vocabulary import CATEGORIES, Kind
+
+from .context import FlowContext
+from .visit import Visit
 
 log = logging.getLogger(__name__)
 

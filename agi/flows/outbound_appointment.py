@@ -7,11 +7,11 @@ from datetime import datetime
 
 from hotline.agi.channel import Channel
 from hotline.agi.routes import routes
+from hotline.core.dialplan import QUEUE_REPAIRS
 from hotline.core.outbound_desk import LeadBrief
 
 from .campaign_call import CampaignCall, run_campaign_flow
 from .context import FlowContext
-from .visit import QUEUE_REPAIRS
 
 SLOT_FORMAT = "ABdY 'digits/at' IMp"  # weekday, month, day, year, at hour minute am/pm
 

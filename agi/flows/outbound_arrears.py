@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from hotline.agi.channel import Channel
 from hotline.agi.routes import routes
+from hotline.core.dialplan import QUEUE_CASHIER
 from hotline.core.outbound_desk import LeadBrief
 
 from .campaign_call import CampaignCall, run_campaign_flow
 from .context import FlowContext
-from .visit import QUEUE_CASHIER
 
 
 @routes.register("outbound/arrears")

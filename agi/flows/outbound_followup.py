@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from hotline.agi.channel import Channel
 from hotline.agi.routes import routes
+from hotline.core.dialplan import QUEUE_ENQUIRIES
 from hotline.core.events import FollowUpRecorded
 from hotline.core.outbound_desk import LeadBrief
 
 from .campaign_call import CampaignCall, run_campaign_flow
 from .context import FlowContext
-from .visit import QUEUE_ENQUIRIES
 
 
 @routes.register("outbound/followup")

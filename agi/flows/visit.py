@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from hotline.agi import say_zh
 from hotline.agi.channel import Channel
 from hotline.agi.errors import ChannelHungUp
 from hotline.agi.prompts import prompt
 from hotline.agi.protocol import channel_created
-from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
+from hotline.core import dialplan
 from hotline.core.events import (
     CallAnswered,
     CallArrived,
@@ -34,10 +35,6 @@ from .context import FlowContext
 
 log = logging.getLogger(__name__)
 
-# Queues of the shipped dialplan (asterisk-conf/queues.conf).
-QUEUE_REPAIRS, QUEUE_COMPLAINTS, QUEUE_ENQUIRIES = "repairs", "complaints", "enquiries"
-QUEUE_DUTY, QUEUE_CASHIER = "duty", "cashier"
-
 
 @dataclass
 class Recording:
@@ -47,6 +44,10 @@ class Recording:
 
 
 class Visit:
+    # Whether the flow's last act is the done-marker (HOTLINE_STATUS=DONE): [hotline] trusts
+    # nothing else.
+    marks_done: ClassVar[bool] = True
+
     def __init__(self, call: Channel, ctx: FlowContext, direction: str = "in") -> None:
         self.call, self.ctx = call, ctx
         env = call.env
@@ -286,24 +287,34 @@ class Visit:
         )
         await self.play("hotline/transferring")
         call, s = self.call, self.summary
-        await call.set_variable("HOTLINE_QUEUE", queue)
+        await call.set_variable(dialplan.QUEUE, queue)
         if self.ticket_id is not None:
-            await call.set_variable("HOTLINE_TICKET", str(self.ticket_id))
+            await call.set_variable(dialplan.TICKET, str(self.ticket_id))
         if self.unit:
-            await call.set_variable("HOTLINE_UNIT", self.unit)
+            await call.set_variable(dialplan.UNIT, self.unit)
         name = " ".join(p for p in (self.unit, self.caller.name if self.caller else None) if p)
         if name:
-            await call.set_variable("HOTLINE_CALLERNAME", name)
+            await call.set_variable(dialplan.CALLERNAME, name)
         if self.ctx.record_calls:
             s.recording = str(recording_path(self.ctx.recordings_dir / "calls", self.id, ".wav"))
-            await call.set_variable("HOTLINE_RECORDING", s.recording)
+            await call.set_variable(dialplan.RECORDING, s.recording)
         s.queue = queue
         self.finished = True
 
     async def close(self, error: BaseException | None) -> None:
-        """Write down how the call ended; an unfinished report is kept, marked incomplete."""
+        """End the call, every flow's the same way: store how it ended (`store_ending`, which a
+        kind of call may override), tell the bus, then, if the flow did not fail and the
+        dialplan reads it, set the done-marker."""
+        self.summary.ended_at = self.ctx.clock()
+        self.ended(await self.store_ending(error))
+        if error is None and self.marks_done:
+            # the last act: [hotline] sends a call without it to the duty queue
+            await self.call.set_variable(dialplan.STATUS, dialplan.STATUS_DONE)
+
+    async def store_ending(self, error: BaseException | None) -> str:
+        """Write down how the call ended and return its disposition; an unfinished report is
+        kept, marked incomplete."""
         s = self.summary
-        s.ended_at = self.ctx.clock()
         if isinstance(error, ChannelHungUp):
             # The line dropped because the service is stopping: the dialplan sends the caller on
             # to the duty queue (no done-marker), so this call was interrupted, not hung up.
@@ -326,9 +337,7 @@ class Visit:
         ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)
-        self.ended(s.disposition)
-        if error is None:  # the last act: the dialplan sends a call without it to the duty queue
-            await self.call.set_variable(STATUS_VARIABLE, STATUS_DONE)
+        return s.disposition
 
     def ended(self, disposition: str) -> None:
         s = self.summary

@@ -19,6 +19,7 @@ from twisted.internet.protocol import ClientFactory, Factory
 from twisted.protocols.basic import LineOnlyReceiver
 from zope.interface import implementer
 
+from hotline.core import dialplan as contract
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.ami_protocol import AMIMessage
 from hotline.net.tcp import bound_port, connected, stop_listening
@@ -58,8 +59,8 @@ class SimulatedPBX:
             residents=PrefixResidents(),
             time_scale=SIM_TIME_SCALE,
             on_answered=self._landing,
-            queues=[Queue("outbound", agents)],
-            landing_queues={"dialer-agent": ("outbound", 2.0)},
+            queues=[Queue(contract.QUEUE_OUTBOUND, agents)],
+            landing_queues={contract.AGENT_CONTEXT: (contract.QUEUE_OUTBOUND, 2.0)},
         )
         self.listening: IListeningPort | None = None
         self.ami_port = 0
@@ -74,7 +75,7 @@ class SimulatedPBX:
         )
 
     def _landing(self, info: dict[str, Any]) -> Deferred[simulator.SimCallResult]:
-        kind = info["variables"]["CAMPAIGN_KIND"]
+        kind = info["variables"][contract.CAMPAIGN_KIND]
         number = info["dial"].split("/", 1)[1].split("@", 1)[0]
         return simulator.simulate_call(
             self.reactor,
@@ -82,7 +83,7 @@ class SimulatedPBX:
             self.serve.port,
             simulator.SimCaller(number, None, []),
             f"outbound/{kind}",
-            options=self._options("dialer-landing"),
+            options=self._options(contract.FLOW_CONTEXT),
             variables=info["variables"],
         )
 
@@ -242,9 +243,13 @@ class RealPBX:
     async def _ring_out_agent_only(self, on: bool) -> None:
         """The outbound queue as the scenario wants it: its members paused, 109 added."""
         for member in ANSWERING_AGENTS:
-            pause = [("Queue", "outbound"), ("Interface", member), ("Paused", str(on).lower())]
+            pause = [
+                ("Queue", contract.QUEUE_OUTBOUND),
+                ("Interface", member),
+                ("Paused", str(on).lower()),
+            ]
             await self.driver.send_action("QueuePause", pause)
-        ring_out = [("Queue", "outbound"), ("Interface", RING_OUT_AGENT[1])]
+        ring_out = [("Queue", contract.QUEUE_OUTBOUND), ("Interface", RING_OUT_AGENT[1])]
         if on:
             await self.driver.send_action(
                 "QueueAdd", [*ring_out, ("MemberName", RING_OUT_AGENT[0])]

@@ -28,6 +28,7 @@ from harness import (
 from pbxs import RealPBX, SimulatedPBX
 from scenario import InboundCall, Outcome, Scenario, read_outcome
 
+from hotline.core import dialplan as contract
 from hotline.core.db import Database
 from hotline.pbxsim.fastagi import Keys, Silence, Speak
 
@@ -124,7 +125,8 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
     if scenario.name == "inbound-repair":
         assert outcome.tickets == [("repair", "leak", "new", False, "3-1-201", "13800138000", True)]
         assert outcome.inbound_calls[0][:3] == ("13800138000", HOTLINE, "to_agent")
-        assert outcome.handed_to == ["repairs"]  # a leak is an emergency: a person takes it now
+        # a leak is an emergency: a person takes it now
+        assert outcome.handed_to == [contract.QUEUE_REPAIRS]
     elif scenario.name == "keyed-unit":
         assert [t[:5] for t in outcome.tickets] == [
             ("repair", "door_lock", "new", False, "3-1-202")
@@ -136,10 +138,10 @@ def check_simulator_run(scenario: Scenario, outcome: Outcome) -> None:
         assert (kind, incomplete, unit, recorded) == ("repair", True, "3-1-202", True)
         assert outcome.inbound_calls[0][2] == "caller_hangup" and outcome.handed_to == [None]
     elif scenario.name == "service-killed-mid-call":
-        assert outcome.handed_to == ["duty"]  # not hung up on: the duty queue answers
+        assert outcome.handed_to == [contract.QUEUE_DUTY]  # not hung up on: the duty queue answers
     elif scenario.name == "queue-hand-off":
-        assert outcome.handed_to == ["enquiries"]
-        assert outcome.inbound_calls[0][2:4] == ("to_agent", "enquiries")
+        assert outcome.handed_to == [contract.QUEUE_ENQUIRIES]
+        assert outcome.inbound_calls[0][2:4] == ("to_agent", contract.QUEUE_ENQUIRIES)
     elif scenario.name == "abandoned-predictive-call":
         assert outcome.outbound_calls[0] == ("13810000009", "abandoned"), outcome.outbound_calls
     else:

@@ -12,9 +12,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from hotline.core import dialplan as contract
 from hotline.net.tcp import connected
 from hotline.pbxsim.ami import AMISimulator
-from hotline.pbxsim.ami_calls import OriginateRequest
+from hotline.pbxsim.ami_pbx import OriginateRequest
 from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
 from hotline.pbxsim.fastagi import Input, Keys, PBXOptions, Silence, SimCaller, SimCallResult, Speak
 from hotline.pbxsim.fastagi import simulate_call as _simulate_call
@@ -151,7 +152,7 @@ class RecordingAMI(AMISimulator):
 
     def originate(self, req: OriginateRequest, respond: Callable[[bool], None]) -> None:
         variables = dict(req.variables)
-        call_id = variables.get("CALL_ID", "")
+        call_id = variables.get(contract.CALL_ID, "")
         number = req.dial.split("/", 1)[1].split("@", 1)[0]
         recorded = self.attempt_recorded(call_id) if self.attempt_recorded else None
         self.dialling.originates.append(Originate(number, call_id, self.now(), recorded))
