@@ -145,3 +145,23 @@ def test_a_write_asked_for_while_results_are_given_waits_for_the_others() -> Non
     pool.finish(0)  # 1 alone; 2 and 3 waited for it
     pool.finish(1)  # 2 and 3: both flows ask again while their results are given
     assert [len(calls) for _t, calls, _d in pool.sent] == [1, 2, 2]
+
+
+def test_a_unit_not_on_file_is_noted_once_though_its_batch_ran_twice(
+    db: Database, desk: IntakeDesk
+) -> None:
+    """A unit keyed in while the database was down may not be on file: the ticket keeps it in
+    its text for staff; a batch undone by another write's failure runs the report again."""
+    unknown = PhoneReport(
+        key="in:3.1", kind="repair", category="leak", received_at=NOW, unit="9-9-999"
+    )
+    unknown.text = "water from the ceiling"
+    refused = report("in:3.2", category="no-such-category")
+    calls = [partial(desk.file_report, unknown, first=True), partial(desk.file_report, refused)]
+    outcomes = db.together(calls)
+    assert outcomes[0][0] and not outcomes[1][0]
+    with db.session() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert ticket.unit_id is None
+        assert ticket.text == "[unit 9-9-999 not on file] water from the ceiling"
+        assert [e.note for e in ticket.events] == [ticket.text]
