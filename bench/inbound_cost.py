@@ -2,15 +2,17 @@
 valgrind's callgrind, which counts the instructions it executes whatever else the machine runs
 (CPU-time figures on a shared machine move more between runs than the effects being sought).
 
-The same call as bench/inbound_load.py (a fresh SQLite home, the standard call replayed), sent
-at a low concurrency: after a warm-up the counters are zeroed, ``--calls`` calls run, and the
-instructions executed in every thread of the server are divided by the calls.
+The same call as bench/inbound_load.py (a fresh SQLite home, the standard call replayed), 50 at a
+time as its first level: after a warm-up the counters are zeroed, ``--calls`` calls run, and the
+instructions executed in every thread of the server are divided by the calls. The figure depends
+on the concurrency (more calls at a time share more of each batch of writes and each turn of the
+reactor), so compare figures of one concurrency.
 
 With ``--profile OUT``, the server runs under cProfile (every thread) instead, and OUT gets the
 pstats of the whole process (print it with ``python -m pstats``); the SQL statements and commits
 a call sends to SQLite are counted from it.
 
-    .venv/bin/python bench/inbound_cost.py                  # instructions per call, ~2 min
+    .venv/bin/python bench/inbound_cost.py                  # instructions per call, 2-4 min
     .venv/bin/python bench/inbound_cost.py --profile /tmp/serve.pstats --calls 2000
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -109,12 +112,15 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200, help="measured calls (default 200)")
-    parser.add_argument("--concurrency", type=int, default=10, help="calls at a time (10)")
+    parser.add_argument("--calls", type=int, default=300, help="measured calls (default 300)")
+    parser.add_argument("--concurrency", type=int, default=50, help="calls at a time (50)")
     parser.add_argument("--profile", type=Path, help="cProfile the server into this pstats file")
     parser.add_argument("--no-metrics", action="store_true", help="the server's metrics off")
     parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (the dumps)")
     args = parser.parse_args()
+    if args.profile is None and shutil.which("valgrind") is None:
+        print("inbound cost: valgrind is not installed (apt-get install valgrind); skipped")
+        return
     if args.keep:
         args.keep.mkdir(parents=True)
         result = measure(args.keep, args.calls, args.concurrency, args.profile, not args.no_metrics)
