@@ -154,7 +154,11 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._aborted = False  # we closed it, and said why
         self._counted = False  # in the factory's open connections
         self._timer: IDelayedCall | None = None
+        # One timer a connection, moved on by each command rather than made and cancelled for
+        # each: it may fire between commands, and then only lapses (nothing is awaited).
         self._command_timer: IDelayedCall | None = None
+        self._command_line = ""
+        self._command_seconds = 0.0
 
     # --- connection events ---
 
@@ -224,8 +228,11 @@ class FastAGIProtocol(LineOnlyReceiver):
             f"no AGI environment within {self.factory.env_timeout:g} s", ENVIRONMENT_TIMEOUT
         )
 
-    def _command_timeout(self, line: str, seconds: float) -> None:
+    def _command_timeout(self) -> None:
         self._command_timer = None
+        if self._pending is None:
+            return  # set for a command answered since: none is awaited now
+        line, seconds = self._command_line, self._command_seconds
         self._abort(f"no response to {line[:40]!r} within {seconds:g} s", COMMAND_TIMEOUT)
 
     def _cancel_command_timer(self) -> None:
@@ -313,14 +320,17 @@ class FastAGIProtocol(LineOnlyReceiver):
         self._sent_at = time.monotonic()
         self._pending = Deferred()
         seconds = self.factory.command_timeout + wait_s
-        if not math.isinf(seconds):
-            self._command_timer = self.factory.reactor.callLater(
-                seconds, self._command_timeout, line, seconds
-            )
+        self._command_line, self._command_seconds = line, seconds
+        timer = self._command_timer
+        if math.isinf(seconds):
+            self._cancel_command_timer()
+        elif timer is not None and timer.active():
+            timer.reset(seconds)
+        else:
+            self._command_timer = self.factory.reactor.callLater(seconds, self._command_timeout)
         return self._pending
 
     def _on_response(self, response: AGIResponse) -> None:
-        self._cancel_command_timer()
         pending, self._pending = self._pending, None
         if pending is None:
             self._abort(f"response {response.describe()!r} without a command")

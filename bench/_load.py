@@ -76,9 +76,18 @@ def make_home(
 class ServerProcess:
     """`hotline serve` on ephemeral loopback ports, the AMI secret unset (dialer off)."""
 
-    def __init__(self, home: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        command: Sequence[str] = (str(HOTLINE),),
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
         self.home, self.log_path = home, log_path
         self.env = env or {}  # settings over the defaults below
+        self.command = list(command)  # `hotline`, or under valgrind or a profiler
+        self.start_timeout = start_timeout
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -94,8 +103,8 @@ class ServerProcess:
             **self.env,
         }
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen([HOTLINE, "serve"], env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT
+            self.proc = subprocess.Popen([*self.command, "serve"], env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             found = re.search(r"FastAGI listening on [\d.]+:(\d+)", self.log_path.read_text())
             if found:
@@ -127,12 +136,12 @@ class ServerProcess:
         text = self.log_path.read_text(errors="replace")
         return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

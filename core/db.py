@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -22,6 +23,15 @@ _REVISION = re.compile(r'^(down_revision|revision)\s*=\s*"?(\w+)"?', re.MULTILIN
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; callers spool what must not be lost."""
+
+
+class _BatchBroken(Exception):
+    """A call in a batch (`Database.together`) failed: the batch is undone and each call runs
+    again alone. Not a database error, so the call's own handlers (spooling) let it through."""
+
+
+# A call of a batch: its result, or the exception it raised when it ran alone.
+Outcome = tuple[bool, object]
 
 
 @contextmanager
@@ -56,6 +66,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._batch = threading.local()  # .connection: the transaction of a batch running here
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -65,9 +76,35 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A Core connection in one transaction, for the hot paths the ORM would slow down."""
-        with _reachable(), self.engine.begin() as connection:
-            yield connection
+        """A Core connection in one transaction, for the hot paths the ORM would slow down.
+        Within `together`, the batch's transaction, committed with the batch."""
+        joined: Connection | None = getattr(self._batch, "connection", None)
+        if joined is None:
+            with _reachable(), self.engine.begin() as connection:
+                yield connection
+            return
+        try:
+            yield joined
+        except Exception as exc:
+            raise _BatchBroken() from exc
+
+    def together(self, calls: Sequence[Callable[[], object]]) -> list[Outcome]:
+        """Run blocking calls in one transaction and one commit (a group commit): each call's
+        `transaction()` joins it (the calls must not use `session()`). If any call fails, or the
+        commit does, the whole batch is rolled back and each call runs again alone, so each one
+        succeeds, or fails, as it would have alone. Returns (True, result) or (False, exception)
+        per call, in order."""
+        if len(calls) > 1:
+            try:
+                with _reachable(), self.engine.begin() as connection:
+                    self._batch.connection = connection
+                    try:
+                        return [(True, call()) for call in calls]
+                    finally:
+                        self._batch.connection = None
+            except Exception:
+                pass  # the calls' own runs below meet the error again, and handle it as ever
+        return [_alone(call) for call in calls]
 
     def upgrade(self) -> None:
         upgrade(self.url, self.engine)
@@ -86,6 +123,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _alone(call: Callable[[], object]) -> Outcome:
+    try:
+        return True, call()
+    except Exception as exc:
+        return False, exc
 
 
 @cache

@@ -27,6 +27,8 @@ class _Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: list[_Subscription] = []
+        # Per event type, the subscriptions that take it: a call publishes a dozen events.
+        self._routes: dict[type[Event], tuple[_Subscription, ...]] = {}
         self._failed: set[tuple[int, type[Event]]] = set()  # (subscription, event type) logged
         self.failures = 0  # subscriber errors so far, logged or not
 
@@ -37,12 +39,21 @@ class EventBus:
         in publishing order; returns the unsubscribe function."""
         subscription = _Subscription(handler, types)
         self._subscriptions.append(subscription)
-        return lambda: self._subscriptions.remove(subscription)
+        self._routes.clear()
+
+        def unsubscribe() -> None:
+            self._subscriptions.remove(subscription)
+            self._routes.clear()
+
+        return unsubscribe
 
     def publish(self, event: Event) -> None:
-        for subscription in tuple(self._subscriptions):
-            if not isinstance(event, subscription.types):
-                continue
+        kind = type(event)
+        route = self._routes.get(kind)
+        if route is None:
+            route = tuple(s for s in self._subscriptions if issubclass(kind, s.types))
+            self._routes[kind] = route
+        for subscription in route:
             try:
                 subscription.handler(event)
             except Exception:

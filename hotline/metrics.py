@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -55,6 +56,7 @@ _THREE_WORD_STARTS = frozenset(
 )
 
 
+@lru_cache(maxsize=512)  # a flow sends the same few lines over and over: parsed once each
 def agi_command_name(line: str) -> str:
     """``STREAM FILE hotline/welcome ""`` -> ``STREAM FILE``: a label of bounded cardinality."""
     words = line.split(" ", 3)
@@ -89,6 +91,8 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self.observer = MetricsObserver(self)
         self._calls: dict[str, _Call] = {}
+        # Each command's histogram child, found once: `labels()` costs a lock and a key each time.
+        self._command_histograms: dict[str, Histogram] = {}
         r = self.registry
         cycle = self.answer.ring_cycle_seconds
 
@@ -345,7 +349,10 @@ class Metrics:
     def _response_received(self, env: AGIEnvironment, seconds: float) -> None:
         call = self._calls.get(env.call_id)
         command = call.command if call is not None else "OTHER"
-        self.agi_command_seconds.labels(command).observe(seconds)
+        histogram = self._command_histograms.get(command)
+        if histogram is None:
+            histogram = self._command_histograms[command] = self.agi_command_seconds.labels(command)
+        histogram.observe(seconds)
 
     def _call_ended(self, env: AGIEnvironment, error: BaseException | None) -> None:
         call = self._calls.pop(env.call_id, None)

@@ -4,31 +4,32 @@ stored, times ISO 8601 with the site's offset."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from hotline.core.api_tokens import token_role
-from hotline.core.arrears import DueReminder
-from hotline.core.models import (
-    ApiToken,
-    ArrearsAccount,
-    CallRecord,
-    Campaign,
-    DialRequest,
-    FollowUp,
-    Lead,
-    Recording,
-    RecordingAudit,
-    Resident,
-    Ticket,
-    User,
-    WebhookDelivery,
-    WebhookSubscription,
-)
-from hotline.core.overdue import Overdue
-from hotline.core.report import Report
-from hotline.core.retry import NextStep
-from hotline.core.tickets import TicketHistory
 from hotline.core.vocabulary import DomainError
+
+if TYPE_CHECKING:  # the records' types only: a read command imports just what it reads
+    from hotline.core.arrears import DueReminder
+    from hotline.core.models import (
+        ApiToken,
+        ArrearsAccount,
+        CallRecord,
+        Campaign,
+        DialRequest,
+        FollowUp,
+        Lead,
+        Recording,
+        RecordingAudit,
+        Resident,
+        Ticket,
+        User,
+        WebhookDelivery,
+        WebhookSubscription,
+    )
+    from hotline.core.overdue import Overdue
+    from hotline.core.report import Report
+    from hotline.core.retry import NextStep
+    from hotline.core.tickets import TicketHistory
 
 
 @overload
@@ -344,6 +345,8 @@ def user(u: User, tz: tzinfo) -> dict[str, Any]:
 
 
 def token(t: ApiToken, tz: tzinfo) -> dict[str, Any]:
+    from hotline.core.api_tokens import token_role  # with the users' module: for tokens only
+
     return {
         "name": t.name,
         "user": t.user.name if t.user else None,

@@ -45,6 +45,7 @@ from hotline.net.tcp import address_text, stop_listening
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
 from hotline.webhooks.deliverer import Deliverer
 from hotline.webhooks.sender import Sender
+from hotline.write_batches import WriteBatches
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -61,6 +62,7 @@ def flow_context(
     desk: IntakeDesk,
     outbound: OutboundDesk,
     run: Runner,
+    write: Runner,
     clock: Callable[[], datetime],
     events: EventBus,
 ) -> FlowContext:
@@ -71,6 +73,7 @@ def flow_context(
         desk=desk,
         rules=app.rules,
         run=run,
+        write=write,
         clock=clock,
         recordings_dir=s.recordings_dir,
         menu_tries=s.inbound.menu_tries,
@@ -132,6 +135,7 @@ class Service:
         if db_threads is None:
             db_threads = 1 if app.db.url.startswith("sqlite") else 8
         self.pool = ThreadPool(minthreads=1, maxthreads=db_threads, name="hotline-db")
+        self.writes = WriteBatches(self.run_blocking, app.db.together, db_threads)
         self.routes = load_flows()
         self.fastagi = FastAGIFactory(
             self.routes,
@@ -175,7 +179,14 @@ class Service:
 
     def make_context(self, env: AGIEnvironment) -> FlowContext:
         return flow_context(
-            self.app, env, self.desk, self.outbound, self.run_blocking, self.clock, self.bus
+            self.app,
+            env,
+            self.desk,
+            self.outbound,
+            self.run_blocking,
+            self.writes,
+            self.clock,
+            self.bus,
         )
 
     def _archive_blocking(self) -> tuple[int, int]:

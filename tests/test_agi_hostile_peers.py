@@ -54,6 +54,20 @@ async def named(call: Channel, ctx: Any) -> None:
     await call.set_variable("AFTER", "never sent")
 
 
+# The flow's own pause (database work, say) between two answered commands: (the flow says it
+# is there, the test ends it).
+PAUSES: list[tuple[Deferred[None], Deferred[None]]] = []
+
+
+@table.register("paused")
+async def paused(call: Channel, ctx: Any) -> None:
+    await call.answer()
+    reached, pause = PAUSES[0]
+    reached.callback(None)
+    await pause
+    await call.set_variable("CHOICE", "after the pause")
+
+
 class Watch(AGIObserver):
     """Counts what the server reports; ``until`` fires once a condition holds, on the next
     reactor turn (so the server has finished what it was doing when it reported)."""
@@ -218,6 +232,28 @@ def test_peer_silent_after_the_environment_is_dropped_after_the_command_timeout(
     assert peer.commands == ["ANSWER"]
     assert h.watch.dropped == ["command_timeout"]
     assert len(h.watch.errors) == 1 and h.watch.errors[0] is not None
+
+
+def test_a_flow_busy_between_commands_is_not_taken_for_a_silent_peer() -> None:
+    """The command timer is moved on by each command, not cancelled by each answer: when it
+    comes due while the flow works between commands, nothing is awaited and it lapses."""
+
+    async def body(reactor: Any) -> tuple[Harness, SimCallResult]:
+        h = await Harness(reactor).start()
+        reached, pause = Deferred[None](), Deferred[None]()
+        PAUSES[:] = [(reached, pause)]
+        call = h.good_call("paused")
+        await reached
+        h.clock.advance(COMMAND_TIMEOUT * 2)  # the answered ANSWER's timer comes due
+        assert h.watch.dropped == []
+        pause.callback(None)
+        result = await call
+        await stop_listening(h.port)
+        return h, result
+
+    h, result = run_on_reactor(body, timeout=20)
+    assert result.variables["CHOICE"] == "after the pause"
+    assert h.watch.dropped == [] and h.watch.errors == [None]
 
 
 def test_half_a_response_line_does_not_hold_the_connection() -> None:

@@ -1,7 +1,8 @@
 """What a call flow is given besides the channel: the centre's records, rules, clock and settings.
 
 The service builds one per call. `run` carries blocking (database) work off the reactor: a thread
-pool under FastAGI, a plain call in classic AGI mode.
+pool under FastAGI, a plain call in classic AGI mode. `write` does the same for the intake desk's
+writes, which the service batches (hotline/write_batches.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class FlowContext:
     desk: IntakeDesk
     rules: Rules
     run: Runner
+    write: Runner  # the intake desk's writes: they use only its transactions (Database.together)
     clock: Callable[[], datetime]
     recordings_dir: Path  # where Asterisk writes recordings (its monitor directory)
     menu_tries: int = 3

@@ -122,7 +122,7 @@ class Visit:
         if self._rings_known:
             s.rings_before_answer = self.ctx.rules.rings_before_answer(s.arrived_at, s.answered_at)
         self.answered()
-        self.callers = await self.ctx.run(self.ctx.desk.arrive, s)
+        self.callers = await self.ctx.write(self.ctx.desk.arrive, s)
 
     def answered(self) -> None:
         """Tell the bus the call was answered (at summary.answered_at)."""
@@ -246,7 +246,7 @@ class Visit:
         assert self.report is not None, "start_report first"
         self.report.incomplete = not complete
         first, self._filings = self._filings == 0, self._filings + 1
-        self._filed(await self.ctx.run(self.ctx.desk.file_report, self.report, first=first))
+        self._filed(await self.ctx.write(self.ctx.desk.file_report, self.report, first=first))
         return self.ticket_id
 
     async def confirm_report(self) -> None:
@@ -334,7 +334,7 @@ class Visit:
                 assert self.report is not None
                 self.report.text = f"call ended at {s.path[-1] if s.path else 'the greeting'}"
             report = self.report
-        ticket_id = await self.ctx.run(self.ctx.desk.close_call, s, report)
+        ticket_id = await self.ctx.write(self.ctx.desk.close_call, s, report)
         if report is not None:
             self._filed(ticket_id)
         return s.disposition

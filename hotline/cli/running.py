@@ -79,7 +79,7 @@ def agi(app: App, args: argparse.Namespace) -> None:
     events = EventBus()  # one call per process: nobody in it to tell
 
     def make_context(env: AGIEnvironment) -> FlowContext:
-        return flow_context(app, env, desk, outbound, _direct, app.now, events)
+        return flow_context(app, env, desk, outbound, _direct, _direct, app.now, events)
 
     desk.replay_spool()
     raise SystemExit(run_classic(args.route, load_flows(), make_context, sys.stdin, sys.stdout))
