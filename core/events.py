@@ -84,6 +84,7 @@ class ReportFiled(CallEvent):
     resident_id: int | None
     complete: bool  # False: kept incomplete (the caller has not confirmed, or hung up)
     recording: str | None  # the voice description, as Asterisk wrote it
+    about_staff: bool = False  # a complaint about staff: restricted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -389,3 +389,14 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     user: Mapped[User] = relationship()
+
+
+class LiveEventPayload(Base):
+    """A live event too large for a PostgreSQL NOTIFY (8000 bytes): the NOTIFY names this row,
+    the other instances read it (core/live_notify.py); rows older than minutes are swept."""
+
+    __tablename__ = "live_event_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -248,10 +248,23 @@ class LiveState:
         )
 
     def _filed(self, e: ReportFiled) -> None:
+        if e.ticket_id is None:
+            return  # spooled: the ticket is filed when the database is back
         call = self.calls.get(e.call_id)
-        if call is not None and e.ticket_id is not None:
+        if call is not None:
             call.context.ticket_id = e.ticket_id
             call.context.unit = call.context.unit or e.unit
+        # A flow files (and refiles as the report grows) a ticket that is "new".
+        self._ticket(
+            TicketChanged(
+                ticket_id=e.ticket_id,
+                kind=e.kind,
+                state="new",
+                unit=e.unit,
+                restricted=e.about_staff,
+                at=self.now(),
+            )
+        )
 
     def _handed(self, e: HandedToQueue) -> None:
         call = self._call(e.call_id, "in", self.now())
@@ -460,6 +473,7 @@ class LiveState:
         QueueMemberRemoved: _member_gone,
         TicketChanged: _ticket,
     }
+    EVENT_TYPES: tuple[type[Event], ...] = tuple(_HANDLERS)  # what the live state reads
 
     # --- pieces ----------------------------------------------------------------------------------
     def _end(self, call: LiveCall, disposition: str, at: datetime) -> None:

@@ -24,6 +24,7 @@ from werkzeug.exceptions import NotFound as NoRoute
 from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.core.db import Session  # what Database.session() hands out
+from hotline.core.event_bus import EventBus
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
 from hotline.live_stream import LiveStream
@@ -122,9 +123,10 @@ class WebApi:
         run: Runner,
         clock: Callable[[], datetime],
         live: LiveStream | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
-        self.live = live
+        self.live, self.bus = live, bus
         web = app.settings.web
         self.throttle = LoginThrottle(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
@@ -203,6 +205,10 @@ class WebApi:
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
         result = await self.run(self._blocking, route, creds, path, args, raw, address)
+        if route.event is not None and self.bus is not None:
+            event = route.event(result, self.clock())
+            if event is not None:
+                self.bus.publish(event)
         return self._write(route, request, result)
 
     def _blocking(

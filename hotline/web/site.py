@@ -7,6 +7,7 @@ from datetime import datetime
 
 from hotline.agi.flows.context import Runner
 from hotline.app import App
+from hotline.core.event_bus import EventBus
 from hotline.live_stream import LiveStream
 
 from . import api_events, api_office, api_outbound, api_people, api_recordings, openapi
@@ -18,6 +19,10 @@ ROUTE_MODULES = (api_events, api_office, api_outbound, api_people, api_recording
 
 
 def web_api(
-    app: App, run: Runner, clock: Callable[[], datetime], live: LiveStream | None = None
+    app: App,
+    run: Runner,
+    clock: Callable[[], datetime],
+    live: LiveStream | None = None,
+    bus: EventBus | None = None,
 ) -> WebApi:
-    return WebApi(app, API.all, run, clock, live)
+    return WebApi(app, API.all, run, clock, live, bus)
