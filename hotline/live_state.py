@@ -17,6 +17,7 @@ from typing import Any
 from hotline.core.events import (
     AgentCallDone,
     AgentConnected,
+    AgentMissed,
     AttemptFinished,
     CallArrived,
     CallConnected,
@@ -78,6 +79,7 @@ class LiveCall:
     state: str = "ivr"  # ivr, queued, offered, connected
     offered_to: set[str] = field(default_factory=set)
     joined: datetime | None = None
+    known: bool = False  # this instance saw its flow (or read its record): no lookup needed
 
 
 @dataclass
@@ -147,14 +149,14 @@ class LiveState:
     # --- reading -------------------------------------------------------------------------------
     def knows(self, call_id: str) -> bool:
         call = self.calls.get(call_id)
-        return call is not None and (call.context.unit is not None or call.direction == "out")
+        return call is not None and (call.known or call.direction == "out")
 
     def learn(self, call_id: str, context: CallContext, direction: str = "in") -> None:
         """What the database knows of a call another instance's flow ran."""
         call = self.calls.get(call_id)
         if call is None:
             call = self.calls[call_id] = LiveCall(call_id, direction, self.now())
-        call.context = context
+        call.context, call.known = context, True
 
     def agents(self) -> list[dict[str, Any]]:
         return [
@@ -219,7 +221,7 @@ class LiveState:
 
     def _arrived(self, e: CallArrived) -> None:
         call = self._call(e.call_id, e.direction, e.arrived_at)
-        call.caller = e.caller
+        call.caller, call.known = e.caller, True
         self._send(
             "call.arrived",
             {
@@ -280,8 +282,7 @@ class LiveState:
         if e.direction == "in" and e.disposition in QUEUED_ENDINGS:
             self.call_later(QUEUE_JOIN_GRACE_S, self._forget_unqueued, e.call_id)
             return
-        if e.direction == "in":
-            self._end(call, e.disposition, self.now())
+        self._end(call, e.disposition, self.now())  # an outbound flow's: its dialer call goes on
 
     def _forget_unqueued(self, call_id: str) -> None:
         call = self.calls.get(call_id)
@@ -325,8 +326,10 @@ class LiveState:
             board.abandoned += 1
             if call is not None:
                 self._end(call, "abandoned", e.at)
-        elif call is not None and call.state in ("queued", "offered") and call.agent is None:
-            call.state = "ivr"  # out of time: the dialplan may queue it elsewhere (duty)
+        elif call is not None and call.state == "queued":
+            # Out of time (an answered call leaves while its agent's phone rings, "offered",
+            # AgentConnect next): the dialplan may queue it elsewhere (duty).
+            call.state = "ivr"
             self.call_later(QUEUE_JOIN_GRACE_S, self._forget_unqueued, e.call_id)
         self._send_queue(board, e.at)
 
@@ -416,6 +419,12 @@ class LiveState:
         if seat.call_state == "wrap_up":
             self._seat_call(agent, None, None, None, self.now())
 
+    def _agent_missed(self, e: AgentMissed) -> None:
+        """A preview call's agent did not answer: the attempt is given back, no outcome."""
+        self._attempt_done(
+            AttemptFinished(call_id=e.call_id, disposition="agent_missed", next_step="")
+        )
+
     def _attempt_done(self, e: AttemptFinished) -> None:
         self.placed.pop(e.call_id, None)
         call = self.calls.get(e.call_id)
@@ -463,6 +472,7 @@ class LiveState:
         OutboundAnswered: _answered_out,
         AgentConnected: _dialer_connected,
         AttemptFinished: _attempt_done,
+        AgentMissed: _agent_missed,
         QueueCallerJoined: _joined,
         QueueCallerLeft: _left,
         CallOffered: _offered,
