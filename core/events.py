@@ -267,3 +267,14 @@ class TicketChanged(Event):
     unit: str | None
     restricted: bool  # a complaint about staff: not for every agent's eyes
     at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignChanged(Event):
+    """A campaign was started, paused, resumed or stopped (the API's campaign actions)."""
+
+    campaign_id: int
+    state: str
+    dial_level: float | None  # the pacer's, when known
+    abandon_rate: float | None
+    at: datetime

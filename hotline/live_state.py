@@ -24,6 +24,7 @@ from hotline.core.events import (
     CallEnded,
     CallerIdentified,
     CallOffered,
+    CampaignChanged,
     Event,
     HandedToQueue,
     OfferMissed,
@@ -462,6 +463,18 @@ class LiveState:
             restricted=e.restricted,
         )
 
+    def _campaign(self, e: CampaignChanged) -> None:
+        self._send(
+            "campaign.state",
+            {
+                "campaign_id": e.campaign_id,
+                "state": e.state,
+                "dial_level": e.dial_level,
+                "abandon_rate": e.abandon_rate,
+                "at": iso(e.at, self.tz),
+            },
+        )
+
     _HANDLERS: dict[type[Event], Callable[[LiveState, Any], None]] = {  # noqa: RUF012
         CallArrived: _arrived,
         CallerIdentified: _identified,
@@ -482,6 +495,7 @@ class LiveState:
         QueueMemberState: _member,
         QueueMemberRemoved: _member_gone,
         TicketChanged: _ticket,
+        CampaignChanged: _campaign,
     }
     EVENT_TYPES: tuple[type[Event], ...] = tuple(_HANDLERS)  # what the live state reads
 

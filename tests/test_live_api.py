@@ -108,3 +108,21 @@ def test_the_stream_needs_a_signed_in_caller(
 def test_without_a_live_state_the_routes_say_so(api: ApiClient) -> None:
     reply = api.get("/live/agents", as_="li")
     assert (reply.status, reply.code) == (503, "unavailable")
+
+
+def test_a_campaign_action_is_announced_to_supervisors(
+    live_api: tuple[ApiClient, LiveStream, list[Event]],
+) -> None:
+    api, live, _ = live_api
+    made = api.post(
+        "/campaigns",
+        {"kind": "notice", "params": {"message": "停水通知", "buildings": ["3"]}},
+        as_="wang",
+    )
+    assert made.status == 201, made.body
+    api.post(f"/campaigns/{made.json['id']}/start", as_="wang")
+    (entry,) = [e for e in live.buffer if e.message.type == "campaign.state"]
+    assert (entry.message.data["campaign_id"], entry.message.data["state"]) == (
+        made.json["id"],
+        "running",
+    )
