@@ -47,7 +47,12 @@ from hotline.pbxsim.pbx import SimulatedPBX, agent_queues
 sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 from sse_client import SSEClient, open_stream
 
-TARGETS_MS = {"same instance": 50.0, "other instance": 200.0, "screen pop": 300.0}
+TARGETS_MS = {
+    "the write itself": float("inf"),
+    "same instance": 50.0,
+    "other instance": 200.0,
+    "screen pop": 300.0,
+}
 AMI_USER, AMI_SECRET = "bench", "bench-secret"
 PASSWORD = "correct horse battery"
 LAG_PROBE_S = 0.05
@@ -99,12 +104,15 @@ async def change_latency(
     body = {"kind": "repair", "category": "leak", "unit": "1-1-101"}
     every = list(itertools.chain(*streams.values()))
     delays: dict[str, list[float]] = {kind: [] for kind in streams}
+    delays["the write itself"] = []  # POST /tickets answered: part of every delay above
     for _ in range(changes):
         started = time.perf_counter()
         response = await treq.post(
             f"http://127.0.0.1:{api_port}/api/v1/tickets", json=body, headers=headers
         )
-        arrivals = received[(await treq.json_content(response))["id"]]
+        written = await treq.json_content(response)
+        delays["the write itself"].append((time.perf_counter() - started) * 1000)
+        arrivals = received[written["id"]]
         await wait_for(lambda: len(arrivals) == len(every), 10.0, reactor)  # noqa: B023 - awaited here
         for kind, clients in streams.items():
             delays[kind] += [(arrivals[c] - started) * 1000 for c in clients]
@@ -278,7 +286,12 @@ async def report(args: argparse.Namespace, reactor: Any) -> None:
             p99 = percentile(values, 99)
             print(
                 f"{kind:10} {name:15} n={len(values):<6} p50 {percentile(values, 50):7.1f} ms"
-                f"  p99 {p99:7.1f} ms  (target {target:g}: {'ok' if p99 <= target else 'MISSED'})"
+                f"  p99 {p99:7.1f} ms"
+                + (
+                    f"  (target {target:g}: {'ok' if p99 <= target else 'MISSED'})"
+                    if target < float("inf")
+                    else ""
+                )
             )
         counts = results["pop counts"]
         print(
