@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,11 +74,14 @@ async def api_load(base: str, token: str, tickets: int, seconds: float, concurre
 
 
 def run(
-    database: str, args: argparse.Namespace, recorded: CallScript | None
+    database: str, args: argparse.Namespace, top: Path, recorded: CallScript | None
 ) -> tuple[dict[str, Any], CallScript]:
     plan = Plan(args.residents, 0, (), args.in_flight, args.pace, args.steady, 0)
-    with tempfile.TemporaryDirectory() as tmp, database_settings(database, PG_ADMIN_URL) as env:
-        root = Path(tmp)
+    # The same paths for every database: the recorded script holds the home's path.
+    root = top / "run"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    with database_settings(database, PG_ADMIN_URL) as env:
         home, phones = make_home(root, args.residents, env)
         url = env.get("HOTLINE_DB_URL") or f"sqlite:///{home / 'hotline.db'}"
         token = seed(Database(url), args.tickets)
@@ -139,26 +143,31 @@ def main() -> None:
         f"~{args.pace:g} s), {args.steady:g} s measured; API pages {args.api_concurrency} at a time"
     )
     script = None
-    for database in args.databases:
-        result, script = run(database, args, script)
-        alone, loaded, api = (result[k] for k in ("alone", "loaded", "api"))
-        p99_alone = alone["turnaround_ms"]["p99"]
-        p99_loaded = loaded["turnaround_ms"]["p99"]
-        slowdown = p99_loaded / p99_alone if p99_alone else float("nan")
-        print(
-            f"{database:10} API: {api['requests']} pages, {api['errors']} errors, "
-            f"{api['per_second']:.0f}/s (target {TARGET_PER_SECOND:g}: "
-            f"{'ok' if api['per_second'] >= TARGET_PER_SECOND else 'MISSED'}), "
-            f"p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms"
-        )
-        print(
-            f"{database:10} AGI turnaround p99: {p99_alone:.2f} ms alone, {p99_loaded:.2f} ms "
-            f"under API load (x{slowdown:.2f}, target x{TARGET_SLOWDOWN}: "
-            f"{'ok' if slowdown <= TARGET_SLOWDOWN else 'MISSED'}); calls in flight "
-            f"{loaded['in_flight_min']}-{loaded['in_flight_max']}, "
-            f"errors {alone['errors']} / {loaded['errors']}"
-        )
+    with tempfile.TemporaryDirectory() as top:
+        for database in args.databases:
+            result, script = run(database, args, Path(top), script)
+            report(database, result)
     print_load_at_end()
+
+
+def report(database: str, result: dict[str, Any]) -> None:
+    alone, loaded, api = (result[k] for k in ("alone", "loaded", "api"))
+    p99_alone = alone["turnaround_ms"]["p99"]
+    p99_loaded = loaded["turnaround_ms"]["p99"]
+    slowdown = p99_loaded / p99_alone if p99_alone else float("nan")
+    print(
+        f"{database:10} API: {api['requests']} pages, {api['errors']} errors, "
+        f"{api['per_second']:.0f}/s (target {TARGET_PER_SECOND:g}: "
+        f"{'ok' if api['per_second'] >= TARGET_PER_SECOND else 'MISSED'}), "
+        f"p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms"
+    )
+    print(
+        f"{database:10} AGI turnaround p99: {p99_alone:.2f} ms alone, {p99_loaded:.2f} ms "
+        f"under API load (x{slowdown:.2f}, target x{TARGET_SLOWDOWN}: "
+        f"{'ok' if slowdown <= TARGET_SLOWDOWN else 'MISSED'}); calls in flight "
+        f"{loaded['in_flight_min']}-{loaded['in_flight_max']}, "
+        f"errors {alone['errors']} / {loaded['errors']}"
+    )
 
 
 if __name__ == "__main__":
