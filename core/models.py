@@ -448,3 +448,14 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     subscription: Mapped[WebhookSubscription] = relationship()
     event: Mapped[WebhookEvent] = relationship()
+
+
+class LiveEventPayload(Base):
+    """A live event too large for a PostgreSQL NOTIFY (8000 bytes): the NOTIFY names this row,
+    the other instances read it (core/live_notify.py); rows older than minutes are swept."""
+
+    __tablename__ = "live_event_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)

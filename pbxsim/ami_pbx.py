@@ -76,6 +76,7 @@ class PBX(Protocol):
     def channel_event(self, event: str, privilege: str, chan: Channel, *extra: Header) -> None: ...
     def device_state(self, device: str, state: str) -> None: ...
     def serve_queue(self, queue: Queue) -> None: ...
+    def serve_member(self, member: QueueMember) -> None: ...
     def pause_member(
         self, queue: Queue, member: QueueMember, paused: bool, reason: str
     ) -> None: ...
@@ -94,7 +95,8 @@ class PBX(Protocol):
 
 
 class AnsweredCall(Protocol):
-    """An answered Originate whose landing half waits in a queue (`ami_calls.OutboundCall`)."""
+    """A call whose caller waits in a queue: an answered Originate's landing half
+    (`ami_calls.OutboundCall`) or a resident's inbound call (`ami_inbound.InboundCall`)."""
 
     sim: PBX
     two: Channel | None  # the landing half: the queue's caller

@@ -15,7 +15,7 @@ from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
 from werkzeug.exceptions import MethodNotAllowed
@@ -24,8 +24,10 @@ from werkzeug.exceptions import NotFound as NoRoute
 from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.core.db import Session  # what Database.session() hands out
+from hotline.core.event_bus import EventBus
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
+from hotline.live_stream import LiveStream
 from hotline.net.tcp import address_text
 from hotline.serialise import check_past
 
@@ -51,6 +53,7 @@ class Call:
     address: str
     throttle: LoginThrottle
     session_secret: str | None = None
+    live: LiveStream | None = None  # the live state and stream, when the service runs one
 
     @property
     def tz(self) -> tzinfo:
@@ -86,6 +89,21 @@ class Reply:
 
 
 @dataclass
+class OnReactor:
+    """An answer only the reactor may build (it reads the live state, which the reactor
+    changes): built there once the checks in the database thread have passed."""
+
+    build: Callable[[], Any]
+
+
+@dataclass
+class StreamReply:
+    """A response that stays open (the live stream): ``open(request)`` serves it."""
+
+    open: Callable[[Request], object]
+
+
+@dataclass
 class FileReply:
     """A file to stream (a recording), checked and audited in the handler's transaction."""
 
@@ -104,8 +122,11 @@ class WebApi:
         routes: list[Route],
         run: Runner,
         clock: Callable[[], datetime],
+        live: LiveStream | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
+        self.live, self.bus = live, bus
         web = app.settings.web
         self.throttle = LoginThrottle(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
@@ -175,15 +196,19 @@ class WebApi:
         self, route: Route, request: Request, path: dict[str, Any]
     ) -> bytes | IResource:
         creds = Credentials.from_headers(
-            _header(request, "Authorization"),
+            header(request, "Authorization"),
             _cookie(request),
-            _header(request, CSRF_HEADER),
+            header(request, CSRF_HEADER),
             route.method,
         )
         raw = request.content.read(MAX_BODY + 1) if request.content and route.body else b""
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
         result = await self.run(self._blocking, route, creds, path, args, raw, address)
+        if route.event is not None and self.bus is not None:
+            event = route.event(result, self.clock())
+            if event is not None:
+                self.bus.publish(event)
         return self._write(route, request, result)
 
     def _blocking(
@@ -219,10 +244,15 @@ class WebApi:
                 address,
                 self.throttle,
                 creds.session if creds.bearer is None else None,
+                self.live,
             )
             return route.handler(call)
 
     def _write(self, route: Route, request: Request, result: Any) -> bytes | IResource:
+        if isinstance(result, StreamReply):
+            return _Streamed(result)
+        if isinstance(result, OnReactor):
+            result = result.build()
         if isinstance(result, FileReply):
             for name, value in result.headers.items():
                 request.setHeader(name, value)
@@ -266,7 +296,18 @@ class WebApi:
         return _json(request, error.body())
 
 
-def _header(request: Request, name: str) -> str | None:
+class _Streamed(Resource):
+    isLeaf = True
+
+    def __init__(self, reply: StreamReply) -> None:
+        super().__init__()
+        self.reply = reply
+
+    def render(self, request: Request) -> object:
+        return self.reply.open(request)
+
+
+def header(request: Request, name: str) -> str | None:
     value = request.getHeader(name)
     return value.decode("latin-1") if isinstance(value, bytes) else value
 

@@ -7,14 +7,38 @@ from datetime import datetime
 
 from hotline.agi.flows.context import Runner
 from hotline.app import App
+from hotline.core.event_bus import EventBus
+from hotline.live_stream import LiveStream
 
-from . import api_office, api_outbound, api_people, api_recordings, api_webhooks, openapi
+from . import (
+    api_events,
+    api_office,
+    api_outbound,
+    api_people,
+    api_recordings,
+    api_webhooks,
+    openapi,
+)
 from .declare import API
 from .server import WebApi
 
 # Importing a module declares its routes (on API); the names keep the imports explicit.
-ROUTE_MODULES = (api_office, api_outbound, api_people, api_recordings, api_webhooks, openapi)
+ROUTE_MODULES = (
+    api_events,
+    api_office,
+    api_outbound,
+    api_people,
+    api_recordings,
+    api_webhooks,
+    openapi,
+)
 
 
-def web_api(app: App, run: Runner, clock: Callable[[], datetime]) -> WebApi:
-    return WebApi(app, API.all, run, clock)
+def web_api(
+    app: App,
+    run: Runner,
+    clock: Callable[[], datetime],
+    live: LiveStream | None = None,
+    bus: EventBus | None = None,
+) -> WebApi:
+    return WebApi(app, API.all, run, clock, live, bus)
