@@ -356,6 +356,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     role: Mapped[str] = mapped_column(String(12))  # agent, supervisor, admin
     extension: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(5), default="zh", server_default="zh")
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
@@ -389,3 +390,18 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     user: Mapped[User] = relationship()
+
+
+class SupervisionAudit(Base):
+    """Every listen, whisper or barge a supervisor started on an agent's call. Append-only: the
+    database refuses UPDATE and DELETE (triggers, migration 0012)."""
+
+    __tablename__ = "supervision_audit"
+    __table_args__ = (Index("ix_supervision_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    supervisor: Mapped[str] = mapped_column(String(80))  # the user's name
+    supervisor_extension: Mapped[str] = mapped_column(String(20))  # the phone that was rung
+    agent: Mapped[str] = mapped_column(String(20))  # the agent's extension
+    mode: Mapped[str] = mapped_column(String(8))  # listen, whisper, barge

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from asterisk_dialplan import (
     CONF_DIR,
@@ -27,10 +29,18 @@ from hotline.agi.flows import load_flows
 from hotline.agi.prompts import PROMPT_NAMES
 from hotline.agi.server import STATUS_DONE, STATUS_VARIABLE
 from hotline.core.vocabulary import CampaignKind
+from hotline.dialer.agent_actions import SPY_VARIABLE, SUPERVISE_CONTEXT, AgentActions, SpyMode
+from hotline.dialer.ami_client import AMIClient
 from hotline.dialer.engine import AGENT_CONTEXT, FLOW_CONTEXT
 from hotline.dialer.preview_calls import PREVIEW_CONTEXT
 from hotline.pbxsim import ami_agent_calls
-from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
+from hotline.settings import (
+    AMISettings,
+    DialerSettings,
+    FastAGISettings,
+    InboundSettings,
+    WebSettings,
+)
 
 CAMPAIGN_KINDS = tuple(CampaignKind)
 # The dialplan reaches every route the service registers, and no other.
@@ -472,6 +482,23 @@ def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
     recorded = [t for t in trace if t.startswith("MixMonitor")]
     assert recorded == ([f"MixMonitor({recording},b)"] if recording else [])
     assert "AGI" not in apps(trace) and "Queue" not in apps(trace)  # the agent talks
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [(SpyMode.LISTEN, "qE"), (SpyMode.WHISPER, "qwE"), (SpyMode.BARGE, "qBE")],
+)
+def test_a_supervisor_spies_on_the_agents_call_as_the_console_asks(
+    dialplan: Dialplan, mode: SpyMode, options: str
+) -> None:
+    """The Originate AgentActions.supervise sends lands on an extension of the shipped context
+    that spies on exactly the variable it sets, with the mode's options."""
+    actions = AgentActions(cast(AMIClient, None), WebSettings().phone_template)
+    prefix = f"{actions.phone('101')}-"
+    trace, _ = run(dialplan, SUPERVISE_CONTEXT, mode.value, {SPY_VARIABLE: prefix})
+    assert trace == ["Answer()", f"ChanSpy({prefix},{options})", "Hangup()"]
+    assert prefix == "PJSIP/agent101-"  # the shipped queues' member interface, dash-ended
+    assert set(dialplan.contexts[SUPERVISE_CONTEXT].extensions) == set(SpyMode)
 
 
 def test_agents_can_test_the_hotline_and_call_out(dialplan: Dialplan) -> None:

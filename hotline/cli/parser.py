@@ -286,6 +286,7 @@ def _people(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=roles)
     p.add_argument("--extension", help="the user's phone (PJSIP endpoint), e.g. 101")
+    p.add_argument("--language", default="zh", choices=("zh", "en"), help="the console's")
     _command(use, "list", "users:users_list", "every user", common)
     p = _command(use, "disable", "users:users_disable", "the user can no longer sign in", common)
     p.add_argument("name")
