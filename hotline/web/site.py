@@ -1,4 +1,5 @@
-"""The API as the service serves it: every route module loaded, mounted on Klein."""
+"""The API as the service serves it: every route module loaded, mounted on Klein, with the
+console's pages beside it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import datetime
 
 from hotline.agi.flows.context import Runner
 from hotline.app import App
+from hotline.console.pages import ConsolePages
+from hotline.dialer.agent_actions import AgentActions
 
 from . import api_console, api_office, api_outbound, api_people, api_recordings, openapi
 from .declare import API
@@ -16,5 +19,12 @@ from .server import WebApi
 ROUTE_MODULES = (api_console, api_office, api_outbound, api_people, api_recordings, openapi)
 
 
-def web_api(app: App, run: Runner, clock: Callable[[], datetime]) -> WebApi:
-    return WebApi(app, API.all, run, clock)
+def web_api(
+    app: App,
+    run: Runner,
+    clock: Callable[[], datetime],
+    actions: Callable[[], AgentActions | None] = lambda: None,
+) -> WebApi:
+    api = WebApi(app, API.all, run, clock, actions)
+    ConsolePages(app, run, clock).mount(api.klein)
+    return api
