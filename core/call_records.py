@@ -1,11 +1,14 @@
-"""Looking up stored call records (the demo's live view and result table)."""
+"""Looking up stored call records (the demo's live view and result table, the live stream's
+screen pop of a call another instance handled)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import CallRecord
+from .models import CallRecord, Lead, Phone, Resident, Ticket
 
 
 def inbound_calls(session: Session) -> list[CallRecord]:
@@ -17,3 +20,50 @@ def inbound_calls(session: Session) -> list[CallRecord]:
 def call_record_id(session: Session, key: str) -> int | None:
     """The id of the call record stored under `key` (its call's), if it is stored yet."""
     return session.scalar(select(CallRecord.id).where(CallRecord.key == key))
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What a stored call says about who called and why: the screen pop of a call another
+    service instance's flow (or dialer) handled."""
+
+    direction: str
+    unit: str | None
+    resident_id: int | None
+    resident_name: str | None
+    ticket_id: int | None
+    campaign_id: int | None
+    lead_id: int | None
+
+
+def call_facts(session: Session, key: str) -> CallFacts | None:
+    """The call stored under ``key`` (a uniqueid, or the dialer's call id): its ticket's unit,
+    its lead's resident, or the resident whose phone called (the first, as the flow picks)."""
+    call = session.scalar(select(CallRecord).where(CallRecord.key == key))
+    if call is None:
+        return None
+    ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
+    lead = session.get(Lead, call.lead_id) if call.lead_id else None
+    resident: Resident | None = None
+    if lead is not None and lead.resident_id is not None:
+        resident = session.get(Resident, lead.resident_id)
+    elif call.direction == "in" and call.caller:
+        resident = session.scalar(
+            select(Resident)
+            .join(Phone)
+            .where(Phone.number == call.caller)
+            .order_by(Phone.position, Resident.id)
+            .limit(1)
+        )
+    unit = ticket.unit.code if ticket is not None and ticket.unit else None
+    if unit is None and resident is not None:
+        unit = resident.unit.code
+    return CallFacts(
+        call.direction,
+        unit,
+        resident.id if resident else None,
+        resident.name if resident else None,
+        call.ticket_id,
+        call.campaign_id,
+        call.lead_id,
+    )

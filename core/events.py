@@ -173,3 +173,96 @@ class AgentPaused(Event):
     agent: str
     queue: str
     reason: str
+
+
+# --- the PBX's queues, from app_queue's AMI events (dialer/queue_events.py) ----------------------
+# `agent` is the member's extension (PJSIP/agent101 -> "101"), the console's name for a person;
+# `call_id` the caller channel's uniqueid (the flow's call_id for an inbound call).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueCallerJoined(CallEvent):
+    queue: str
+    caller: str | None
+    position: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueCallerLeft(CallEvent):
+    """The caller left the queue's waiting list: taken by an agent (AgentConnect follows),
+    out of time, or ``abandoned`` (hung up while waiting)."""
+
+    queue: str
+    abandoned: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOffered(CallEvent):
+    """An agent's phone rings with a queue call (AgentCalled): the screen pop."""
+
+    agent: str
+    queue: str
+    caller: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferMissed(CallEvent):
+    """The agent let the call ring out (AgentRingNoAnswer); the caller waits on."""
+
+    agent: str
+    queue: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallConnected(CallEvent):
+    """An agent took the queue call (AgentConnect)."""
+
+    agent: str
+    queue: str
+    hold_seconds: int  # how long the caller waited in the queue
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentCallDone(CallEvent):
+    """The agent's conversation ended (AgentComplete): the agent goes to wrap-up."""
+
+    agent: str
+    queue: str
+    talk_seconds: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueMemberState(Event):
+    """A queue member's device and pause state (QueueMemberStatus, Pause, Added)."""
+
+    agent: str
+    name: str | None
+    queue: str
+    device: str  # free, busy, ringing, offline
+    paused: bool
+    paused_reason: str | None
+    wrapup_seconds: int  # the queue's wrapuptime: how long wrap-up lasts after a call
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueMemberRemoved(Event):
+    agent: str
+    queue: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketChanged(Event):
+    """A ticket was filed or changed (a flow's report, an API write)."""
+
+    ticket_id: int
+    kind: str
+    state: str
+    unit: str | None
+    restricted: bool  # a complaint about staff: not for every agent's eyes
+    at: datetime

@@ -127,6 +127,11 @@ class CallTracker:
             attempt.refused = True
             self._finish(attempt)
 
+    def call_of(self, linkedid: str) -> str | None:
+        """The dialer's call id of the channels sharing ``linkedid``, if it is one of ours."""
+        attempt = self._by_linkedid.get(linkedid)
+        return None if attempt is None else attempt.call_id
+
     def in_flight(self) -> list[Attempt]:
         return list(self.calls.values())
 

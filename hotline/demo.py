@@ -24,7 +24,8 @@ from hotline.core.report import build_report
 from hotline.core.residents import import_residents
 from hotline.core.tickets import list_tickets
 from hotline.net.tcp import address_text, bound_port
-from hotline.pbxsim.fastagi import PBXOptions, SimCaller, simulate_call
+from hotline.pbxsim.fastagi import SimCaller
+from hotline.pbxsim.pbx import SimulatedPBX
 from hotline.service import Service
 from hotline.settings import load
 
@@ -48,20 +49,15 @@ def prepare_home(home: Path, keep: bool) -> App:
 
 
 async def run_inbound(
-    reactor: Any, service: Service, view: LiveView, speed: float, out: TextIO
+    reactor: Any, pbx: SimulatedPBX, view: LiveView, speed: float, out: TextIO
 ) -> None:
-    port = bound_port(service.ports[0])
-    options = PBXOptions(time_scale=1 / speed)
+    """The scenarios' residents call; those the flow hands to an agent wait in the queue until
+    a simulated agent answers (the console pops, the wallboard moves)."""
     calls = []
     for i, scenario in enumerate(demo_data.INBOUND, 1):
         print(f"          [scenario {i}]: {scenario.title}", file=out, flush=True)
         caller = SimCaller(scenario.number, scenario.name, list(scenario.inputs))
-        observe = label_call(view, f"scenario {i}")
-        calls.append(
-            simulate_call(
-                reactor, "127.0.0.1", port, caller, "inbound", options=options, observer=observe
-            )
-        )
+        calls.append(pbx.call(caller, observer=label_call(view, f"scenario {i}")))
         await deferLater(reactor, 1.5 / speed * 4, lambda: None)
     await DeferredList(calls, consumeErrors=True)
 
@@ -169,8 +165,12 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
         assert service.web_port is not None
         api = address_text(service.web_port.getHost())
         print(f"HTTP API http://{api}/api/v1/  token {token}\n", file=out)
+        # One simulated PBX: the flows over FastAGI, the queues and the dialer over AMI (the
+        # live state hears every queue's events from the start, campaign or not).
+        pbx = demo_outbound.simulated_pbx(reactor, service, view, speed)
+        service.start_dialer(ami_port=bound_port(pbx.listen_ami()))
         try:
-            await run_inbound(reactor, service, view, speed, out)
+            await run_inbound(reactor, pbx, view, speed, out)
             campaigns.extend(
                 await demo_outbound.run_outbound(reactor, service, app, view, speed, out)
             )

@@ -18,10 +18,10 @@ from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.residents import import_residents
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.net.tcp import bound_port
-from hotline.pbxsim.ami import AMISimulator
-from hotline.pbxsim.ami_queues import Queue, QueueMember
+from hotline.pbxsim.ami_queues import Queue
 from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
 from hotline.pbxsim.fastagi import PBXOptions, SimCaller, simulate_call
+from hotline.pbxsim.pbx import SimulatedPBX, agent_queues
 from hotline.service import Service
 
 from . import demo_data
@@ -80,7 +80,9 @@ def seed(app: App) -> None:
         import_arrears(s, app.rules, folder / "estate-arrears.csv", now)
 
 
-def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> AMISimulator:
+def simulated_pbx(reactor: Any, service: Service, view: LiveView, speed: float) -> SimulatedPBX:
+    """The demo's PBX: the inbound queues and the outbound one, the same three agents in each
+    (ringing a few seconds, then talking), and the dialer's residents with their landing flows."""
     fastagi_port = bound_port(service.ports[0])
     answers = iter(demo_data.ARREARS_ANSWERS * 20)
 
@@ -104,17 +106,22 @@ def simulator(reactor: Any, service: Service, view: LiveView, speed: float) -> A
 
     # The queue reports wrap-up in its own seconds, which the dialer reads as real ones: at
     # demo speed a short wrap-up keeps the two views of the agents close.
-    agents = [
-        QueueMember(f"agent{n}", iface, talk_s=(30.0, 90.0), wrapup_s=2.0)
-        for n, iface in enumerate(demo_data.AGENTS, 101)
-    ]
-    return AMISimulator(
+    queues = agent_queues(
+        [agent.removeprefix("PJSIP/agent") for agent in demo_data.AGENTS],
+        ring_s=4.0,
+        talk_s=(30.0, 90.0),
+        wrapup_s=2.0,
+        login_time=int(reactor.seconds()),
+    )
+    members = queues[-1].members  # duty: every agent
+    return SimulatedPBX(
         reactor,
+        fastagi_port,
+        queues=[*queues, Queue("outbound", list(members), strategy="ringall")],
+        time_scale=1 / speed,
         users={AMI_USER: AMI_SECRET},
         residents=DemoResidents(),
-        time_scale=1 / speed,
         on_answered=landing_flow,
-        queues=[Queue("outbound", agents)],
         landing_queues={"dialer-agent": ("outbound", 2.0)},
     )
 
@@ -135,9 +142,6 @@ async def run_outbound(
     limit_seconds: float = 120.0,
 ) -> list[int]:
     seed(app)
-    sim = simulator(reactor, service, view, speed)
-    port = bound_port(sim.listen(reactor, 0))
-    service.start_dialer(ami_port=port)
     now = app.now()
     with app.db.session() as s:
         followup = create_campaign(s, "followup", "agentless", name="回访", at=now)

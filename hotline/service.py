@@ -22,8 +22,10 @@ from hotline.agi.flows.context import FlowContext, Runner
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
+from hotline.core.call_records import call_facts
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
+from hotline.core.events import Event
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
@@ -32,6 +34,9 @@ from hotline.dialer.agent_actions import AgentActions
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
+from hotline.dialer.queue_events import QueueEvents, agent_namer
+from hotline.live_state import CallContext, LiveState
+from hotline.live_stream import LiveStream
 from hotline.log_once import LogOnce
 from hotline.metrics import Metrics
 from hotline.metrics_service import (
@@ -156,6 +161,34 @@ class Service:
         self.dialer: Dialer | None = None
         self.attached_metrics: AttachedMetrics | None = None
         self.web_port: IListeningPort | None = None
+        # What is happening now, from the bus alone, and its stream (SSE) for the console.
+        rules = app.rules
+        self.live_state = LiveState(
+            rules.tz, rules.policy.answer.max_answer_seconds, reactor.callLater, self.clock
+        )
+        self.live = LiveStream(self.live_state, reactor, self._call_context)
+        self.bus.subscribe(self.live.take, (Event,))
+
+    def _call_context(self, call_id: str) -> Deferred[tuple[CallContext, str] | None]:
+        """The screen pop's facts from the call's record, for a call whose flow another
+        instance ran (this one saw none of its events)."""
+
+        def read() -> tuple[CallContext, str] | None:
+            with self.app.db.session() as session:
+                facts = call_facts(session, call_id)
+            if facts is None:
+                return None
+            context = CallContext(
+                facts.unit,
+                facts.resident_id,
+                facts.resident_name,
+                facts.ticket_id,
+                facts.campaign_id,
+                facts.lead_id,
+            )
+            return context, facts.direction
+
+        return self.run_blocking(read)
 
     def run_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
@@ -221,7 +254,15 @@ class Service:
         if not a.secret:
             log.warning("ami.secret is not set: AMI client and dialer are off")
             return
-        config = AMIConfig(a.host, ami_port or a.port, a.username, a.secret, a.ping_interval)
+        # The classes the dialer and the live state read (manager.conf grants no more).
+        config = AMIConfig(
+            a.host,
+            ami_port or a.port,
+            a.username,
+            a.secret,
+            a.ping_interval,
+            event_mask="call,agent,dialplan",
+        )
         self.ami = AMIClient(config, reactor=self.reactor)
         pacing = PacingConfig(
             abandon_limit=d.abandon_limit,
@@ -257,6 +298,15 @@ class Service:
             self.reactor,
             events=self.bus,
         )
+        # Every queue's events, dialer campaign or not, as typed events for the live state.
+        queue_events = QueueEvents(
+            self.bus,
+            self.clock,
+            agent_namer(d.agent_channel_template),
+            self.dialer.tracker.call_of,
+            self.ami.field_errors,
+        )
+        self.ami.on_any(queue_events.on_event)
         if self.metrics is not None:
             metrics = self.metrics
             watch_ami(self.ami, metrics)
@@ -290,6 +340,7 @@ class Service:
         log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
+        self.live.start()
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
         if web_listen:  # `hotline serve` passes web.listen; empty or None: no HTTP API
@@ -299,7 +350,7 @@ class Service:
         from hotline.web.server import listen_web, log_started
         from hotline.web.site import web_api
 
-        api = web_api(self.app, self.run_blocking, self.clock, self.agent_actions)
+        api = web_api(self.app, self.run_blocking, self.clock, self.live, self.agent_actions)
         self.web_port = await listen_web(self.reactor, listen, api.resource())
         self.ports.append(self.web_port)
         log_started(self.web_port)
@@ -314,6 +365,7 @@ class Service:
         for loop in (self._catch_up, self._recordings):
             if loop.running:
                 loop.stop()
+        self.live.stop()
         if self.attached_metrics is not None:
             self.attached_metrics.stop()
         if self.dialer is not None:

@@ -128,6 +128,12 @@ class AMISimulator:
             if not member.paused and not member.ringing_or_up:
                 waiting[0].connect(member)
 
+    def serve_member(self, member: QueueMember) -> None:
+        """The member is free again: every queue they belong to may hand them a caller."""
+        for queue in list(self.queues.values()):
+            if any(m is member for m in queue.members):
+                self.serve_queue(queue)
+
     def pause_member(self, queue: Queue, member: QueueMember, paused: bool, reason: str) -> None:
         member.paused = paused
         member.paused_reason = reason if paused else ""

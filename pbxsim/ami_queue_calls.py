@@ -5,15 +5,27 @@ from __future__ import annotations
 import uuid
 import wave
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hotline.dialer.ami_protocol import Header
 from hotline.pbxsim.ami_channels import CALLING_PRES, UNKNOWN, Channel
 
 if TYPE_CHECKING:
-    from hotline.pbxsim.ami_calls import OutboundCall
+    from hotline.pbxsim.ami import AMISimulator
     from hotline.pbxsim.ami_queues import QueueMember
     from hotline.pbxsim.ami_residents import ResidentPlan
+
+
+class QueuedCall(Protocol):
+    """The call whose caller waits in the queue: an answered Originate's ;2 half
+    (`OutboundCall`) or a resident's inbound call (`InboundCall`)."""
+
+    sim: AMISimulator
+    two: Channel | None
+    done: bool
+
+    def hangup_answered(self, *, from_resident: bool, destination: str = "") -> None: ...
+
 
 BEEP_S = 0.9  # how long Playback(beep) takes in the golden capture
 
@@ -23,7 +35,7 @@ class QueueCall:
     served by the first free agent; the agent side runs ``[queue-agent]``'s shape:
     Answer, Wait, Playback(beep), Wait, Hangup."""
 
-    def __init__(self, call: OutboundCall, plan: ResidentPlan, priority: int) -> None:
+    def __init__(self, call: QueuedCall, plan: ResidentPlan, priority: int) -> None:
         self.call = call
         self.sim = call.sim
         self.queue = self.sim.queues[plan.queue]
@@ -89,6 +101,40 @@ class QueueCall:
         self.sim.exten(self.caller, "Hangup", "", self.priority + 1)
         self.call.hangup_answered(from_resident=True)
 
+    def abandon(self) -> None:
+        """The caller hangs up while waiting (or while an agent's phone rings):
+        QueueCallerAbandon, then QueueCallerLeave, as app_queue records an abandon."""
+        if self not in self.queue.waiting or self.call.done:
+            return
+        if self.timeout is not None and self.timeout.active():
+            self.timeout.cancel()
+        sim, caller, queue = self.sim, self.caller, self.queue
+        assert caller
+        position = str(queue.waiting.index(self) + 1)
+        sim.channel_event(
+            "QueueCallerAbandon",
+            "agent",
+            caller,
+            ("Queue", queue.name),
+            ("Position", position),
+            ("OriginalPosition", position),
+            ("HoldTime", str(int(sim.now() - self.joined))),
+        )
+        self.leave()
+        queue.abandoned += 1
+        agent, a1, a2 = self.agent, self.a1, self.a2
+        self.agent = self.a1 = self.a2 = None
+        if agent is not None and a1 is not None and a2 is not None:  # stop the ringing phone
+            dest = [*caller.block(), *a1.block("Dest"), ("DialStatus", "CANCEL")]
+            sim.publish("DialEnd", "call", dest)
+            sim.hangup_channel(a1, 16)
+            sim.hangup_channel(a2, 16)
+            agent.ringing_or_up = False
+            sim.device_state(agent.interface.removesuffix("/n"), "NOT_INUSE")
+            sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        self.call.hangup_answered(from_resident=True)
+        sim.serve_queue(queue)
+
     def leave(self) -> None:
         queue, caller = self.queue, self.caller
         assert caller
@@ -131,9 +177,9 @@ class QueueCall:
         self.sim.publish(event, "call", [*headers, *(chan.block() if chan else [])])
 
     def connect(self, agent: QueueMember) -> None:
-        """Ring ``agent``: one who answers does so at once and is bridged with the caller; one
-        who does not rings until the member timeout or the caller's queue timeout, whichever
-        comes first (app_queue's `timeoutpriority = app`)."""
+        """Ring ``agent``: one who answers does so after ``ring_s`` (at once by default) and is
+        bridged with the caller; one who does not rings until the member timeout or the
+        caller's queue timeout, whichever comes first (app_queue's `timeoutpriority = app`)."""
         self.agent = agent
         agent.ringing_or_up = True
         if self.timeout is not None and self.timeout.active():
@@ -141,10 +187,20 @@ class QueueCall:
         if not agent.answers:
             self.ring(agent)
             return
-        sim, caller, queue = self.sim, self.caller, self.queue
-        assert caller
         dial = agent.interface.removeprefix("Local/").removesuffix("/n")
         a1, a2 = self.call_agent(dial)
+        if agent.ring_s > 0:
+            self.sim.device_state(f"Local/{dial}", "RINGING")
+            self.sim.later(agent.ring_s, self.answered, agent, dial, a1, a2)
+            return
+        self.answered(agent, dial, a1, a2)
+
+    def answered(self, agent: QueueMember, dial: str, a1: Channel, a2: Channel) -> None:
+        """The member answers: the caller leaves the queue and is bridged with them."""
+        if self.call.done or self.agent is not agent:
+            return  # the caller hung up while the phone rang (abandon cleared the ring)
+        sim, caller, queue = self.sim, self.caller, self.queue
+        assert caller
         cid = (caller.cid_num, caller.cid_name)
         sim.exten(a2, "Answer", "")
         sim.set_state(a2, 6)
@@ -307,4 +363,4 @@ class QueueCall:
         sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
         sim.device_state(f"Queue:{queue.name}_avail", "NOT_INUSE")
         self.bridge_event("BridgeDestroy", 0, None)
-        sim.later(agent.wrapup_s, sim.serve_queue, queue)
+        sim.later(agent.wrapup_s, sim.serve_member, agent)

@@ -22,6 +22,7 @@ class QueueMember:
     interface: str
     talk_s: tuple[float, float] = (2.0, 2.0)
     wrapup_s: float = 0.0
+    ring_s: float = 0.0  # how long the phone rings before an answering agent picks up
     answers: bool = True
     paused: bool = False
     paused_reason: str = ""

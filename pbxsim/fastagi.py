@@ -127,6 +127,8 @@ class SimCallResult:
     hung_up_at: float | None
     agi_status: str  # SUCCESS, FAILURE or HANGUP, as Asterisk sets AGISTATUS
     recordings: list[SimRecording]
+    channel: str = ""  # the call's channel and uniqueid, as the AGI environment gave them
+    uniqueid: str = ""
 
 
 Observer = Callable[[str, str, float], None]
@@ -672,8 +674,10 @@ async def _connect_and_run(
     try:
         await connectProtocol(TCP4ClientEndpoint(reactor, host, port), protocol)
     except Exception:
-        return SimCallResult(dict(variables or {}), [], None, "FAILURE", [])
-    return await protocol.done
+        return SimCallResult(dict(variables or {}), [], None, "FAILURE", [], channel, uniqueid)
+    result = await protocol.done
+    result.channel, result.uniqueid = channel, uniqueid
+    return result
 
 
 def simulate_call(

@@ -27,6 +27,7 @@ from hotline.core.users import Principal, UserRole
 from hotline.core.vocabulary import CATEGORIES, Disposition, Language, Severity
 from hotline.core.web_sessions import session_principal
 from hotline.web.auth import COOKIE
+from hotline.web.server import header
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -105,10 +106,10 @@ class ConsolePages:
     def _language(self, request: Request, visitor: Visitor) -> str:
         if visitor.principal is not None:
             return visitor.principal.language
-        asked = (request.args or {}).get(b"lang", [b""])[-1].decode("ascii", "replace")
-        if asked in self.messages:
-            return asked
-        accept = request.getHeader("Accept-Language") or ""
+        asked: bytes = (request.args or {}).get(b"lang", [b""])[-1]
+        if asked.decode("ascii", "replace") in self.messages:
+            return asked.decode("ascii")
+        accept = header(request, "Accept-Language") or ""
         return "en" if accept.lower().startswith("en") else "zh"
 
     def _page(

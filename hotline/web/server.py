@@ -15,7 +15,7 @@ from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint
 from twisted.internet.interfaces import IListeningPort
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 from twisted.web.static import File
 from werkzeug.exceptions import MethodNotAllowed
@@ -27,6 +27,7 @@ from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
 from hotline.dialer.agent_actions import AgentActions
+from hotline.live_stream import LiveStream
 from hotline.net.tcp import address_text
 from hotline.serialise import check_past
 
@@ -55,6 +56,7 @@ class Call:
     throttle: LoginThrottle
     session_secret: str | None = None
     pbx_ready: bool = False  # the AMI link is up: a PbxReply's action can be sent
+    live: LiveStream | None = None  # the live state and stream, when the service runs one
 
     def require_pbx(self) -> None:
         """Before writing what a PBX action would follow (an audit row): refuse while it is off."""
@@ -104,6 +106,21 @@ class PbxReply:
 
 
 @dataclass
+class OnReactor:
+    """An answer only the reactor may build (it reads the live state, which the reactor
+    changes): built there once the checks in the database thread have passed."""
+
+    build: Callable[[], Any]
+
+
+@dataclass
+class StreamReply:
+    """A response that stays open (the live stream): ``open(request)`` serves it."""
+
+    open: Callable[[Request], object]
+
+
+@dataclass
 class FileReply:
     """A file to stream (a recording), checked and audited in the handler's transaction."""
 
@@ -123,9 +140,11 @@ class WebApi:
         run: Runner,
         clock: Callable[[], datetime],
         actions: Callable[[], AgentActions | None] = lambda: None,
+        live: LiveStream | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
         self.actions = actions  # the PBX actions while the AMI link is up, else None
+        self.live = live
         web = app.settings.web
         self.throttle = LoginThrottle(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
@@ -195,9 +214,9 @@ class WebApi:
         self, route: Route, request: Request, path: dict[str, Any]
     ) -> bytes | IResource:
         creds = Credentials.from_headers(
-            _header(request, "Authorization"),
+            header(request, "Authorization"),
             _cookie(request),
-            _header(request, CSRF_HEADER),
+            header(request, CSRF_HEADER),
             route.method,
         )
         raw = request.content.read(MAX_BODY + 1) if request.content and route.body else b""
@@ -248,10 +267,15 @@ class WebApi:
                 self.throttle,
                 creds.session if creds.bearer is None else None,
                 pbx_ready,
+                self.live,
             )
             return route.handler(call)
 
     def _write(self, route: Route, request: Request, result: Any) -> bytes | IResource:
+        if isinstance(result, StreamReply):
+            return _Streamed(result)
+        if isinstance(result, OnReactor):
+            result = result.build()
         if isinstance(result, FileReply):
             for name, value in result.headers.items():
                 request.setHeader(name, value)
@@ -295,7 +319,18 @@ class WebApi:
         return _json(request, error.body())
 
 
-def _header(request: Request, name: str) -> str | None:
+class _Streamed(Resource):
+    isLeaf = True
+
+    def __init__(self, reply: StreamReply) -> None:
+        super().__init__()
+        self.reply = reply
+
+    def render(self, request: Request) -> object:
+        return self.reply.open(request)
+
+
+def header(request: Request, name: str) -> str | None:
     value = request.getHeader(name)
     return value.decode("latin-1") if isinstance(value, bytes) else value
 

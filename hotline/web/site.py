@@ -10,21 +10,31 @@ from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.console.pages import ConsolePages
 from hotline.dialer.agent_actions import AgentActions
+from hotline.live_stream import LiveStream
 
-from . import api_console, api_office, api_outbound, api_people, api_recordings, openapi
+from . import api_console, api_events, api_office, api_outbound, api_people, api_recordings, openapi
 from .declare import API
 from .server import WebApi
 
 # Importing a module declares its routes (on API); the names keep the imports explicit.
-ROUTE_MODULES = (api_console, api_office, api_outbound, api_people, api_recordings, openapi)
+ROUTE_MODULES = (
+    api_console,
+    api_events,
+    api_office,
+    api_outbound,
+    api_people,
+    api_recordings,
+    openapi,
+)
 
 
 def web_api(
     app: App,
     run: Runner,
     clock: Callable[[], datetime],
+    live: LiveStream | None = None,
     actions: Callable[[], AgentActions | None] = lambda: None,
 ) -> WebApi:
-    api = WebApi(app, API.all, run, clock, actions)
+    api = WebApi(app, API.all, run, clock, actions, live)
     ConsolePages(app, run, clock).mount(api.klein)
     return api
