@@ -38,7 +38,8 @@ def _checked(extension: str) -> str:
 
 
 class AgentActions:
-    """``phone_template`` makes an extension's device, e.g. ``PJSIP/agent{agent}``: the queue
+    """``phone_template`` (the setting dialer.agent_channel_template) makes an extension's device,
+    e.g. ``PJSIP/agent{agent}`` for the shipped pjsip.conf: the queue
     member interface QueuePause names, the phone a supervisor is rung on, and (with ``-``, the
     separator Asterisk puts before a channel's sequence) the prefix ChanSpy spies on."""
 

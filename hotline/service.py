@@ -359,7 +359,7 @@ class Service:
         """The console's PBX actions, through the dialer's AMI client while it is logged in."""
         if self.ami is None or not self.ami.connected:
             return None
-        return AgentActions(self.ami, self.app.settings.web.phone_template)
+        return AgentActions(self.ami, self.app.settings.dialer.agent_channel_template)
 
     async def stop(self) -> None:
         for loop in (self._catch_up, self._recordings):

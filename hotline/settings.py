@@ -151,9 +151,6 @@ class WebSettings:
     behind_tls: bool = False  # a TLS proxy serves the site: session cookies are Secure
     login_attempts: int = 5  # failed sign-ins per name and per address within the window
     login_window_minutes: float = 15.0
-    # An extension's device: the queue member the console pauses, the phone a supervisor's
-    # listen rings, the agent's channels ChanSpy follows (asterisk-conf/queues.conf's members).
-    phone_template: str = "PJSIP/agent{agent}"
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ from hotline.settings import (
     DialerSettings,
     FastAGISettings,
     InboundSettings,
-    WebSettings,
 )
 
 CAMPAIGN_KINDS = tuple(CampaignKind)
@@ -493,7 +492,8 @@ def test_a_supervisor_spies_on_the_agents_call_as_the_console_asks(
 ) -> None:
     """The Originate AgentActions.supervise sends lands on an extension of the shipped context
     that spies on exactly the variable it sets, with the mode's options."""
-    actions = AgentActions(cast(AMIClient, None), WebSettings().phone_template)
+    # The shipped endpoints and queue members are PJSIP/agent101, ... (pjsip.conf, queues.conf).
+    actions = AgentActions(cast(AMIClient, None), "PJSIP/agent{agent}")
     prefix = f"{actions.phone('101')}-"
     trace, _ = run(dialplan, SUPERVISE_CONTEXT, mode.value, {SPY_VARIABLE: prefix})
     assert trace == ["Answer()", f"ChanSpy({prefix},{options})", "Hangup()"]

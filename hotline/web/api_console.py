@@ -256,7 +256,7 @@ def supervise(call: Call) -> PbxReply:
 def agent_figures(call: Call) -> dict[str, Any]:
     agent = call.params["agent"]
     _own_or_supervisor(call, agent)
-    template = call.app.settings.web.phone_template
+    template = call.app.settings.dialer.agent_channel_template
     names = {agent, template.format(agent=agent)}
     today = agent_today(call.session, call.app.rules, call.who.name, names, call.now)
     return {
