@@ -33,6 +33,7 @@ from hotline.pbxsim.ami_channels import CAUSE_TEXT, Channel
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ScriptedResidents
 from hotline.pbxsim.ami_session import AMISession
+from hotline.pbxsim.ami_spy import SUPERVISE_CONTEXT, SpyCall
 
 
 class AMISimulator:
@@ -229,7 +230,7 @@ class AMISimulator:
 
     # -- originate -------------------------------------------------------------
     def landing_exists(self, req: OriginateRequest) -> bool:
-        if req.application is not None or req.context == PREVIEW_CONTEXT:
+        if req.application is not None or req.context in (PREVIEW_CONTEXT, SUPERVISE_CONTEXT):
             return True
         return (req.context, req.exten) in self.landing or req.context in self.landing_queues
 
@@ -238,7 +239,8 @@ class AMISimulator:
         at once for async, at answer/failure for ``Async: false``."""
         # An agent's phone into [dialer-preview]: the agent first, then Dial() to the resident.
         agent_first = req.context == PREVIEW_CONTEXT and not req.dial.lower().startswith("local/")
-        call = (AgentFirstCall if agent_first else OutboundCall)(self, req, respond)
+        kind = AgentFirstCall if agent_first else OutboundCall
+        call = (SpyCall if req.context == SUPERVISE_CONTEXT else kind)(self, req, respond)
         if req.is_async:
             respond(True)
         call.start()

@@ -33,7 +33,7 @@ from hotline.dialer.agent_actions import SPY_VARIABLE, SUPERVISE_CONTEXT, AgentA
 from hotline.dialer.ami_client import AMIClient
 from hotline.dialer.engine import AGENT_CONTEXT, FLOW_CONTEXT
 from hotline.dialer.preview_calls import PREVIEW_CONTEXT
-from hotline.pbxsim import ami_agent_calls
+from hotline.pbxsim import ami_agent_calls, ami_spy
 from hotline.settings import (
     AMISettings,
     DialerSettings,
@@ -499,6 +499,9 @@ def test_a_supervisor_spies_on_the_agents_call_as_the_console_asks(
     assert trace == ["Answer()", f"ChanSpy({prefix},{options})", "Hangup()"]
     assert prefix == "PJSIP/agent101-"  # the shipped queues' member interface, dash-ended
     assert set(dialplan.contexts[SUPERVISE_CONTEXT].extensions) == set(SpyMode)
+    # The simulator plays the same context with the same options.
+    assert ami_spy.SUPERVISE_CONTEXT == SUPERVISE_CONTEXT
+    assert ami_spy.OPTIONS[mode.value] == options
 
 
 def test_agents_can_test_the_hotline_and_call_out(dialplan: Dialplan) -> None:

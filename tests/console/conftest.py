@@ -53,9 +53,14 @@ TALK_SECONDS = 40.0  # simulated: 10 s of real time at the harness's speed
 
 @pytest.fixture(scope="module")
 def console(
-    browser: Browser, db_url: str, tmp_path_factory: pytest.TempPathFactory
+    browser: Browser,
+    db_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Console]:
-    yield from start_console(tmp_path_factory.mktemp("home"), db_url, TALK_SECONDS)
+    """A module may say how long its simulated agents talk (TALK_SECONDS)."""
+    talk = getattr(request.module, "TALK_SECONDS", TALK_SECONDS)
+    yield from start_console(tmp_path_factory.mktemp("home"), db_url, talk)
 
 
 @pytest.fixture
