@@ -17,6 +17,7 @@ from twisted.internet.epollreactor import EPollReactor
 from twisted.internet.threads import blockingCallFromThread
 
 from hotline.core.users import add_user
+from hotline.net.tcp import bound_port
 from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak
 from hotline.pbxsim.pbx import InboundResult, SimulatedPBX, agent_queues
 
@@ -39,7 +40,7 @@ USERS = (
     ("wang", "supervisor", "201", "en"),
 )
 # Repairs ring agent 101 alone, so a repair's pop has one right screen; 102 takes the rest.
-LAYOUT = {
+LAYOUT: dict[str, tuple[str, ...]] = {
     "repairs": ("101",),
     "complaints": ("102",),
     "enquiries": ("102",),
@@ -135,7 +136,7 @@ def start_console(home: Path, db_url: str, talk_s: float) -> Iterator[Console]:
             users={AMI_USER: AMI_SECRET},
         )
     )
-    ami_port = loop.call(lambda: pbx.listen_ami().getHost().port)
+    ami_port = loop.call(lambda: bound_port(pbx.listen_ami()))
     service = ServiceProcess(
         home,
         db_url,
