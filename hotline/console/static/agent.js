@@ -400,6 +400,16 @@ async function loadFigures() {
   }
 }
 
+async function loadQueueFigures() {
+  try {
+    const { queues } = await api("GET", "/live/queues");
+    queueFigures = Object.fromEntries(queues.map((q) => [q.queue, q]));
+    showQueueFigures();
+  } catch (error) {
+    notify(error.message);
+  }
+}
+
 function showQueueFigures() {
   const queues = Object.values(queueFigures);
   const answered = queues.reduce((n, q) => n + (q.answered_today || 0), 0);
@@ -436,6 +446,7 @@ function onEvent(type, e) {
   if ((type === "call.offered" || type === "call.connected") && e.agent === me.extension) {
     showCall(e.call_id, type === "call.offered" ? "offered" : "connected");
   } else if (type === "call.ended" && current && e.call_id === current.call_id) {
+    loadQueueFigures(); // today's answered and within-three-rings counts are the snapshot's
     current.state = "ended";
     remember();
     renderCallState();
@@ -446,6 +457,7 @@ function onEvent(type, e) {
     showState(e);
   } else if (type === "queue.state") {
     queueFigures[e.queue] = { ...(queueFigures[e.queue] || {}), ...e };
+    showQueueFigures();
   } else if (type === "ticket.changed" && ticket && e.ticket_id === ticket.id) {
     api("GET", `/tickets/${ticket.id}`).then(editTicket, () => null);
   } else if (type === "ticket.changed" && pop && e.unit === pop.unit) {

@@ -164,8 +164,8 @@ function onEvent(type, e) {
     campaigns.set(e.campaign_id, { ...(campaigns.get(e.campaign_id) || { id: e.campaign_id }), ...e });
     if (!campaigns.get(e.campaign_id).kind) loadCampaigns();
     renderCampaigns();
-  } else if (type === "ticket.changed") {
-    scheduleClocks();
+  } else if (type === "ticket.changed" || type === "call.queued") {
+    scheduleClocks(); // a new or moved ticket may start or stop a clock
   } else if (type === "call.ended") {
     refreshQueueTotals();
   }
