@@ -93,6 +93,7 @@ class Ticket(Base):
         Index("ix_tickets_kind_received", "kind", "received_at"),
         Index("ix_tickets_repeats", "kind", "unit_id", "category", "received_at"),
         Index("ix_tickets_state", "state"),
+        Index("ix_tickets_unit_state", "unit_id", "state"),  # a unit's open tickets (the pop)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -134,6 +135,7 @@ class TicketEvent(Base):
     """Every state change with its moment (§2: record intake and completion times)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_actor_at", "actor", "at"),)  # an agent's day
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -207,6 +209,7 @@ class CallRecord(Base):
         Index("ix_calls_direction_arrived", "direction", "arrived_at", "rings_before_answer"),
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
+        Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

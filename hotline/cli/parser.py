@@ -314,6 +314,13 @@ def _running(sub: Sub) -> None:
     p.add_argument("--speed", type=float, default=10.0, help="simulated time runs this much faster")
     p.add_argument("--home", help="demo home (default: $HOTLINE_HOME/demo, made afresh)")
     p.add_argument("--keep", action="store_true", help="keep the demo home's earlier data")
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="then keep the service up this long, residents calling, for the console",
+    )
     prompts = _group(sub, "prompts", "the recorded prompts")
     p = _command(
         prompts,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.epollreactor import EPollReactor
 from twisted.internet.threads import blockingCallFromThread
 
+from hotline.app import App
 from hotline.core.users import add_user
 from hotline.net.tcp import bound_port
 from hotline.pbxsim.fastagi import Input, Keys, Silence, SimCaller, Speak
@@ -120,19 +121,29 @@ class Console:
             return False
 
 
-def start_console(home: Path, db_url: str, talk_s: float) -> Iterator[Console]:
-    """The world, up; torn down when the generator is closed."""
+def start_console(
+    home: Path,
+    db_url: str,
+    talk_s: float,
+    *,
+    users: tuple[tuple[str, str, str, str], ...] = USERS,
+    layout: dict[str, tuple[str, ...]] = LAYOUT,
+    residents_csv: str = RESIDENTS_CSV,
+    time_scale: float = TIME_SCALE,
+    prepare: Callable[[App], object] = lambda app: None,
+) -> Generator[Console, None, None]:
+    """The world, up; torn down when the generator is closed. Every agent of ``layout`` is a
+    simulated queue member (a benchmark gives more agents and residents)."""
     loop = ReactorThread()
     fastagi_port, web_port = free_port(), free_port()
-    queues = agent_queues(
-        ["101", "102"], ring_s=2.0, talk_s=(talk_s, talk_s), layout=LAYOUT, login_time=0
-    )
+    agents = sorted({ext for exts in layout.values() for ext in exts})
+    queues = agent_queues(agents, ring_s=2.0, talk_s=(talk_s, talk_s), layout=layout, login_time=0)
     pbx = loop.call(
         lambda: SimulatedPBX(
             loop.reactor,
             fastagi_port,
             queues=queues,
-            time_scale=TIME_SCALE,
+            time_scale=time_scale,
             users={AMI_USER: AMI_SECRET},
         )
     )
@@ -150,10 +161,11 @@ def start_console(home: Path, db_url: str, talk_s: float) -> Iterator[Console]:
         },
         fastagi_port=fastagi_port,
     )
-    app = service.init(RESIDENTS_CSV)
+    app = service.init(residents_csv)
     with app.db.session() as s:
-        for name, role, extension, language in USERS:
+        for name, role, extension, language in users:
             add_user(s, name, role, PASSWORD, app.now(), extension, language)
+    prepare(app)  # more data, before the service starts
     app.db.dispose()
     console = Console(service, loop, pbx, web_port)
     service.start()

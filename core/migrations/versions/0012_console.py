@@ -2,7 +2,8 @@
 
 The console (issue 14) speaks each user's language (zh or en), and every listen, whisper or barge
 a supervisor starts on an agent's call is written to an append-only audit table (UPDATE and
-DELETE refused by triggers, as recording_audit's).
+DELETE refused by triggers, as recording_audit's). Indexes for the screen pop (a unit's open
+tickets) and an agent's figures (their day's ticket events and calls).
 
 Revision ID: 0012
 Revises: 0010 (the lead re-chains onto 0011 at merge)
@@ -47,6 +48,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_supervision_audit_at", "supervision_audit", ["at"], unique=False)
+    # The screen pop reads a unit's open tickets, an agent's figures their day's work.
+    op.create_index("ix_tickets_unit_state", "tickets", ["unit_id", "state"], unique=False)
+    op.create_index("ix_ticket_events_actor_at", "ticket_events", ["actor", "at"], unique=False)
+    op.create_index(
+        "ix_calls_agent_connected", "call_records", ["agent", "connected_at"], unique=False
+    )
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in POSTGRES_TRIGGER if postgres else SQLITE_TRIGGERS:
         op.execute(statement)
@@ -56,6 +63,9 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER supervision_audit_append_only ON supervision_audit")
         op.execute("DROP FUNCTION supervision_audit_append_only()")
+    op.drop_index("ix_calls_agent_connected", table_name="call_records")
+    op.drop_index("ix_ticket_events_actor_at", table_name="ticket_events")
+    op.drop_index("ix_tickets_unit_state", table_name="tickets")
     op.drop_index("ix_supervision_audit_at", table_name="supervision_audit")
     op.drop_table("supervision_audit")
     with op.batch_alter_table("users") as batch:
