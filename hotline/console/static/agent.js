@@ -21,12 +21,24 @@ function remember() {
   else sessionStorage.removeItem(CALL_KEY);
 }
 
-async function showCall(callId, state) {
+async function showCall(callId, state, event = null) {
   const fresh = !current || current.call_id !== callId;
   current = { call_id: callId, state, wrap: fresh ? false : current.wrap };
   remember();
   renderCallState();
+  if (fresh && event) prePop(event);
   await loadPop();
+}
+
+// What the event itself says (who, which unit) shows at once; the full pop follows from the API.
+function prePop(e) {
+  pop = null;
+  setText("pop-caller", e.caller || "");
+  setText("pop-resident", e.resident_name || t("pop.unknown"));
+  setText("pop-unit", e.unit || "—");
+  for (const id of ["pop-phones", "pop-language", "pop-units"]) setText(id, "");
+  document.getElementById("pop-menu").hidden = true;
+  document.getElementById("pop-lead").hidden = true;
 }
 
 async function loadPop() {
@@ -444,7 +456,7 @@ async function resync() {
 
 function onEvent(type, e) {
   if ((type === "call.offered" || type === "call.connected") && e.agent === me.extension) {
-    showCall(e.call_id, type === "call.offered" ? "offered" : "connected");
+    showCall(e.call_id, type === "call.offered" ? "offered" : "connected", e);
   } else if (type === "call.ended" && current && e.call_id === current.call_id) {
     loadQueueFigures(); // today's answered and within-three-rings counts are the snapshot's
     current.state = "ended";
@@ -468,8 +480,11 @@ function onEvent(type, e) {
 topbar();
 renderCallState();
 newTicket(null);
-if (current) loadPop();
-loadFigures();
-loadPreview();
-setInterval(loadPreview, 15000);
-openStream({ onEvent, onReset: resync });
+// The call on screen first (a reload mid-call), then the stream; the rest can wait its turn.
+(async () => {
+  if (current) await loadPop();
+  openStream({ onEvent, onReset: resync });
+  loadFigures();
+  loadPreview();
+  setInterval(loadPreview, 15000);
+})();
