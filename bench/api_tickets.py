@@ -100,7 +100,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(url: str, home: Path, port: int) -> Iterator[None]:
+def serve(url: str, home: Path, port: int, **settings: str) -> Iterator[None]:
+    """`hotline serve` with its API on ``port``; ``settings``: HOTLINE_* over the defaults."""
     env = {
         **os.environ,
         "HOTLINE_HOME": str(home),
@@ -108,6 +109,7 @@ def serve(url: str, home: Path, port: int) -> Iterator[None]:
         "HOTLINE_FASTAGI_LISTEN": "127.0.0.1:0",
         "HOTLINE_METRICS_LISTEN": "",
         "HOTLINE_WEB_LISTEN": f"127.0.0.1:{port}",
+        **settings,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline.cli", "serve"], env=env, stderr=subprocess.DEVNULL

@@ -265,7 +265,8 @@ def load_run(args: argparse.Namespace, browser: Browser, folder: Path) -> None:
             "sessionStorage.setItem('hotline.call', JSON.stringify("
             "{call_id: '1796000000.1', state: 'connected', wrap: false}))"
         )
-        loads, servers = [], {}
+        loads: list[float] = []
+        servers: dict[str, list[float]] = {}
         for _ in range(args.loads):
             page.reload()
             page.wait_for_selector('#link[data-state="live"]')

@@ -84,6 +84,7 @@ class ReportFiled(CallEvent):
     resident_id: int | None
     complete: bool  # False: kept incomplete (the caller has not confirmed, or hung up)
     recording: str | None  # the voice description, as Asterisk wrote it
+    about_staff: bool = False  # a complaint about staff: restricted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,4 +266,15 @@ class TicketChanged(Event):
     state: str
     unit: str | None
     restricted: bool  # a complaint about staff: not for every agent's eyes
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignChanged(Event):
+    """A campaign was started, paused, resumed or stopped (the API's campaign actions)."""
+
+    campaign_id: int
+    state: str
+    dial_level: float | None  # the pacer's, when known
+    abandon_rate: float | None
     at: datetime

@@ -397,7 +397,7 @@ class WebSession(Base):
 
 class SupervisionAudit(Base):
     """Every listen, whisper or barge a supervisor started on an agent's call. Append-only: the
-    database refuses UPDATE and DELETE (triggers, migration 0012)."""
+    database refuses UPDATE and DELETE (triggers, migration 0013)."""
 
     __tablename__ = "supervision_audit"
     __table_args__ = (Index("ix_supervision_audit_at", "at"),)
@@ -408,3 +408,14 @@ class SupervisionAudit(Base):
     supervisor_extension: Mapped[str] = mapped_column(String(20))  # the phone that was rung
     agent: Mapped[str] = mapped_column(String(20))  # the agent's extension
     mode: Mapped[str] = mapped_column(String(8))  # listen, whisper, barge
+
+
+class LiveEventPayload(Base):
+    """A live event too large for a PostgreSQL NOTIFY (8000 bytes): the NOTIFY names this row,
+    the other instances read it (core/live_notify.py); rows older than minutes are swept."""
+
+    __tablename__ = "live_event_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -45,6 +45,17 @@ MEMBER_EVENTS = ("QueueMemberStatus", "QueueMemberPause", "QueueMemberAdded", "Q
 CALL_EVENTS = ("AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer")
 CALLER_EVENTS = ("QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon")
 HANDLED = frozenset((*MEMBER_EVENTS, *CALL_EVENTS, *CALLER_EVENTS, "QueueMemberRemoved"))
+# What this module publishes: the PBX's own account, which every AMI client hears itself.
+PUBLISHED: tuple[type[Event], ...] = (
+    QueueCallerJoined,
+    QueueCallerLeft,
+    CallOffered,
+    OfferMissed,
+    CallConnected,
+    AgentCallDone,
+    QueueMemberState,
+    QueueMemberRemoved,
+)
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
 

@@ -17,12 +17,14 @@ from typing import Any
 from hotline.core.events import (
     AgentCallDone,
     AgentConnected,
+    AgentMissed,
     AttemptFinished,
     CallArrived,
     CallConnected,
     CallEnded,
     CallerIdentified,
     CallOffered,
+    CampaignChanged,
     Event,
     HandedToQueue,
     OfferMissed,
@@ -78,6 +80,7 @@ class LiveCall:
     state: str = "ivr"  # ivr, queued, offered, connected
     offered_to: set[str] = field(default_factory=set)
     joined: datetime | None = None
+    known: bool = False  # this instance saw its flow (or read its record): no lookup needed
 
 
 @dataclass
@@ -147,14 +150,14 @@ class LiveState:
     # --- reading -------------------------------------------------------------------------------
     def knows(self, call_id: str) -> bool:
         call = self.calls.get(call_id)
-        return call is not None and (call.context.unit is not None or call.direction == "out")
+        return call is not None and (call.known or call.direction == "out")
 
     def learn(self, call_id: str, context: CallContext, direction: str = "in") -> None:
         """What the database knows of a call another instance's flow ran."""
         call = self.calls.get(call_id)
         if call is None:
             call = self.calls[call_id] = LiveCall(call_id, direction, self.now())
-        call.context = context
+        call.context, call.known = context, True
 
     def agents(self) -> list[dict[str, Any]]:
         return [
@@ -219,7 +222,7 @@ class LiveState:
 
     def _arrived(self, e: CallArrived) -> None:
         call = self._call(e.call_id, e.direction, e.arrived_at)
-        call.caller = e.caller
+        call.caller, call.known = e.caller, True
         self._send(
             "call.arrived",
             {
@@ -248,10 +251,23 @@ class LiveState:
         )
 
     def _filed(self, e: ReportFiled) -> None:
+        if e.ticket_id is None:
+            return  # spooled: the ticket is filed when the database is back
         call = self.calls.get(e.call_id)
-        if call is not None and e.ticket_id is not None:
+        if call is not None:
             call.context.ticket_id = e.ticket_id
             call.context.unit = call.context.unit or e.unit
+        # A flow files (and refiles as the report grows) a ticket that is "new".
+        self._ticket(
+            TicketChanged(
+                ticket_id=e.ticket_id,
+                kind=e.kind,
+                state="new",
+                unit=e.unit,
+                restricted=e.about_staff,
+                at=self.now(),
+            )
+        )
 
     def _handed(self, e: HandedToQueue) -> None:
         call = self._call(e.call_id, "in", self.now())
@@ -267,8 +283,7 @@ class LiveState:
         if e.direction == "in" and e.disposition in QUEUED_ENDINGS:
             self.call_later(QUEUE_JOIN_GRACE_S, self._forget_unqueued, e.call_id)
             return
-        if e.direction == "in":
-            self._end(call, e.disposition, self.now())
+        self._end(call, e.disposition, self.now())  # an outbound flow's: its dialer call goes on
 
     def _forget_unqueued(self, call_id: str) -> None:
         call = self.calls.get(call_id)
@@ -312,8 +327,10 @@ class LiveState:
             board.abandoned += 1
             if call is not None:
                 self._end(call, "abandoned", e.at)
-        elif call is not None and call.state in ("queued", "offered") and call.agent is None:
-            call.state = "ivr"  # out of time: the dialplan may queue it elsewhere (duty)
+        elif call is not None and call.state == "queued":
+            # Out of time (an answered call leaves while its agent's phone rings, "offered",
+            # AgentConnect next): the dialplan may queue it elsewhere (duty).
+            call.state = "ivr"
             self.call_later(QUEUE_JOIN_GRACE_S, self._forget_unqueued, e.call_id)
         self._send_queue(board, e.at)
 
@@ -403,6 +420,12 @@ class LiveState:
         if seat.call_state == "wrap_up":
             self._seat_call(agent, None, None, None, self.now())
 
+    def _agent_missed(self, e: AgentMissed) -> None:
+        """A preview call's agent did not answer: the attempt is given back, no outcome."""
+        self._attempt_done(
+            AttemptFinished(call_id=e.call_id, disposition="agent_missed", next_step="")
+        )
+
     def _attempt_done(self, e: AttemptFinished) -> None:
         self.placed.pop(e.call_id, None)
         call = self.calls.get(e.call_id)
@@ -440,6 +463,18 @@ class LiveState:
             restricted=e.restricted,
         )
 
+    def _campaign(self, e: CampaignChanged) -> None:
+        self._send(
+            "campaign.state",
+            {
+                "campaign_id": e.campaign_id,
+                "state": e.state,
+                "dial_level": e.dial_level,
+                "abandon_rate": e.abandon_rate,
+                "at": iso(e.at, self.tz),
+            },
+        )
+
     _HANDLERS: dict[type[Event], Callable[[LiveState, Any], None]] = {  # noqa: RUF012
         CallArrived: _arrived,
         CallerIdentified: _identified,
@@ -450,6 +485,7 @@ class LiveState:
         OutboundAnswered: _answered_out,
         AgentConnected: _dialer_connected,
         AttemptFinished: _attempt_done,
+        AgentMissed: _agent_missed,
         QueueCallerJoined: _joined,
         QueueCallerLeft: _left,
         CallOffered: _offered,
@@ -459,7 +495,9 @@ class LiveState:
         QueueMemberState: _member,
         QueueMemberRemoved: _member_gone,
         TicketChanged: _ticket,
+        CampaignChanged: _campaign,
     }
+    EVENT_TYPES: tuple[type[Event], ...] = tuple(_HANDLERS)  # what the live state reads
 
     # --- pieces ----------------------------------------------------------------------------------
     def _end(self, call: LiveCall, disposition: str, at: datetime) -> None:

@@ -49,17 +49,20 @@ class Entry:
     wire: bytes
 
 
+BOARD = frozenset({"agent.state", "queue.state"})  # the queue board: every agent's
+
+
 def visible(message: Message, who: Principal) -> bool:
     """The contract's filter: supervisors and admins see everything; an agent the calls
     offered to or taken by their own extension, every agent's and queue's state, and tickets
-    but restricted complaints."""
+    but restricted complaints (not the campaigns' figures)."""
     if who.role != UserRole.AGENT:
         return True
     if message.type.startswith("call."):
         return who.extension is not None and who.extension in message.agents
     if message.type == "ticket.changed":
         return not message.restricted
-    return True
+    return message.type in BOARD
 
 
 @implementer(IPushProducer)

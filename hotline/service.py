@@ -35,6 +35,7 @@ from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
 from hotline.dialer.queue_events import QueueEvents, agent_namer
+from hotline.live_relay import LiveRelay
 from hotline.live_state import CallContext, LiveState
 from hotline.live_stream import LiveStream
 from hotline.log_once import LogOnce
@@ -168,6 +169,18 @@ class Service:
         )
         self.live = LiveStream(self.live_state, reactor, self._call_context)
         self.bus.subscribe(self.live.take, (Event,))
+        # Other instances on the same PostgreSQL database see this one's events, and it theirs.
+        self.relay: LiveRelay | None = None
+        if app.db.url.startswith("postgresql"):
+            self.relay = LiveRelay(
+                app.db,
+                reactor,
+                self.live.take,
+                lambda: self.ami is not None,
+                self.clock,
+                LiveState.EVENT_TYPES,
+            )
+            self.bus.subscribe(self.relay.publish, LiveState.EVENT_TYPES)
 
     def _call_context(self, call_id: str) -> Deferred[tuple[CallContext, str] | None]:
         """The screen pop's facts from the call's record, for a call whose flow another
@@ -341,6 +354,8 @@ class Service:
         self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         self.live.start()
+        if self.relay is not None:
+            self.relay.start()
         if self.metrics is not None:
             self.attached_metrics = await attach_metrics(self, self.metrics, metrics_listen)
         if web_listen:  # `hotline serve` passes web.listen; empty or None: no HTTP API
@@ -350,7 +365,9 @@ class Service:
         from hotline.web.server import listen_web, log_started
         from hotline.web.site import web_api
 
-        api = web_api(self.app, self.run_blocking, self.clock, self.live, self.agent_actions)
+        api = web_api(
+            self.app, self.run_blocking, self.clock, self.live, self.bus, self.agent_actions
+        )
         self.web_port = await listen_web(self.reactor, listen, api.resource())
         self.ports.append(self.web_port)
         log_started(self.web_port)
@@ -366,6 +383,8 @@ class Service:
             if loop.running:
                 loop.stop()
         self.live.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self.attached_metrics is not None:
             self.attached_metrics.stop()
         if self.dialer is not None:

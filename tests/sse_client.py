@@ -32,6 +32,7 @@ class SSEClient(LineReceiver):
         self.status: int | None = None
         self.comments: list[str] = []
         self.closed: Deferred[None] = Deferred()
+        self.opened: Deferred[int] = Deferred()  # the response's headers are in: subscribed
         self._in_body = False
         self._fields: dict[str, str] = {}
 
@@ -51,6 +52,7 @@ class SSEClient(LineReceiver):
                 self.status = int(text.split()[1])
             elif text == "":
                 self._in_body = True
+                self.opened.callback(self.status)
             return
         self._body_line(text)
 
@@ -73,6 +75,8 @@ class SSEClient(LineReceiver):
         self._fields[key] = value.removeprefix(" ")
 
     def connectionLost(self, reason: Any = None) -> None:
+        if not self.opened.called:
+            self.opened.errback(ConnectionError("closed before the response"))
         if not self.closed.called:
             self.closed.callback(None)
 
@@ -80,8 +84,10 @@ class SSEClient(LineReceiver):
 async def open_stream(
     reactor: Any, port: int, token: str, last_event_id: str | None = None, query: str = ""
 ) -> SSEClient:
+    """A subscribed stream: returns once the response's headers are in."""
     client = SSEClient(f"/api/v1/events/stream{query}", token, last_event_id)
     await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), client)
+    await client.opened
     return client
 
 

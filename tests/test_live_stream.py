@@ -14,10 +14,15 @@ from twisted.web.server import Request
 
 from hotline.core.events import (
     AgentCallDone,
+    AttemptFinished,
+    CallArrived,
     CallConnected,
+    CallEnded,
     CallerIdentified,
     CallOffered,
     HandedToQueue,
+    OriginatePlaced,
+    OutboundAnswered,
     QueueCallerJoined,
     QueueCallerLeft,
     QueueMemberState,
@@ -283,3 +288,44 @@ def test_the_ring_buffer_keeps_five_minutes_and_is_bounded() -> None:
         TicketChanged(ticket_id=1, kind="repair", state="new", unit=None, restricted=False, at=AT)
     )
     assert len(live.buffer) == 10_000
+
+
+def test_a_dialer_call_pops_with_its_campaign_and_leaves_nothing_behind() -> None:
+    live, _ = make()
+    live.take(
+        OriginatePlaced(
+            call_id="lead-4-1",
+            number="13800138000",
+            lead_id=4,
+            campaign_id=2,
+            campaign_kind="arrears",
+            mode="predictive",
+            resident="张伟",
+            unit="3-1-201",
+            agent=None,
+        )
+    )
+    live.take(OutboundAnswered(call_id="lead-4-1", number="13800138000"))
+    live.take(CallOffered(call_id="lead-4-1", agent="101", queue="outbound", caller=None, at=AT))
+    offer = next(e for e in live.buffer if e.message.type == "call.offered").message.data
+    assert (offer["campaign_id"], offer["lead_id"], offer["unit"]) == (2, 4, "3-1-201")
+    live.take(AttemptFinished(call_id="lead-4-1", disposition="answered", next_step="done"))
+    # An outbound campaign's own flow (the landing channel's uniqueid) ends without a trace.
+    live.take(
+        CallArrived(
+            call_id="9.9",
+            direction="out",
+            route="outbound/arrears",
+            caller=None,
+            callee=None,
+            uniqueid="9.9",
+            arrived_at=AT,
+            arrival_known=False,
+        )
+    )
+    live.take(
+        CallEnded(
+            call_id="9.9", direction="out", disposition="done", seconds=3.0, path=(), ticket_id=None
+        )
+    )
+    assert live.state.calls == {} and live.state.placed == {}

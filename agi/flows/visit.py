@@ -268,6 +268,7 @@ class Visit:
                 resident_id=report.resident_id,
                 complete=not report.incomplete,
                 recording=report.recording,
+                about_staff=report.about_staff,
             )
         )
 

@@ -19,7 +19,7 @@ from hotline.core.vocabulary import Severity
 from hotline.dialer.agent_actions import AgentActions, SpyMode
 from hotline.recordings.resolve import with_recordings
 
-from .api_office import ID
+from .api_office import ID, ticket_changed
 from .declare import API, Body, Param
 from .errors import ApiError
 from .schemas import ref
@@ -151,6 +151,7 @@ def get_screen_pop(call: Call) -> dict[str, Any]:
     ),
     response=ref("TicketWithEvents"),
     tag="tickets",
+    event=ticket_changed,
 )
 def correct_ticket(call: Call) -> dict[str, Any]:
     b = call.body

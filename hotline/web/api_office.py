@@ -3,10 +3,12 @@ office's resources, through the same `core` functions as the CLI's commands."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hotline import serialise
 from hotline.core import arrears, followups, residents, tickets
+from hotline.core.events import TicketChanged
 from hotline.core.overdue import overdue_now
 from hotline.core.report import build_report, report_period
 from hotline.core.ticket_states import ALL_STATES
@@ -25,6 +27,23 @@ PAGE_LIMIT = 200
 LIMIT = Param("limit", "integer", description="rows per page (default 50)", maximum=PAGE_LIMIT)
 CURSOR = Param("cursor", description="next_cursor of the page before")
 _CURSOR_ID = Param("cursor", "integer")
+
+
+def ticket_changed(data: Any, at: datetime) -> TicketChanged | None:
+    """The live stream's ticket.changed for an answer that is a ticket (or holds a complaint
+    one: a follow-up's low score)."""
+    if isinstance(data, dict) and isinstance(data.get("complaint"), dict):
+        data = data["complaint"]
+    if not isinstance(data, dict) or "state" not in data:
+        return None
+    return TicketChanged(
+        ticket_id=data["id"],
+        kind=data["kind"],
+        state=data["state"],
+        unit=data["unit"],
+        restricted=bool(data["about_staff"]),
+        at=at,
+    )
 
 
 def page_cursor(call: Call) -> int | None:
@@ -125,6 +144,7 @@ def get_ticket(call: Call) -> dict[str, Any]:
     response=ref("Ticket"),
     status=201,
     tag="tickets",
+    event=ticket_changed,
 )
 def create_ticket(call: Call) -> dict[str, Any]:
     b = call.body
@@ -165,6 +185,7 @@ def _move(call: Call, state: str, by: str | None) -> dict[str, Any]:
     ),
     response=ref("TicketWithEvents"),
     tag="tickets",
+    event=ticket_changed,
 )
 def move_ticket(call: Call) -> dict[str, Any]:
     return _move(call, call.body["state"], call.body["by"])
@@ -179,6 +200,7 @@ def move_ticket(call: Call) -> dict[str, Any]:
     body=Body((Param("technician", required=True), Param("note"), Param("at", "date-time"))),
     response=ref("TicketWithEvents"),
     tag="tickets",
+    event=ticket_changed,
 )
 def assign_ticket(call: Call) -> dict[str, Any]:
     return _move(call, "dispatched", call.body["technician"])
@@ -219,6 +241,7 @@ def followups_due(call: Call) -> dict[str, Any]:
     ),
     response=ref("FollowUpRecorded"),
     tag="follow-ups",
+    event=ticket_changed,
 )
 def record_followup(call: Call) -> dict[str, Any]:
     b = call.body

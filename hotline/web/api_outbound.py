@@ -3,10 +3,12 @@ work preview leads; running a campaign is a supervisor's."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hotline import serialise
 from hotline.core import campaigns, dial_requests, leads, outcomes
+from hotline.core.events import CampaignChanged
 from hotline.core.users import UserRole
 from hotline.core.vocabulary import CampaignKind, DialMode, Disposition, LeadState
 from hotline.recordings.resolve import with_recordings
@@ -108,6 +110,13 @@ def create_campaign(call: Call) -> dict[str, Any]:
     return serialise.campaign(campaign, call.tz)
 
 
+def campaign_changed(data: Any, at: datetime) -> CampaignChanged:
+    """The live stream's campaign.state for a campaign's new state."""
+    return CampaignChanged(
+        campaign_id=data["id"], state=data["state"], dial_level=None, abandon_rate=None, at=at
+    )
+
+
 @API.route(
     "POST",
     "/campaigns/{id}/{action}",
@@ -116,6 +125,7 @@ def create_campaign(call: Call) -> dict[str, Any]:
     path_params=(ID, Param("action", required=True, enum=tuple(campaigns.ACTIONS))),
     response=ref("Campaign"),
     tag="campaigns",
+    event=campaign_changed,
 )
 def act_on_campaign(call: Call) -> dict[str, Any]:
     campaign, _made = leads.act_on_campaign(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from hotline.core.events import Event
 from hotline.core.users import UserRole
 from hotline.core.vocabulary import DomainError
 from hotline.serialise import parse_at
@@ -149,6 +150,8 @@ class Route:
     status: int = 200
     media_type: str = "application/json"
     tag: str = ""
+    # The typed event a successful answer makes (a ticket changed), published on the bus.
+    event: Callable[[Any, datetime], Event | None] | None = None
 
     @property
     def operation_id(self) -> str:
@@ -184,6 +187,7 @@ class Routes:
         status: int = 200,
         media_type: str = "application/json",
         tag: str = "",
+        event: Callable[[Any, datetime], Event | None] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         named = set(_PATH_PARAM.findall(path))
         if named != {p.name for p in path_params}:
@@ -204,6 +208,7 @@ class Routes:
                     status,
                     media_type,
                     tag,
+                    event,
                 )
             )
             return handler

@@ -24,6 +24,7 @@ from werkzeug.exceptions import NotFound as NoRoute
 from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.core.db import Session  # what Database.session() hands out
+from hotline.core.event_bus import EventBus
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
 from hotline.dialer.agent_actions import AgentActions
@@ -141,10 +142,11 @@ class WebApi:
         clock: Callable[[], datetime],
         actions: Callable[[], AgentActions | None] = lambda: None,
         live: LiveStream | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
         self.actions = actions  # the PBX actions while the AMI link is up, else None
-        self.live = live
+        self.live, self.bus = live, bus
         web = app.settings.web
         self.throttle = LoginThrottle(
             web.login_attempts, timedelta(minutes=web.login_window_minutes)
@@ -230,6 +232,10 @@ class WebApi:
                 raise ApiError("unavailable", "the PBX (AMI) link went down; try again")
             await result.act(actions)
             result = result.data
+        if route.event is not None and self.bus is not None:
+            event = route.event(result, self.clock())
+            if event is not None:
+                self.bus.publish(event)
         return self._write(route, request, result)
 
     def _blocking(

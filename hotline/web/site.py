@@ -9,6 +9,7 @@ from datetime import datetime
 from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.console.pages import ConsolePages
+from hotline.core.event_bus import EventBus
 from hotline.dialer.agent_actions import AgentActions
 from hotline.live_stream import LiveStream
 
@@ -33,8 +34,9 @@ def web_api(
     run: Runner,
     clock: Callable[[], datetime],
     live: LiveStream | None = None,
+    bus: EventBus | None = None,
     actions: Callable[[], AgentActions | None] = lambda: None,
 ) -> WebApi:
-    api = WebApi(app, API.all, run, clock, actions, live)
+    api = WebApi(app, API.all, run, clock, actions, live, bus)
     ConsolePages(app, run, clock).mount(api.klein)
     return api

@@ -5,16 +5,16 @@ a supervisor starts on an agent's call is written to an append-only audit table 
 DELETE refused by triggers, as recording_audit's). Indexes for the screen pop (a unit's open
 tickets) and an agent's figures (their day's ticket events and calls).
 
-Revision ID: 0012
-Revises: 0010 (the lead re-chains onto 0011 at merge)
+Revision ID: 0013
+Revises: 0012 (the live helper's; the lead re-chains at merge)
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
