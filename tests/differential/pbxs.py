@@ -11,6 +11,7 @@ from typing import Any
 
 from asterisk_dialplan import CONF_DIR, HungUp, parse_dialplan, run, split_top
 from asterisk_pbx import AMI_SECRET, AMI_USER, RealAsterisk
+from harness import PROMPT_SECONDS, ServeProcess, speech_name
 from scenario import OUTCOME_PREFIXES, InboundCall, Scenario
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IListeningPort
@@ -26,8 +27,6 @@ from hotline.pbxsim.ami import AMISimulator
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import ResidentModel, ResidentPlan
 from hotline.pbxsim.fastagi import HangUp, Input, Keys, Speak
-
-from harness import PROMPT_SECONDS, ServeProcess, speech_name
 
 # The AMI simulator in real time: a call that rings through an AMI reconnect must still be
 # ringing when the dialer is back, as on a real PBX.

@@ -16,12 +16,6 @@ from typing import Any
 import pytest
 from asterisk_dialplan import load, queue_strategy
 from asterisk_pbx import RealAsterisk, find_binary, free_port
-from pbxs import RealPBX, SimulatedPBX
-from scenario import InboundCall, Outcome, Scenario, read_outcome
-
-from hotline.core.db import Database
-from hotline.pbxsim.fastagi import Keys, Silence, Speak
-
 from harness import (
     AMILink,
     ServeProcess,
@@ -31,6 +25,12 @@ from harness import (
     until,
     write_sounds,
 )
+from pbxs import RealPBX, SimulatedPBX
+from scenario import InboundCall, Outcome, Scenario, read_outcome
+
+from hotline.core.db import Database
+from hotline.pbxsim.fastagi import Keys, Silence, Speak
+
 from reactor_run import run_on_reactor
 
 RESIDENTS = (
