@@ -40,7 +40,7 @@ from hotline.core.vocabulary import CATEGORIES, Kind
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "console"), str(ROOT / "tests" / "faults")]
-from harness import CHROMIUM, LEAK, PASSWORD, Console, start_console  # noqa: E402
+from console_world import CHROMIUM, LEAK, PASSWORD, Console, start_console  # noqa: E402
 
 POP_TARGET_MS, LOAD_TARGET_MS, SERVER_TARGET_MS = 300.0, 300.0, 50.0
 # A MutationObserver (the benchmark's, not the console's): when each pop's resident is written,

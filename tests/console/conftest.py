@@ -12,7 +12,7 @@ from sqlalchemy import text
 from hotline.core.db import Database
 from hotline.core.models import Base
 
-from harness import CHROMIUM, PASSWORD, Console, SignIn, start_console, why_no_browser
+from console_world import CHROMIUM, PASSWORD, Console, SignIn, start_console, why_no_browser
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright

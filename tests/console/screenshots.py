@@ -21,7 +21,7 @@ from hotline.core.followups import Answers
 TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS / "console"), str(TESTS / "faults")]  # as pytest's pythonpath
 
-from harness import CHROMIUM, LEAK, PASSWORD, Console, start_console  # noqa: E402
+from console_world import CHROMIUM, LEAK, PASSWORD, Console, start_console  # noqa: E402
 
 DOCS = TESTS.parent / "docs"
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from hotline.core.models import Ticket, TicketEvent
 
-from harness import LEAK, Console, SignIn
+from console_world import LEAK, Console, SignIn
 
 POP_TIMEOUT_MS = 30_000  # the flow and the queue at the harness's speed, on a loaded machine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from harness import LEAK, Console, SignIn, wait_until
+from console_world import LEAK, Console, SignIn, wait_until
 
 TALK_SECONDS = 400.0  # simulated: the call outlasts the restart (100 s of real time)
 POP_TIMEOUT_MS = 30_000

@@ -14,7 +14,7 @@ from hotline.core.campaigns import create_campaign
 from hotline.core.leads import act_on_campaign
 from hotline.core.models import DialRequest, SupervisionAudit, User, WebSession
 
-from harness import LEAK, Console, SignIn
+from console_world import LEAK, Console, SignIn
 
 POP_TIMEOUT_MS = 30_000
 
