@@ -27,6 +27,7 @@ from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.event_bus import EventBus
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
+from hotline.dialer.agent_actions import AgentActions
 from hotline.live_stream import LiveStream
 from hotline.net.tcp import address_text
 from hotline.serialise import check_past
@@ -36,6 +37,8 @@ from .declare import Route
 from .errors import ApiError, as_api_error, log
 
 PREFIX = "/api/v1"
+# The console's pages (/console/) read the session too: they are served only to who may see them.
+COOKIE_PATH = "/"
 MAX_BODY = 1 << 20
 NO_CONTENT = 204
 
@@ -53,7 +56,13 @@ class Call:
     address: str
     throttle: LoginThrottle
     session_secret: str | None = None
+    pbx_ready: bool = False  # the AMI link is up: a PbxReply's action can be sent
     live: LiveStream | None = None  # the live state and stream, when the service runs one
+
+    def require_pbx(self) -> None:
+        """Before writing what a PBX action would follow (an audit row): refuse while it is off."""
+        if not self.pbx_ready:
+            raise ApiError("unavailable", "the PBX (AMI) link is down; try again shortly")
 
     @property
     def tz(self) -> tzinfo:
@@ -86,6 +95,15 @@ class Reply:
     status: int | None = None
     cookie: tuple[str, datetime] | None = None  # (secret, expires_at)
     clear_cookie: bool = False
+
+
+@dataclass
+class PbxReply:
+    """An answer that needs the PBX: ``act`` is sent on the reactor once the handler's
+    transaction has committed; the answer is ``data`` when the PBX accepts it."""
+
+    data: Any
+    act: Callable[[AgentActions], Deferred[None]]
 
 
 @dataclass
@@ -122,10 +140,12 @@ class WebApi:
         routes: list[Route],
         run: Runner,
         clock: Callable[[], datetime],
+        actions: Callable[[], AgentActions | None] = lambda: None,
         live: LiveStream | None = None,
         bus: EventBus | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
+        self.actions = actions  # the PBX actions while the AMI link is up, else None
         self.live, self.bus = live, bus
         web = app.settings.web
         self.throttle = LoginThrottle(
@@ -204,7 +224,14 @@ class WebApi:
         raw = request.content.read(MAX_BODY + 1) if request.content and route.body else b""
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
-        result = await self.run(self._blocking, route, creds, path, args, raw, address)
+        ready = self.actions() is not None
+        result = await self.run(self._blocking, route, creds, path, args, raw, address, ready)
+        if isinstance(result, PbxReply):
+            actions = self.actions()
+            if actions is None:
+                raise ApiError("unavailable", "the PBX (AMI) link went down; try again")
+            await result.act(actions)
+            result = result.data
         if route.event is not None and self.bus is not None:
             event = route.event(result, self.clock())
             if event is not None:
@@ -219,6 +246,7 @@ class WebApi:
         args: dict[bytes, list[bytes]],
         raw: bytes,
         address: str,
+        pbx_ready: bool = False,
     ) -> Any:
         """Who is asking first (a stranger learns nothing, not even a parameter's name), then
         the parameters, then the handler, in one transaction."""
@@ -244,6 +272,7 @@ class WebApi:
                 address,
                 self.throttle,
                 creds.session if creds.bearer is None else None,
+                pbx_ready,
                 self.live,
             )
             return route.handler(call)
@@ -269,7 +298,7 @@ class WebApi:
                 request.addCookie(
                     COOKIE,
                     secret,
-                    path=PREFIX,
+                    path=COOKIE_PATH,
                     max_age=str(max(0, int((expires - self.clock()).total_seconds()))),
                     secure=secure,
                     httpOnly=True,
@@ -279,7 +308,7 @@ class WebApi:
                 request.addCookie(
                     COOKIE,
                     "",
-                    path=PREFIX,
+                    path=COOKIE_PATH,
                     max_age="0",
                     secure=secure,
                     httpOnly=True,
