@@ -40,5 +40,6 @@ def web_api(
     clock: Callable[[], datetime],
     live: LiveStream | None = None,
     bus: EventBus | None = None,
+    read: Runner | None = None,
 ) -> WebApi:
-    return WebApi(app, API.all, run, clock, live, bus)
+    return WebApi(app, API.all, run, clock, live, bus, read)
