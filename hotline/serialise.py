@@ -3,9 +3,8 @@ stored, times ISO 8601 with the site's offset."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from hotline.core.vocabulary import DomainError
 
@@ -109,9 +108,13 @@ class _Attributes:
         return getattr(self.obj, name)
 
 
-def _ticket_fields(
-    t: Mapping[str, Any] | _Attributes, unit: str | None, tz: tzinfo
-) -> dict[str, Any]:
+class _Fields(Protocol):
+    """A row's mapping, or `_Attributes`."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def _ticket_fields(t: _Fields, unit: str | None, tz: tzinfo) -> dict[str, Any]:
     """A ticket's listed fields (tickets.TICKET_LIST_FIELDS), from its object or its row."""
     return {
         "id": t["id"],
