@@ -240,13 +240,16 @@ TICKET_LIST_FIELDS = (
 )
 
 
+TicketRow = Row[Any]  # a row of `ticket_page`: TICKET_LIST_FIELDS and unit_code
+
+
 def ticket_page(
     session: Session,
     state: str | None = None,
     kind: str | None = None,
     limit: int = 50,
     before: int | None = None,
-) -> list[Row[Any]]:
+) -> list[TicketRow]:
     """`list_tickets` as plain rows of the listed columns (the API's page): building ORM
     objects, their unit's among them, cost more than the statement and the JSON together."""
     params = _page_params(state, kind, limit, before)

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from hotline.core.vocabulary import DomainError
 
 if TYPE_CHECKING:  # the records' types only: a read command imports just what it reads
-    from sqlalchemy import Row
-
     from hotline.core.arrears import DueReminder
     from hotline.core.models import (
         ApiToken,
@@ -31,7 +29,7 @@ if TYPE_CHECKING:  # the records' types only: a read command imports just what i
     from hotline.core.overdue import Overdue
     from hotline.core.report import Report
     from hotline.core.retry import NextStep
-    from hotline.core.tickets import TicketHistory
+    from hotline.core.tickets import TicketHistory, TicketRow
 
 
 @overload
@@ -91,7 +89,7 @@ def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
     return data
 
 
-def ticket_row(row: Row[Any], tz: tzinfo) -> dict[str, Any]:
+def ticket_row(row: TicketRow, tz: tzinfo) -> dict[str, Any]:
     """A row of `tickets.ticket_page` as `ticket` shows a ticket. Read through its mapping:
     a row's attributes cost ten times as much, and a page reads nine hundred."""
     fields = row._mapping
