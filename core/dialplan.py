@@ -15,6 +15,7 @@ FLOW_CONTEXT = "dialer-landing"  # answered voice-campaign calls run their outbo
 AGENT_CONTEXT = "dialer-agent"  # answered predictive / progressive calls wait for an agent
 PREVIEW_CONTEXT = "dialer-preview"  # preview calls: the agent's phone, then Dial(HOTLINE_DIAL)
 AGENT_PHONES_CONTEXT = "agents"  # pjsip.conf: where an agent's softphone's calls start
+SUPERVISE_CONTEXT = "hotline-supervise"  # a supervisor's phone: ChanSpy, exten = the mode
 ENTRY_EXTEN = "s"  # the extension every Originate and Gosub enters (priority 1)
 CONTEXTS = (
     INBOUND_CONTEXT,
@@ -23,6 +24,7 @@ CONTEXTS = (
     AGENT_CONTEXT,
     PREVIEW_CONTEXT,
     AGENT_PHONES_CONTEXT,
+    SUPERVISE_CONTEXT,
 )
 
 # ---------------------------------------------------------------- queues (queues.conf)
@@ -55,8 +57,9 @@ LEAD_ID = "LEAD_ID"  # the outbound flow's lead
 CAMPAIGN_ID = "CAMPAIGN_ID"
 CAMPAIGN_KIND = "CAMPAIGN_KIND"  # the outbound flow's route: outbound/<kind>
 DIAL = "HOTLINE_DIAL"  # a preview call's resident, rung once the agent answers
+SPY = "HOTLINE_SPY"  # [hotline-supervise]: the spied agent's channel prefix, read by ChanSpy
 PREVIEW_DIAL_TIMEOUT_S = 25  # Dial(${HOTLINE_DIAL},25)
-ORIGINATE_VARIABLES = (CALL_ID, LEAD_ID, CAMPAIGN_ID, CAMPAIGN_KIND, RECORDING, DIAL)
+ORIGINATE_VARIABLES = (CALL_ID, LEAD_ID, CAMPAIGN_ID, CAMPAIGN_KIND, RECORDING, DIAL, SPY)
 
 # ---------------------------------------------------------------- what the dialplan sets itself
 ABANDONED = "HOTLINE_ABANDONED"  # 1: no agent took an answered predictive call in time

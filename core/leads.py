@@ -31,6 +31,7 @@ from .vocabulary import (
     Disposition,
     DomainError,
     LeadState,
+    NotFound,
     Role,
 )
 
@@ -508,3 +509,23 @@ def leads_to_dial_now(session: Session, at: datetime) -> int:
         select(func.count()).select_from(Lead).where(or_(Lead.state == LeadState.CALLING, ready))
     )
     return session.scalar(query) or 0
+
+
+def schedule_callback(session: Session, lead_id: int, at: datetime, now: datetime, by: str) -> Lead:
+    """The resident asked to be called back at ``at``: the lead is dialled again then (its
+    attempts still count against the retry limits)."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"no lead {lead_id}")
+    if at <= now:
+        raise DomainError("a call-back time must be in the future")
+    if lead.state == LeadState.CALLING:
+        raise DomainError(f"lead {lead_id} is being called now: set the call-back after the call")
+    if lead.state == LeadState.STOPPED:
+        raise DomainError(f"lead {lead_id} is stopped")
+    lead.state = LeadState.READY.value
+    lead.next_attempt_at = at
+    lead.priority = max(lead.priority, CALLBACK_PRIORITY)
+    lead.result = (lead.result or {}) | {"callback_by": by}
+    session.flush()
+    return lead

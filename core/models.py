@@ -93,6 +93,7 @@ class Ticket(Base):
         Index("ix_tickets_kind_received", "kind", "received_at"),
         Index("ix_tickets_repeats", "kind", "unit_id", "category", "received_at"),
         Index("ix_tickets_state", "state"),
+        Index("ix_tickets_unit_state", "unit_id", "state"),  # a unit's open tickets (the pop)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -134,6 +135,7 @@ class TicketEvent(Base):
     """Every state change with its moment (§2: record intake and completion times)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_actor_at", "actor", "at"),)  # an agent's day
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -207,6 +209,7 @@ class CallRecord(Base):
         Index("ix_calls_direction_arrived", "direction", "arrived_at", "rings_before_answer"),
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
+        Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -356,6 +359,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     role: Mapped[str] = mapped_column(String(12))  # agent, supervisor, admin
     extension: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(5), default="zh", server_default="zh")
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
@@ -448,6 +452,21 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     subscription: Mapped[WebhookSubscription] = relationship()
     event: Mapped[WebhookEvent] = relationship()
+
+
+class SupervisionAudit(Base):
+    """Every listen, whisper or barge a supervisor started on an agent's call. Append-only: the
+    database refuses UPDATE and DELETE (triggers, migration 0013)."""
+
+    __tablename__ = "supervision_audit"
+    __table_args__ = (Index("ix_supervision_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    supervisor: Mapped[str] = mapped_column(String(80))  # the user's name
+    supervisor_extension: Mapped[str] = mapped_column(String(20))  # the phone that was rung
+    agent: Mapped[str] = mapped_column(String(20))  # the agent's extension
+    mode: Mapped[str] = mapped_column(String(8))  # listen, whisper, barge
 
 
 class LiveEventPayload(Base):

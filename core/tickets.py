@@ -90,7 +90,7 @@ def ticket_row(rules: Rules, intake: Intake, unit_id: int | None) -> dict[str, A
     return row
 
 
-def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
+def open_ticket(session: Session, rules: Rules, intake: Intake, by: str | None = None) -> Ticket:
     row = ticket_row(rules, intake, None)  # a bad kind or category is named before the unit
     if intake.intake_key is not None:
         already = session.scalar(select(Ticket).where(Ticket.intake_key == intake.intake_key))
@@ -100,7 +100,9 @@ def open_ticket(session: Session, rules: Rules, intake: Intake) -> Ticket:
         row["unit_id"] = require_unit(session, intake.unit).id
     ticket = Ticket(**row)
     ticket.events.append(
-        TicketEvent(from_state=None, to_state="new", at=intake.received_at, note=intake.text)
+        TicketEvent(
+            from_state=None, to_state="new", at=intake.received_at, note=intake.text, actor=by
+        )
     )
     session.add(ticket)
     session.flush()
@@ -165,6 +167,79 @@ def move_ticket(
                 assignee_role=rules.followup_assignee(kind, Severity(ticket.severity)).value,
             )
         )
+    session.flush()
+    return ticket
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What an agent completes or corrects on a ticket the voice menu filed (None: unchanged)."""
+
+    category: str | None = None
+    severity: str | None = None
+    text: str | None = None
+    about_staff: bool | None = None
+    unit: str | None = None
+
+
+def correct_ticket(
+    session: Session,
+    rules: Rules,
+    ticket_id: int,
+    change: Correction,
+    at: datetime,
+    by: str | None = None,
+) -> Ticket:
+    """The agent's wrap-up of a filed report: checked as a new ticket's fields are, kept in the
+    ticket's history as a note (state unchanged), and no longer `incomplete`. A complaint's
+    resolution deadline follows a changed severity from its receipt (or its reopening)."""
+    ticket = get_ticket(session, ticket_id)
+    if ticket.state == "closed":
+        raise DomainError(f"ticket {ticket_id} is closed: reopen it to change it")
+    kind = Kind(ticket.kind)
+    changed: list[str] = []
+
+    def note(field: str, old: object, new: object) -> None:
+        if new is not None and new != old:
+            changed.append(f"{field}: {old} -> {new}")
+
+    if change.category is not None:
+        note("category", ticket.category, check_category(kind, change.category))
+        ticket.category = change.category
+        ticket.emergency = rules.is_emergency(kind, change.category)
+    if change.severity is not None:
+        severity = parse_choice(Severity, change.severity, "severity")
+        note("severity", ticket.severity, severity.value)
+        ticket.severity = severity.value
+        if kind is Kind.COMPLAINT:
+            started = ticket.events[-1].at if ticket.state == "reopened" else ticket.received_at
+            ticket.resolution_due_at = rules.resolution_due(severity, started)
+    if change.unit is not None:
+        unit = require_unit(session, change.unit)
+        note("unit", ticket.unit.code if ticket.unit else None, unit.code)
+        ticket.unit_id = unit.id
+    if change.about_staff is not None:
+        if change.about_staff and kind is not Kind.COMPLAINT:
+            raise DomainError("only a complaint can be about staff")
+        note("about_staff", ticket.about_staff, change.about_staff)
+        ticket.about_staff = change.about_staff
+    if change.text is not None and change.text != ticket.text:
+        changed.append("text")
+        ticket.text = change.text
+    if ticket.incomplete:
+        changed.append("completed")
+        ticket.incomplete = False
+    if changed:
+        ticket.events.append(
+            TicketEvent(
+                from_state=ticket.state,
+                to_state=ticket.state,
+                at=at,
+                note="; ".join(changed),
+                actor=by,
+            )
+        )
+        ticket.updated_at = at
     session.flush()
     return ticket
 

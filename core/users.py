@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from .models import User
 from .plain_text import has_control_character
-from .vocabulary import DomainError, NotFound, UserRole, parse_choice
+from .vocabulary import DomainError, Language, NotFound, UserRole, parse_choice
 
 MIN_PASSWORD = 10
 MAX_NAME = 80
@@ -45,6 +45,7 @@ class Principal:
     role: UserRole
     user_id: int | None = None
     extension: str | None = None  # the user's phone, which preview calls ring first
+    language: str = "zh"  # the console's language for this user
 
     def may(self, needed: UserRole) -> bool:
         return RANK[self.role] >= RANK[needed]
@@ -73,9 +74,11 @@ def add_user(
     password: str,
     at: datetime,
     extension: str | None = None,
+    language: str = "zh",
 ) -> User:
     check_name(name)
     parsed = parse_choice(UserRole, role, "role")
+    spoken = parse_choice(Language, language, "language")
     if extension is not None and not _EXTENSION.match(extension):
         raise DomainError(f"bad extension {extension!r}: letters, digits, - and _ (1-20)")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
@@ -84,6 +87,7 @@ def add_user(
         name=name,
         role=parsed.value,
         extension=extension,
+        language=spoken.value,
         password_hash=_password_hash(password),
         disabled=False,
         created_at=at,
@@ -111,6 +115,12 @@ def disable_user(session: Session, name: str) -> User:
     return user
 
 
+def set_language(session: Session, name: str, language: str) -> User:
+    user = get_user(session, name)
+    user.language = parse_choice(Language, language, "language").value
+    return user
+
+
 def set_password(session: Session, name: str, password: str) -> User:
     user = get_user(session, name)
     user.password_hash = _password_hash(password)
@@ -135,4 +145,4 @@ def authenticate(session: Session, name: str, password: str) -> User:
 
 
 def principal(user: User) -> Principal:
-    return Principal(user.name, UserRole(user.role), user.id, user.extension)
+    return Principal(user.name, UserRole(user.role), user.id, user.extension, user.language)

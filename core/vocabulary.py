@@ -60,6 +60,13 @@ class UserRole(StrEnum):
     ADMIN = "admin"  # also users and tokens
 
 
+class Language(StrEnum):
+    """What the console speaks to a user (residents' prompts have their own `lang`)."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 class ReminderStage(StrEnum):
     NONE = "none"
     FIRST = "first"

@@ -29,7 +29,7 @@ from hotline.pbxsim.pbx import SimulatedPBX
 from hotline.service import Service
 from hotline.settings import load
 
-from . import demo_data, demo_outbound
+from . import demo_console, demo_data, demo_outbound
 from .demo_view import LiveView, cause_name, label_call
 
 
@@ -146,7 +146,9 @@ def stored_id(app: App, key: str) -> int | None:
         return call_record_id(s, key)
 
 
-def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    home: Path, speed: float, keep: bool, linger: float = 0.0, out: TextIO = sys.stdout
+) -> int:
     from twisted.internet import reactor
 
     app = prepare_home(home, keep)
@@ -159,12 +161,14 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
 
     with app.db.session() as s:  # for the HTTP API while the demo runs (a supervisor's)
         token = add_token(s, f"demo-{app.now():%H%M%S%f}", app.now(), role="supervisor")[1]
+    password = demo_console.add_users(app)
 
     async def main() -> None:
         await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
         assert service.web_port is not None
         api = address_text(service.web_port.getHost())
         print(f"HTTP API http://{api}/api/v1/  token {token}\n", file=out)
+        demo_console.show_console(api, password, out)
         # One simulated PBX: the flows over FastAGI, the queues and the dialer over AMI (the
         # live state hears every queue's events from the start, campaign or not).
         pbx = demo_outbound.simulated_pbx(reactor, service, view, speed)
@@ -174,6 +178,8 @@ def run_demo(home: Path, speed: float, keep: bool, out: TextIO = sys.stdout) -> 
             campaigns.extend(
                 await demo_outbound.run_outbound(reactor, service, app, view, speed, out)
             )
+            if linger > 0:
+                await demo_console.keep_calling(reactor, pbx, view, speed, linger, out)
         finally:
             await service.stop()
 

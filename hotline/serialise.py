@@ -367,6 +367,7 @@ def user(u: User, tz: tzinfo) -> dict[str, Any]:
         "name": u.name,
         "role": u.role,
         "extension": u.extension,
+        "language": u.language,
         "disabled": u.disabled,
         "created_at": iso(u.created_at, tz),
     }

@@ -33,6 +33,7 @@ from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 from hotline.core.vocabulary import DomainError
 from hotline.core.webhook_desk import WebhookDesk
+from hotline.dialer.agent_actions import AgentActions
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
@@ -399,10 +400,24 @@ class Service:
         read = Bounded(
             partial(deferToThreadPool, self.reactor, self.web_pool), self.app.settings.web.queue
         )
-        api = web_api(self.app, self.run_blocking, self.clock, self.live, self.bus, read)
+        api = web_api(
+            self.app,
+            self.run_blocking,
+            self.clock,
+            self.live,
+            self.bus,
+            self.agent_actions,
+            read,
+        )
         self.web_port = await listen_web(self.reactor, listen, api.resource())
         self.ports.append(self.web_port)
         log_started(self.web_port)
+
+    def agent_actions(self) -> AgentActions | None:
+        """The console's PBX actions, through the dialer's AMI client while it is logged in."""
+        if self.ami is None or not self.ami.connected:
+            return None
+        return AgentActions(self.ami, self.app.settings.dialer.agent_channel_template)
 
     async def stop(self) -> None:
         for loop in (self._catch_up, self._recordings):

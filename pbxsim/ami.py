@@ -35,6 +35,7 @@ from hotline.pbxsim.ami_pbx import EventSink, LiveCall, OriginateRequest
 from hotline.pbxsim.ami_queues import Queue, QueueMember
 from hotline.pbxsim.ami_residents import AgentPlan, ResidentModel, ScriptedResidents
 from hotline.pbxsim.ami_session import AMISession
+from hotline.pbxsim.ami_spy import SpyCall
 
 
 class AMISimulator:
@@ -231,7 +232,10 @@ class AMISimulator:
 
     # -- originate -------------------------------------------------------------
     def landing_exists(self, req: OriginateRequest) -> bool:
-        if req.application is not None or req.context == dialplan.PREVIEW_CONTEXT:
+        if req.application is not None or req.context in (
+            dialplan.PREVIEW_CONTEXT,
+            dialplan.SUPERVISE_CONTEXT,
+        ):
             return True
         return (req.context, req.exten) in self.landing or req.context in self.landing_queues
 
@@ -239,9 +243,11 @@ class AMISimulator:
         """Run one Originate.  ``respond(ok)`` sends the synchronous action response:
         at once for async, at answer/failure for ``Async: false``."""
         # An agent's phone into [dialer-preview]: the agent first, then Dial() to the resident.
-        local = req.dial.lower().startswith("local/")
-        agent_first = req.context == dialplan.PREVIEW_CONTEXT and not local
-        call = (AgentFirstCall if agent_first else OutboundCall)(self, req, respond)
+        agent_first = req.context == dialplan.PREVIEW_CONTEXT and not req.dial.lower().startswith(
+            "local/"
+        )
+        kind = AgentFirstCall if agent_first else OutboundCall
+        call = (SpyCall if req.context == dialplan.SUPERVISE_CONTEXT else kind)(self, req, respond)
         if req.is_async:
             respond(True)
         call.start()

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from hotline.pbxsim.ami_residents import ResidentPlan
 
 
-
 BEEP_S = 0.9  # how long Playback(beep) takes in the golden capture
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 from asterisk_dialplan import (
@@ -47,12 +48,16 @@ from hotline.core.dialplan import (
     QUEUE_OUTBOUND,
     QUEUE_REPAIRS,
     RECORDING,
+    SPY,
     STATUS,
     STATUS_DONE,
     STATUS_FAILED,
+    SUPERVISE_CONTEXT,
 )
 from hotline.core.vocabulary import CampaignKind
-from hotline.pbxsim import ami_agent_calls
+from hotline.dialer.agent_actions import AgentActions, SpyMode
+from hotline.dialer.ami_client import AMIClient
+from hotline.pbxsim import ami_agent_calls, ami_spy
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
 CAMPAIGN_KINDS = tuple(CampaignKind)
@@ -548,6 +553,26 @@ def test_a_preview_call_rings_the_resident_from_the_agents_answered_phone(
     recorded = [t for t in trace if t.startswith("MixMonitor")]
     assert recorded == ([f"MixMonitor({recording},b)"] if recording else [])
     assert "AGI" not in apps(trace) and "Queue" not in apps(trace)  # the agent talks
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [(SpyMode.LISTEN, "qE"), (SpyMode.WHISPER, "qwE"), (SpyMode.BARGE, "qBE")],
+)
+def test_a_supervisor_spies_on_the_agents_call_as_the_console_asks(
+    dialplan: Dialplan, mode: SpyMode, options: str
+) -> None:
+    """The Originate AgentActions.supervise sends lands on an extension of the shipped context
+    that spies on exactly the variable it sets, with the mode's options."""
+    # The shipped endpoints and queue members are PJSIP/agent101, ... (pjsip.conf, queues.conf).
+    actions = AgentActions(cast(AMIClient, None), "PJSIP/agent{agent}")
+    prefix = f"{actions.phone('101')}-"
+    trace, _ = run(dialplan, SUPERVISE_CONTEXT, mode.value, {SPY: prefix})
+    assert trace == ["Answer()", f"ChanSpy({prefix},{options})", "Hangup()"]
+    assert prefix == "PJSIP/agent101-"  # the shipped queues' member interface, dash-ended
+    assert set(dialplan.contexts[SUPERVISE_CONTEXT].extensions) == set(SpyMode)
+    # The simulator plays the same context with the same options.
+    assert ami_spy.OPTIONS[mode.value] == options
 
 
 def test_agents_can_test_the_hotline_and_call_out(dialplan: Dialplan) -> None:

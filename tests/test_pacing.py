@@ -335,7 +335,56 @@ def test_answer_rate_forgets_its_past_after_a_mid_shift_change() -> None:
     assert pacer._outcomes.changes >= 1
     assert pacer.answer_probability == pytest.approx(0.2, abs=0.06)
     assert tradeoffs[0] > 4 * CONFIG.tradeoff_initial
-    assert pacer.tradeoff < tradeoffs[0] / 4  # it started cautious again
+    # The price of an abandon is kept (no abandon came: it only rose), while the feedback
+    # restarted its large steps: it has counted the answers since the shift, not all 1,300.
+    assert pacer.tradeoff >= tradeoffs[0]
+    assert 0 < pacer._feedback_count < 200
+
+
+def test_shift_in_talk_times_rebuilds_the_forecast_and_keeps_the_tradeoff() -> None:
+    pacer, t = warmed()
+    for i in range(400):  # talks of 60-118 s, then of 600 s
+        pacer.call_started(f"c{i}", t)
+        pacer.call_answered(f"c{i}", t + 5.0)
+        pacer.call_connected(f"c{i}", "a", t + 5.0)
+        talk = 60.0 + (i % 30) * 2 if i < 300 else 600.0
+        pacer.agent_free("a", t + 5.0 + talk)
+        pacer.call_ended(f"c{i}", t + 5.0 + talk)
+        t += 5.0 + talk
+        if i == 299:
+            pacer.calls_to_start(t)  # forecast tables built from the old talk times
+            assert pacer._talk.changes == 0
+            before = pacer.tradeoff
+            assert pacer._tables_at >= 0
+    assert pacer._talk.changes >= 1
+    assert pacer._talk.mean == pytest.approx(600.0)  # only the new talk times are kept
+    assert pacer._tables_at == -1 or pacer._tables_at > pacer._observations - 100
+    assert pacer.tradeoff >= before
+
+
+def test_predictive_leaves_progressive_after_its_warmup() -> None:
+    """Progressive until 5 answers, 5 wrap-ups and 20 outcomes (of which the answers)."""
+    config = replace(CONFIG, feedback_gain=0.0, tradeoff_initial=0.05)  # eager, fixed
+    pacer, t = PredictivePacer(config), 0.0
+    for i in range(20):
+        assert not pacer.warmed_up
+        pacer.call_started(f"c{i}", t)
+        if i % 4 == 0:  # 5 answered, talk 60 s, wrap-up 10 s
+            pacer.call_answered(f"c{i}", t + 8.0)
+            pacer.call_connected(f"c{i}", "w", t + 8.0)
+            pacer.call_ended(f"c{i}", t + 68.0)
+            pacer.agent_wrapup("w", t + 68.0, t + 78.0)
+            pacer.agent_free("w", t + 78.0)
+            t += 78.0
+        else:
+            pacer.call_not_answered(f"c{i}", t + 25.0)
+            t += 25.0
+    assert pacer.warmed_up
+    pacer.agent_gone("w", t)
+    pacer.agent_free("a", t)
+    for agent in ("b", "c", "d"):
+        pacer.agent_wrapup(agent, t, until=t + 9.0)
+    assert pacer.calls_to_start(t) > 1  # more than the one free agent
 
 
 class _EventsOnly:

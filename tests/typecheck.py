@@ -16,7 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / "var" / "typecheck"
-SCRIPTS = ("tests", "bench")  # checked too, as the top-level modules pytest and python see
+SCRIPTS = ("tests", "bench")
+PYTEST_PATH = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+    "pythonpath"
+]  # checked too, as the top-level modules pytest and python see
 
 
 def package_dirs(root: Path = ROOT) -> dict[str, str]:
@@ -73,8 +76,11 @@ def run_mypy(dirs: dict[str, str], files: list[str]) -> tuple[int, int]:
     """(exit code, how many files mypy read) of one run, its report printed."""
     command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
     command += ["--cache-dir", str(ROOT / "var" / "mypy_cache"), *files, *sys.argv[1:]]
-    # tests/ on the path as pytest puts it (pythonpath), for the subfolders' imports.
-    env = {**os.environ, "MYPYPATH": str(ROOT / "tests")}
+    # The folders pytest puts on the path (pythonpath), for the imports between them; not the
+    # run's own folder, whose files mypy is given (a module must not be found twice).
+    own = {Path(f).resolve().parent for f in files}
+    path = [str(ROOT / p) for p in PYTEST_PATH if (ROOT / p).resolve() not in own]
+    env = {**os.environ, "MYPYPATH": os.pathsep.join(path)}
     result = subprocess.run(command, cwd=TREE, capture_output=True, text=True, env=env)
     for line in result.stdout.splitlines():
         print(to_worktree(line, dirs))

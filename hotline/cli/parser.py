@@ -289,6 +289,7 @@ def _people(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=roles)
     p.add_argument("--extension", help="the user's phone (PJSIP endpoint), e.g. 101")
+    p.add_argument("--language", default="zh", choices=("zh", "en"), help="the console's")
     _command(use, "list", "users:users_list", "every user", common)
     p = _command(use, "disable", "users:users_disable", "the user can no longer sign in", common)
     p.add_argument("name")
@@ -349,6 +350,13 @@ def _running(sub: Sub) -> None:
     p.add_argument("--speed", type=float, default=10.0, help="simulated time runs this much faster")
     p.add_argument("--home", help="demo home (default: $HOTLINE_HOME/demo, made afresh)")
     p.add_argument("--keep", action="store_true", help="keep the demo home's earlier data")
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="then keep the service up this long, residents calling, for the console",
+    )
     prompts = _group(sub, "prompts", "the recorded prompts")
     p = _command(
         prompts,

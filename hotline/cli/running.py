@@ -89,7 +89,7 @@ def demo(app: App, args: argparse.Namespace) -> None:
     from hotline.demo import run_demo
 
     home = Path(args.home) if args.home else app.settings.home / "demo"
-    raise SystemExit(run_demo(home.resolve(), args.speed, args.keep))
+    raise SystemExit(run_demo(home.resolve(), args.speed, args.keep, args.linger))
 
 
 def prompts_build(app: App, args: argparse.Namespace) -> None:

@@ -27,7 +27,9 @@ def read_password(args: argparse.Namespace) -> str:
 def users_add(app: App, args: argparse.Namespace) -> None:
     password = read_password(args)
     with app.require_db().session() as s:
-        user = users.add_user(s, args.name, args.role, password, app.now(), args.extension)
+        user = users.add_user(
+            s, args.name, args.role, password, app.now(), args.extension, args.language
+        )
         data = serialise.user(user, app.rules.tz)
     if args.json:
         print_json(data)

@@ -158,7 +158,8 @@ def create_ticket(call: Call) -> dict[str, Any]:
         text=b["text"],
         received_at=call.happened(),
     )
-    return serialise.ticket(tickets.open_ticket(call.session, call.app.rules, intake), call.tz)
+    ticket = tickets.open_ticket(call.session, call.app.rules, intake, call.who.name)
+    return serialise.ticket(ticket, call.tz)
 
 
 def _move(call: Call, state: str, by: str | None) -> dict[str, Any]:

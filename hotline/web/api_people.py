@@ -7,6 +7,7 @@ from typing import Any
 from hotline import serialise
 from hotline.core import api_tokens, users, web_sessions
 from hotline.core.users import LoginFailed, UserRole
+from hotline.core.vocabulary import Language
 
 from .declare import API, Body, Param
 from .schemas import items, ref
@@ -22,6 +23,8 @@ def _session_view(call: Call, csrf: str | None, expires: Any) -> dict[str, Any]:
         "name": who.name,
         "role": who.role.value,
         "user": who.user_id is not None,
+        "extension": who.extension,
+        "language": who.language,
         "csrf_token": csrf,
         "expires_at": serialise.iso(expires, call.tz),
     }
@@ -100,6 +103,7 @@ def list_users(call: Call) -> dict[str, Any]:
             Param("role", required=True, enum=tuple(UserRole)),
             Param("password", required=True),
             Param("extension"),
+            Param("language", enum=tuple(Language)),
         )
     ),
     response=ref("User"),
@@ -109,7 +113,13 @@ def list_users(call: Call) -> dict[str, Any]:
 def add_user(call: Call) -> dict[str, Any]:
     b = call.body
     user = users.add_user(
-        call.session, b["name"], b["role"], b["password"], call.now, b["extension"]
+        call.session,
+        b["name"],
+        b["role"],
+        b["password"],
+        call.now,
+        b["extension"],
+        b["language"] or Language.ZH.value,
     )
     return serialise.user(user, call.tz)
 

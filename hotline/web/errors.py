@@ -10,6 +10,7 @@ from typing import Any
 from hotline.core.db import DatabaseUnavailable
 from hotline.core.users import LoginFailed
 from hotline.core.vocabulary import DomainError, NotFound
+from hotline.dialer.ami_client import AMIActionError, AMIError
 from hotline.recordings.index import RecordingRestricted
 
 log = logging.getLogger("hotline.web")
@@ -63,6 +64,11 @@ def as_api_error(exc: BaseException) -> ApiError:
         return ApiError("login_failed", str(exc))
     if isinstance(exc, DomainError):
         return ApiError("rejected", str(exc))
+    if isinstance(exc, AMIActionError):  # the PBX said no: e.g. the agent is in no queue
+        return ApiError("rejected", f"the PBX refused: {exc}")
+    if isinstance(exc, AMIError):
+        log.warning("API: %s", exc)
+        return ApiError("unavailable", "the PBX (AMI) cannot be reached; try again shortly")
     if isinstance(exc, DatabaseUnavailable):
         log.error("API: %s", exc)
         return ApiError("unavailable", "the database is unavailable; try again shortly")

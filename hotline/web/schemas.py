@@ -15,6 +15,7 @@ from hotline.core.vocabulary import (
     DialMode,
     Disposition,
     Kind,
+    Language,
     LeadState,
     Severity,
     WebhookEventType,
@@ -119,6 +120,25 @@ _WEBHOOK = {
     "active": BOOL,
     "created_at": TIME,
 }
+_CALL = {
+    "id": INT,
+    "direction": enum(("in", "out")),
+    "campaign": null(INT),
+    "lead": null(INT),
+    "number": null(STR),
+    "disposition": null(STR),
+    "hangup_cause": null(INT),
+    "queued_at": TIME,
+    "dialled_at": null(TIME),
+    "answered_at": null(TIME),
+    "connected_at": null(TIME),
+    "ended_at": null(TIME),
+    "agent": null(STR),
+    "keypad": null(OBJ),
+    "recording": null(STR),
+    "next_step": null(STR),
+    "next_step_at": null(TIME),
+}
 DIAL_REQUEST = obj(
     id=INT,
     lead=INT,
@@ -127,6 +147,18 @@ DIAL_REQUEST = obj(
     requested_at=TIME,
     call_id=null(STR),
     detail=null(STR),
+)
+
+CLOCK = obj(what=STR, due_at=TIME, state=enum(("running", "near", "overdue")))
+BOARD_CLOCK = obj(
+    ticket_id=INT,
+    kind=enum(Kind),
+    category=STR,
+    severity=enum(Severity),
+    state=enum(ALL_STATES),
+    unit=null(STR),
+    followup_id=null(INT),
+    clock=CLOCK,
 )
 
 COMPONENTS: dict[str, Schema] = {
@@ -202,25 +234,7 @@ COMPONENTS: dict[str, Schema] = {
         due_at=TIME,
     ),
     "Payment": obj(account_id=INT, paid_amount=DECIMAL, amount=DECIMAL, paid_at=null(TIME)),
-    "Call": obj(
-        id=INT,
-        direction=enum(("in", "out")),
-        campaign=null(INT),
-        lead=null(INT),
-        number=null(STR),
-        disposition=null(STR),
-        hangup_cause=null(INT),
-        queued_at=TIME,
-        dialled_at=null(TIME),
-        answered_at=null(TIME),
-        connected_at=null(TIME),
-        ended_at=null(TIME),
-        agent=null(STR),
-        keypad=null(OBJ),
-        recording=null(STR),
-        next_step=null(STR),
-        next_step_at=null(TIME),
-    ),
+    "Call": obj(**_CALL),
     "Campaign": obj(**_CAMPAIGN, created_at=TIME, started_at=null(TIME), finished_at=null(TIME)),
     "CampaignStatus": obj(
         **_CAMPAIGN,
@@ -273,7 +287,14 @@ COMPONENTS: dict[str, Schema] = {
         "required": ["start", "end"],
         "properties": {"start": TIME, "end": TIME},
     },
-    "User": obj(name=STR, role=enum(UserRole), extension=null(STR), disabled=BOOL, created_at=TIME),
+    "User": obj(
+        name=STR,
+        role=enum(UserRole),
+        extension=null(STR),
+        language=enum(Language),
+        disabled=BOOL,
+        created_at=TIME,
+    ),
     "Token": obj(**_TOKEN),
     "NewToken": obj(**_TOKEN, token=STR),
     "Webhook": obj(**_WEBHOOK),
@@ -296,7 +317,68 @@ COMPONENTS: dict[str, Schema] = {
         name=STR,
         role=enum(UserRole),
         user=BOOL,
+        extension=null(STR),
+        language=enum(Language),
         csrf_token=null(STR),
         expires_at=null(TIME),
+    ),
+    # The console (hotline/web/api_console.py).
+    "ScreenPop": obj(
+        call_id=STR,
+        direction=enum(("in", "out")),
+        caller=null(STR),
+        call=null(obj(**_CALL, path=null(STR))),
+        resident=null(ref("Resident")),
+        residents=array(ref("Resident")),
+        several_units=BOOL,
+        unit=null(STR),
+        ticket=null(obj(**_TICKET, restricted=BOOL)),
+        recordings=array(
+            obj(id=INT, kind=STR, restricted=BOOL, duration=null(NUM), audio=null(STR))
+        ),
+        open_tickets=array(obj(**_TICKET, restricted=BOOL, clocks=array(CLOCK))),
+        arrears=null(
+            obj(
+                amount=DECIMAL,
+                months=INT,
+                stage=STR,
+                paid_amount=DECIMAL,
+                cashier_check=BOOL,
+                last_reminder_at=null(TIME),
+            )
+        ),
+        followups=array(
+            obj(
+                id=INT,
+                ticket_id=INT,
+                kind=enum(Kind),
+                done_at=null(TIME),
+                satisfaction=null(INT),
+                quality=null(INT),
+                comment=null(STR),
+            )
+        ),
+        lead=null(
+            obj(
+                id=INT,
+                state=STR,
+                attempts=INT,
+                number=null(STR),
+                preview=BOOL,
+                flag=null(STR),
+                reason=OBJ,
+                ticket_id=null(INT),
+                arrears_id=null(INT),
+                followup_id=null(INT),
+            )
+        ),
+        campaign=null(ref("Campaign")),
+    ),
+    "Callback": obj(lead=INT, state=STR, at=TIME),
+    "Paused": obj(agent=STR, paused=BOOL, reason=null(STR)),
+    "Supervision": obj(id=INT, agent=STR, mode=STR, ringing=STR, at=TIME),
+    "AgentToday": obj(agent=STR, since=TIME, calls=INT, tickets=INT),
+    "Clocks": obj(
+        complaints=array(BOARD_CLOCK), repairs=array(BOARD_CLOCK), followups=array(BOARD_CLOCK)
     ),
 }

@@ -30,6 +30,7 @@ from hotline.core.db import Session  # what Database.session() hands out
 from hotline.core.event_bus import EventBus
 from hotline.core.users import Principal
 from hotline.core.vocabulary import DomainError
+from hotline.dialer.agent_actions import AgentActions
 from hotline.live_stream import LiveStream
 from hotline.net.tcp import address_text
 from hotline.serialise import check_past
@@ -39,6 +40,8 @@ from .declare import Route
 from .errors import ApiError, as_api_error, log
 
 PREFIX = "/api/v1"
+# The console's pages (/console/) read the session too: they are served only to who may see them.
+COOKIE_PATH = "/"
 MAX_BODY = 1 << 20
 NO_CONTENT = 204
 
@@ -56,7 +59,13 @@ class Call:
     address: str
     throttle: LoginThrottle
     session_secret: str | None = None
+    pbx_ready: bool = False  # the AMI link is up: a PbxReply's action can be sent
     live: LiveStream | None = None  # the live state and stream, when the service runs one
+
+    def require_pbx(self) -> None:
+        """Before writing what a PBX action would follow (an audit row): refuse while it is off."""
+        if not self.pbx_ready:
+            raise ApiError("unavailable", "the PBX (AMI) link is down; try again shortly")
 
     @property
     def tz(self) -> tzinfo:
@@ -89,6 +98,15 @@ class Reply:
     status: int | None = None
     cookie: tuple[str, datetime] | None = None  # (secret, expires_at)
     clear_cookie: bool = False
+
+
+@dataclass
+class PbxReply:
+    """An answer that needs the PBX: ``act`` is sent on the reactor once the handler's
+    transaction has committed; the answer is ``data`` when the PBX accepts it."""
+
+    data: Any
+    act: Callable[[AgentActions], Deferred[None]]
 
 
 @dataclass
@@ -128,12 +146,14 @@ class WebApi:
         routes: list[Route],
         run: Runner,
         clock: Callable[[], datetime],
+        actions: Callable[[], AgentActions | None] = lambda: None,
         live: LiveStream | None = None,
         bus: EventBus | None = None,
         read: Runner | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
         self.read = read or run
+        self.actions = actions  # the PBX actions while the AMI link is up, else None
         self.live, self.bus = live, bus
         web = app.settings.web
         self.throttle = LoginThrottle(
@@ -212,8 +232,15 @@ class WebApi:
         raw = request.content.read(MAX_BODY + 1) if request.content and route.body else b""
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
+        ready = self.actions() is not None
         run = self.read if route.reads_only else self.run
-        result = await run(self._blocking, route, creds, path, args, raw, address)
+        result = await run(self._blocking, route, creds, path, args, raw, address, ready)
+        if isinstance(result, PbxReply):
+            actions = self.actions()
+            if actions is None:
+                raise ApiError("unavailable", "the PBX (AMI) link went down; try again")
+            await result.act(actions)
+            result = result.data
         if route.event is not None and self.bus is not None:
             event = route.event(result, self.clock())
             if event is not None:
@@ -228,6 +255,7 @@ class WebApi:
         args: dict[bytes, list[bytes]],
         raw: bytes,
         address: str,
+        pbx_ready: bool = False,
     ) -> Any:
         """Who is asking first (a stranger learns nothing, not even a parameter's name), then
         the parameters, then the handler, in one transaction."""
@@ -253,6 +281,7 @@ class WebApi:
                 address,
                 self.throttle,
                 creds.session if creds.bearer is None else None,
+                pbx_ready,
                 self.live,
             )
             return route.handler(call)
@@ -278,7 +307,7 @@ class WebApi:
                 request.addCookie(
                     COOKIE,
                     secret,
-                    path=PREFIX,
+                    path=COOKIE_PATH,
                     max_age=str(max(0, int((expires - self.clock()).total_seconds()))),
                     secure=secure,
                     httpOnly=True,
@@ -288,7 +317,7 @@ class WebApi:
                 request.addCookie(
                     COOKIE,
                     "",
-                    path=PREFIX,
+                    path=COOKIE_PATH,
                     max_age="0",
                     secure=secure,
                     httpOnly=True,

@@ -1,4 +1,5 @@
-"""The API as the service serves it: every route module loaded, mounted on Klein."""
+"""The API as the service serves it: every route module loaded, mounted on Klein, with the
+console's pages beside it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from datetime import datetime
 
 from hotline.agi.flows.context import Runner
 from hotline.app import App
+from hotline.console.pages import ConsolePages
 from hotline.core.event_bus import EventBus
+from hotline.dialer.agent_actions import AgentActions
 from hotline.live_stream import LiveStream
 
 from . import (
+    api_console,
     api_events,
     api_office,
     api_outbound,
@@ -24,6 +28,7 @@ from .server import WebApi
 
 # Importing a module declares its routes (on API); the names keep the imports explicit.
 ROUTE_MODULES = (
+    api_console,
     api_events,
     api_office,
     api_outbound,
@@ -40,6 +45,9 @@ def web_api(
     clock: Callable[[], datetime],
     live: LiveStream | None = None,
     bus: EventBus | None = None,
+    actions: Callable[[], AgentActions | None] = lambda: None,
     read: Runner | None = None,
 ) -> WebApi:
-    return WebApi(app, API.all, run, clock, live, bus, read)
+    api = WebApi(app, API.all, run, clock, actions, live, bus, read)
+    ConsolePages(app, run, clock).mount(api.klein)
+    return api

@@ -1,0 +1,1 @@
+"""The agents' and supervisors' console: pages served by `hotline serve` under /console/."""
