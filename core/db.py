@@ -53,18 +53,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+# Connections beyond the flows' and the API readers' threads: the recordings' conversion, the
+# live relay's LISTEN, a command run beside the service.
+SPARE_CONNECTIONS = 4
+
+
+def flow_threads(url: str) -> int:
+    """The call flows' database threads. SQLite takes one writer at a time: more threads only
+    wait on its lock (busy_timeout sleeps) and on the GIL, which cost a third of the inbound
+    calls/s under load (bench/inbound_load.py)."""
+    return 1 if url.startswith("sqlite") else 8
+
+
+def make_engine(url: str, readers: int = 0) -> Engine:
+    """``readers``: threads that read beside the flows' (the API's), each holding a connection
+    while it works, so the pool must hold them all without a wait."""
+    size = flow_threads(url) + readers + SPARE_CONNECTIONS
     if url.startswith("sqlite"):
-        engine = create_engine(url)
+        # Every thread its own connection: in WAL mode readers never wait for the writer.
+        engine = create_engine(url, pool_size=size)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=size)
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, readers: int = 0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, readers)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._batch = threading.local()  # .connection: the transaction of a batch running here
 

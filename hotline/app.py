@@ -25,7 +25,7 @@ class App:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.db_url)
+        return Database(self.settings.db_url, self.settings.web.read_threads())
 
     @cached_property
     def rules(self) -> Rules:

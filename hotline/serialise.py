@@ -4,7 +4,7 @@ stored, times ISO 8601 with the site's offset."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from hotline.core.vocabulary import DomainError
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the records' types only: a read command imports just what i
     from hotline.core.overdue import Overdue
     from hotline.core.report import Report
     from hotline.core.retry import NextStep
-    from hotline.core.tickets import TicketHistory
+    from hotline.core.tickets import TicketHistory, TicketRow
 
 
 @overload
@@ -74,26 +74,7 @@ def parse_past(text: str | None, tz: tzinfo, now: datetime) -> datetime:
 
 
 def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": t.id,
-        "kind": t.kind,
-        "category": t.category,
-        "severity": t.severity,
-        "channel": t.channel,
-        "state": t.state,
-        "unit": t.unit.code if t.unit else None,
-        "caller": t.caller_number,
-        "text": t.text,
-        "recording": t.recording,
-        "emergency": t.emergency,
-        "about_staff": t.about_staff,
-        "incomplete": t.incomplete,
-        "parent_id": t.parent_id,
-        "received_at": iso(t.received_at, tz),
-        "escalation_due_at": iso(t.escalation_due_at, tz),
-        "resolution_due_at": iso(t.resolution_due_at, tz),
-        "updated_at": iso(t.updated_at, tz),
-    }
+    data = _ticket_fields(_Attributes(t), t.unit.code if t.unit else None, tz)
     if events:
         data["events"] = [
             {
@@ -106,6 +87,53 @@ def ticket(t: Ticket, tz: tzinfo, events: bool = False) -> dict[str, Any]:
             for e in t.events
         ]
     return data
+
+
+def ticket_row(row: TicketRow, tz: tzinfo) -> dict[str, Any]:
+    """A row of `tickets.ticket_page` as `ticket` shows a ticket. Read through its mapping:
+    a row's attributes cost ten times as much, and a page reads nine hundred."""
+    fields = row._mapping
+    return _ticket_fields(fields, fields["unit_code"], tz)
+
+
+class _Attributes:
+    """An object's attributes by name, as `_ticket_fields` reads a row's."""
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self.obj, name)
+
+
+class _Fields(Protocol):
+    """A row's mapping, or `_Attributes`."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def _ticket_fields(t: _Fields, unit: str | None, tz: tzinfo) -> dict[str, Any]:
+    """A ticket's listed fields (tickets.TICKET_LIST_FIELDS), from its object or its row."""
+    return {
+        "id": t["id"],
+        "kind": t["kind"],
+        "category": t["category"],
+        "severity": t["severity"],
+        "channel": t["channel"],
+        "state": t["state"],
+        "unit": unit,
+        "caller": t["caller_number"],
+        "text": t["text"],
+        "recording": t["recording"],
+        "emergency": t["emergency"],
+        "about_staff": t["about_staff"],
+        "incomplete": t["incomplete"],
+        "parent_id": t["parent_id"],
+        "received_at": iso(t["received_at"], tz),
+        "escalation_due_at": iso(t["escalation_due_at"], tz),
+        "resolution_due_at": iso(t["resolution_due_at"], tz),
+        "updated_at": iso(t["updated_at"], tz),
+    }
 
 
 def history(h: TicketHistory, tz: tzinfo) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import socket
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -23,6 +24,7 @@ from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
 from hotline.core.call_records import call_facts
+from hotline.core.db import flow_threads
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
 from hotline.core.events import Event
@@ -136,12 +138,14 @@ class Service:
             self.desk.on_spooled, self.desk.on_replayed = metrics.spooled, metrics.replayed
             self.desk.on_lost, self.desk.on_interrupted = metrics.lost, metrics.interrupted
             self.desk.spool.on_set_aside = metrics.set_aside
-        # Blocking database work runs here, never on the reactor thread. SQLite takes one writer
-        # at a time: more threads only wait on its lock (busy_timeout sleeps) and on the GIL,
-        # which cost a third of the inbound calls/s under load (bench/inbound_load.py).
+        # Blocking database work runs here, never on the reactor thread (flow_threads: why one
+        # on SQLite).
         if db_threads is None:
-            db_threads = 1 if app.db.url.startswith("sqlite") else 8
+            db_threads = flow_threads(app.db.url)
         self.pool = ThreadPool(minthreads=1, maxthreads=db_threads, name="hotline-db")
+        # The API's reads, in threads of their own beside the flows' (hotline.web.server).
+        web = app.settings.web
+        self.web_pool = ThreadPool(minthreads=1, maxthreads=web.read_threads(), name="hotline-web")
         self.writes = WriteBatches(self.run_blocking, app.db.together, db_threads)
         self.routes = load_flows()
         self.fastagi = FastAGIFactory(
@@ -388,11 +392,22 @@ class Service:
             await self._start_web(web_listen)
 
     async def _start_web(self, listen: str) -> None:
+        from hotline.web.bounded import Bounded
         from hotline.web.server import listen_web, log_started
         from hotline.web.site import web_api
 
+        self.web_pool.start()
+        read = Bounded(
+            partial(deferToThreadPool, self.reactor, self.web_pool), self.app.settings.web.queue
+        )
         api = web_api(
-            self.app, self.run_blocking, self.clock, self.live, self.bus, self.agent_actions
+            self.app,
+            self.run_blocking,
+            self.clock,
+            self.live,
+            self.bus,
+            self.agent_actions,
+            read,
         )
         self.web_port = await listen_web(self.reactor, listen, api.resource())
         self.ports.append(self.web_port)
@@ -428,3 +443,4 @@ class Service:
     def _stop_pools(self) -> None:
         self.pool.stop()
         self.recording_pool.stop()
+        self.web_pool.stop()

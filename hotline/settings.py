@@ -153,6 +153,16 @@ class WebSettings:
     behind_tls: bool = False  # a TLS proxy serves the site: session cookies are Secure
     login_attempts: int = 5  # failed sign-ins per name and per address within the window
     login_window_minutes: float = 15.0
+    # The API's reads (GET) run in threads of their own, beside the call flows' database
+    # threads: 0 sizes them for the machine (one a core, at most 8). A page is mostly Python
+    # work under the GIL: more threads than cores would only take turns with the reactor.
+    threads: int = 0
+    # Reads waiting or running at once, at most; beyond it a request is told 503 + Retry-After,
+    # so a flood of API requests cannot take the calls' CPU and connections.
+    queue: int = 200
+
+    def read_threads(self) -> int:
+        return self.threads if self.threads > 0 else min(8, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,7 @@ def test_a_fault_of_the_service_is_a_logged_500_without_a_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(tickets, "list_tickets", broken)
+    monkeypatch.setattr(tickets, "ticket_page", broken)
     reply = api.get("/tickets", as_="li")
     assert reply.status == 500
     assert reply.json == {
@@ -334,6 +334,6 @@ def test_a_fault_of_the_service_is_a_logged_500_without_a_traceback(
     def unreachable(*args: object, **kwargs: object) -> None:
         raise DatabaseUnavailable("database unavailable: connection refused")
 
-    monkeypatch.setattr(tickets, "list_tickets", unreachable)
+    monkeypatch.setattr(tickets, "ticket_page", unreachable)
     reply = api.get("/tickets", as_="li")
     assert (reply.status, reply.code) == (503, "unavailable")

@@ -13,15 +13,14 @@ import time
 import urllib.error
 import urllib.request
 import wave
-from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
+import pytest
 import treq
 from treq.client import HTTPClient
 from treq.testing import _SynchronousProducer
-from twisted.internet.defer import Deferred
 from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 
@@ -31,13 +30,12 @@ from hotline.net.tcp import bound_port
 from hotline.recordings import index
 from hotline.recordings.audit import entries
 from hotline.service import Service
+from hotline.web.declare import Route
+from hotline.web.server import WebApi
 
 from api_support import NOW, PASSWORD, Clock, Reply, check_against_document, make_app
 from factories import seed_residents
 from reactor_run import run_on_reactor
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 REPAIR = {"kind": "repair", "category": "leak", "unit": "3-1-201"}
 
@@ -51,51 +49,60 @@ def _headers(pairs: Any) -> dict[str, list[str]]:
     }
 
 
-def test_the_service_serves_the_api_from_its_thread_pool(
-    db: Database, tmp_path: Path, cheap_password_hashes: None
+def test_a_read_is_answered_while_a_flow_write_holds_the_flows_threads(
+    db: Database, tmp_path: Path, cheap_password_hashes: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Reads run in the API's threads, writes in the flows': a read is answered while the
+    flows' one thread is held by a write that ends only when the test lets it (after the
+    read's answer), so a read queued behind it would fail the test, not slow it."""
     seed_residents(db, tmp_path)
     app = make_app(db, tmp_path / "home")
     with db.session() as s:
         users.add_user(s, "li", "agent", PASSWORD, NOW, "101")
         secret = api_tokens.add_token(s, "li-token", NOW, user="li")[1]
-    threads: list[str] = []
+    threads: dict[str, str] = {}
+    blocking = WebApi._blocking
+
+    def watched(self: WebApi, route: Route, *args: Any) -> Any:
+        threads[route.method] = threading.current_thread().name
+        return blocking(self, route, *args)
+
+    monkeypatch.setattr(WebApi, "_blocking", watched)
+    write_held = threading.Event()
+    released: list[bool] = []
 
     async def body(reactor: Any) -> list[tuple[int, Any]]:
-        service = Service(app, reactor, clock=Clock())
-        run = service.run_blocking
-
-        def watched(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
-            def work() -> T:
-                if fn.__name__ == "_blocking":  # the API's, not the service's own loops
-                    threads.append(threading.current_thread().name)
-                return fn(*args, **kwargs)
-
-            return run(work)
-
-        # Replaced on this one instance, to see which thread runs the API's work.
-        service.run_blocking = watched  # type: ignore[method-assign]
+        service = Service(app, reactor, clock=Clock(), db_threads=1)
         await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
         # Bodies written at once: treq's default producer cooperates on the global reactor.
         http = HTTPClient(Agent(reactor), data_to_body_producer=_SynchronousProducer)
         base = f"http://127.0.0.1:{bound_port(service.ports[-1])}/api/v1"
+        bearer = Headers({"Authorization": [f"Bearer {secret}"]})
+
+        async def call(method: str, path: str, data: Any) -> tuple[int, Any]:
+            response = await http.request(method, base + path, headers=bearer, json=data)
+            content = await treq.content(response)
+            reply = Reply(response.code, _headers(response.headers.getAllRawHeaders()), content)
+            check_against_document(method, path, reply)
+            return reply.status, reply.json
+
         try:
-            got = []
-            for method, path, data in (("POST", "/tickets", REPAIR), ("GET", "/tickets", None)):
-                bearer = Headers({"Authorization": [f"Bearer {secret}"]})
-                response = await http.request(method, base + path, headers=bearer, json=data)
-                content = await treq.content(response)
-                reply = Reply(response.code, _headers(response.headers.getAllRawHeaders()), content)
-                check_against_document(method, path, reply)
-                got.append((reply.status, reply.json))
-            return got
+            made = await call("POST", "/tickets", REPAIR)
+            # A slow write in the flows' only thread; 20 s is a safety net, not a measure.
+            slow_write = service.run_blocking(lambda: released.append(write_held.wait(20)))
+            listed = await call("GET", "/tickets", None)
+            write_held.set()
+            await slow_write
+            return [made, listed]
         finally:
+            write_held.set()
             await service.stop()
 
     (made, listed) = run_on_reactor(body)
     assert made[0] == 201 and listed[0] == 200
     assert [t["id"] for t in listed[1]["items"]] == [made[1]["id"]]
-    assert len(threads) == 2 and all("hotline-db" in name for name in threads)
+    assert released == [True]  # the write ended because the read had been answered
+    assert "hotline-db" in threads["POST"] and "hotline-web" in threads["GET"]
 
 
 def test_no_listener_when_web_listen_is_empty(db: Database, tmp_path: Path) -> None:

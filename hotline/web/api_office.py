@@ -101,10 +101,11 @@ def get_unit(call: Call) -> dict[str, Any]:
 )
 def list_tickets(call: Call) -> dict[str, Any]:
     limit = call.params["limit"] or 50
-    found = tickets.list_tickets(
+    found = tickets.ticket_page(
         call.session, call.params["state"], call.params["kind"], limit, page_cursor(call)
     )
-    return page(with_recordings(call.session, [serialise.ticket(t, call.tz) for t in found]), limit)
+    rows = [serialise.ticket_row(t, call.tz) for t in found]
+    return page(with_recordings(call.session, rows), limit)
 
 
 @API.route(

@@ -43,6 +43,7 @@ def _access(call: Call, restricted: bool) -> Access:
     ),
     response=items("Recording"),
     tag="recordings",
+    audited=True,
 )
 def list_recordings(call: Call) -> dict[str, Any]:
     p = call.params
@@ -73,6 +74,7 @@ def _readable(call: Call) -> Recording:
     query=(REASON,),
     response=ref("Recording"),
     tag="recordings",
+    audited=True,
 )
 def get_recording(call: Call) -> dict[str, Any]:
     return serialise.recording(_readable(call), call.tz)
@@ -87,6 +89,7 @@ def get_recording(call: Call) -> dict[str, Any]:
     query=(REASON,),
     media_type="audio/*",
     tag="recordings",
+    audited=True,
 )
 def stream_recording(call: Call) -> FileReply:
     recording = _readable(call)

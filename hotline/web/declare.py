@@ -152,10 +152,16 @@ class Route:
     tag: str = ""
     # The typed event a successful answer makes (a ticket changed), published on the bus.
     event: Callable[[Any, datetime], Event | None] | None = None
+    audited: bool = False  # a GET that writes an audit row (a restricted recording heard)
 
     @property
     def operation_id(self) -> str:
         return self.handler.__name__
+
+    @property
+    def reads_only(self) -> bool:
+        """Runs in the API's read threads; a write goes where the flows' writes go."""
+        return self.method == "GET" and not self.audited
 
     def klein_path(self, prefix: str) -> str:
         """The werkzeug rule: `/tickets/{id}` with an integer id is `/tickets/<int:id>`."""
@@ -188,6 +194,7 @@ class Routes:
         media_type: str = "application/json",
         tag: str = "",
         event: Callable[[Any, datetime], Event | None] | None = None,
+        audited: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         named = set(_PATH_PARAM.findall(path))
         if named != {p.name for p in path_params}:
@@ -209,6 +216,7 @@ class Routes:
                     media_type,
                     tag,
                     event,
+                    audited,
                 )
             )
             return handler

@@ -29,6 +29,7 @@ CODES = {
     "rate_limited": 429,
     "internal": 500,
     "unavailable": 503,
+    "busy": 503,
 }
 
 

@@ -1,6 +1,9 @@
-"""The API's request cycle on Klein: read the request on the reactor, then make one hop to the
-service's thread pool for everything else (who is asking, the role, the parameters and body, the
-handler, in one transaction), and write JSON back on the reactor."""
+"""The API's request cycle on Klein: read the request on the reactor, then make one hop to a
+database thread for everything else (who is asking, the role, the parameters and body, the
+handler, in one transaction), and write JSON back on the reactor.
+
+Reads (GET) hop to the API's own threads, so a page never waits behind a call flow's write;
+writes hop to the flows' threads, where every write of the service goes (see `WebApi`)."""
 
 from __future__ import annotations
 
@@ -131,8 +134,11 @@ class FileReply:
 
 
 class WebApi:
-    """The Klein application for ``routes``; ``run`` is where database work runs
-    (``Service.run_blocking``)."""
+    """The Klein application for ``routes``. ``run`` is where writes run: the flows' database
+    threads (``Service.run_blocking``), because SQLite takes one writer at a time, so a writer
+    of its own would only wait on the lock (busy_timeout) while holding a thread, and because
+    the flows' threads are the ones sized to the connections the writes need. ``read`` is where
+    reads run (the API's own threads, bounded: ``Bounded``); by default ``run``."""
 
     def __init__(
         self,
@@ -143,8 +149,10 @@ class WebApi:
         actions: Callable[[], AgentActions | None] = lambda: None,
         live: LiveStream | None = None,
         bus: EventBus | None = None,
+        read: Runner | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
+        self.read = read or run
         self.actions = actions  # the PBX actions while the AMI link is up, else None
         self.live, self.bus = live, bus
         web = app.settings.web
@@ -225,7 +233,8 @@ class WebApi:
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
         ready = self.actions() is not None
-        result = await self.run(self._blocking, route, creds, path, args, raw, address, ready)
+        run = self.read if route.reads_only else self.run
+        result = await run(self._blocking, route, creds, path, args, raw, address, ready)
         if isinstance(result, PbxReply):
             actions = self.actions()
             if actions is None:

@@ -46,7 +46,8 @@ def web_api(
     live: LiveStream | None = None,
     bus: EventBus | None = None,
     actions: Callable[[], AgentActions | None] = lambda: None,
+    read: Runner | None = None,
 ) -> WebApi:
-    api = WebApi(app, API.all, run, clock, actions, live, bus)
+    api = WebApi(app, API.all, run, clock, actions, live, bus, read)
     ConsolePages(app, run, clock).mount(api.klein)
     return api
