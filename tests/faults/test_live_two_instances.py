@@ -1,5 +1,6 @@
 """Two `hotline serve` processes on one PostgreSQL database: a console connected to instance B
-sees the call instance A's flow is handling (LISTEN/NOTIFY, no other broker)."""
+sees the call instance A's flow is handling (LISTEN/NOTIFY, no other broker); B's start leaves
+A's calls in flight alone, and when A dies B settles them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sse_client import next_of, open_stream
+from twisted.internet.defer import Deferred
 
 from hotline.core import api_tokens, users
 from hotline.core.db import Database
@@ -15,7 +17,7 @@ from hotline.core.models import Base
 from hotline.pbxsim.fastagi import Keys, PBXOptions, Silence, SimCaller, simulate_call
 
 from reactor_run import run_on_reactor
-from service_process import ServiceFactory, free_port, until
+from service_process import Records, ServiceFactory, ServiceProcess, free_port, until
 
 RESIDENTS = "unit,name,phone,phone2,lang,do_not_call\n3-1-202,Li Na,5551234,,en,no\n"
 
@@ -25,10 +27,7 @@ def test_a_call_on_one_instance_reaches_the_stream_of_the_other(
     services: ServiceFactory, request: pytest.FixtureRequest
 ) -> None:
     url: str = request.getfixturevalue("pg_url")
-    db = Database(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db = emptied(url)
     web_a, web_b = free_port(), free_port()
     a = services(url, "a", HOTLINE_WEB_LISTEN=f"127.0.0.1:{web_a}")
     b = services(url, "b", HOTLINE_WEB_LISTEN=f"127.0.0.1:{web_b}")
@@ -72,6 +71,95 @@ def test_a_call_on_one_instance_reaches_the_stream_of_the_other(
     assert out["arrived"].data["caller"] == "5551234"
     assert out["identified"].data["unit"] == "3-1-202"
     assert out["identified"].data["resident_name"] == "Li Na"
+
+
+@pytest.mark.slow
+def test_a_second_instance_starting_leaves_the_first_ones_calls_alone(
+    services: ServiceFactory, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue("pg_url")
+    emptied(url).dispose()
+    a, b = services(url, "a"), services(url, "b")
+    records = Records(a.init(RESIDENTS))
+
+    async def body(reactor: Any) -> None:
+        await a.start_ready(reactor)
+        held = held_call(reactor, a)
+        await until(reactor, lambda: records.count_calls() == 1, "the call's record, ahead")
+        await b.start_ready(reactor)
+        # B's catch-up at its start is over: the calls a stop of B cut off are settled.
+        await until(reactor, lambda: b.log_count("database ready") == 1, "B's catch-up")
+        (call,) = records.calls().values()
+        assert (call.disposition, call.ended_at) == (None, None), "B settled A's live call"
+        assert (await b.metrics(reactor))["hotline_calls_interrupted_total"] == 0
+        a.kill9()  # how A stops is not what this test is about
+        held.cancel()
+
+    try:
+        run_on_reactor(body, timeout=90)
+    finally:
+        a.stop()
+        b.stop()
+        records.dispose()
+
+
+@pytest.mark.slow
+def test_a_dead_instances_call_is_settled_by_the_survivor(
+    services: ServiceFactory, request: pytest.FixtureRequest
+) -> None:
+    url: str = request.getfixturevalue("pg_url")
+    emptied(url).dispose()
+    # Dead after 6 heartbeats of 0.5 s missed: 3 s (the default is 30 s).
+    fast = {"HOTLINE_INSTANCE_HEARTBEAT_SECONDS": "0.5", "HOTLINE_INSTANCE_DEAD_AFTER_BEATS": "6"}
+    a, b = services(url, "a", **fast), services(url, "b", **fast)
+    records = Records(a.init(RESIDENTS))
+
+    async def body(reactor: Any) -> None:
+        await a.start_ready(reactor)
+        await b.start_ready(reactor)
+        held = held_call(reactor, a)
+        await until(reactor, lambda: records.count_calls() == 1, "the call's record, ahead")
+        a.kill9()
+        held.cancel()  # the simulated PBX would play the greeting to its end
+        await until(
+            reactor,
+            lambda: [c.disposition for c in records.calls().values()] == ["interrupted"],
+            "B settles the call A died under",
+            timeout=30,
+            describe=lambda: records.calls(),
+        )
+        assert (await b.metrics(reactor))["hotline_calls_interrupted_total"] == 1
+        assert b.log_count("call(s) of a dead instance: interrupted") == 1
+
+    try:
+        run_on_reactor(body, timeout=90)
+    finally:
+        a.stop()
+        b.stop()
+        records.dispose()
+
+
+def held_call(reactor: Any, service: ServiceProcess) -> Deferred[None]:
+    """A call whose greeting lasts ten minutes of real time: in flight until the test cancels
+    the Deferred (which then fires, the error dropped)."""
+    call = simulate_call(
+        reactor,
+        "127.0.0.1",
+        service.fastagi_port,
+        SimCaller("5551234", "Li Na", [Silence(), Silence(), Keys("0")]),
+        "inbound",
+        args=("8000",),
+        options=PBXOptions(time_scale=1.0, prompt_seconds=600.0),
+    )
+    return call.addBoth(lambda _: None)
+
+
+def emptied(url: str) -> Database:
+    db = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return db
 
 
 def listeners(db: Database) -> int:
