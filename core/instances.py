@@ -22,18 +22,22 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .models import CallRecord, Instance
-
-ID_WIDTH = 36  # a UUID's text, the width of instances.id and call_records.instance_id
+from .vocabulary import DomainError
 
 
 def instance_id(path: Path) -> str:
     """This instance's id, read from `path`, or made and written there on its first start."""
     try:
-        found = path.read_text(encoding="ascii").strip()
+        found = path.read_text(encoding="ascii", errors="replace").strip()
     except FileNotFoundError:
         found = ""
     if found:
-        return str(uuid.UUID(found))  # a torn or edited file stops the start, not a later query
+        try:
+            return str(uuid.UUID(found))
+        except ValueError:  # edited by hand: stop here, not at a query in the middle of a call
+            raise DomainError(
+                f"{path} holds no instance id: remove it, a new one is made"
+            ) from None
     made = str(uuid.uuid4())
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -58,7 +62,7 @@ class Heartbeat:
         insert = postgresql_insert if c.dialect.name == "postgresql" else sqlite_insert
         row = insert(Instance).values(id=self.id, started_at=at, heartbeat_at=at)
         c.execute(row.on_conflict_do_update(index_elements=["id"], set_={"heartbeat_at": at}))
-        if self._last is None or self._since is None or at - self._last > 2 * self.interval:
+        if self._last is None or at - self._last > 2 * self.interval:
             self._since = at
         self._last = at
 

@@ -20,6 +20,7 @@ from hotline.core.outcomes import open_attempts
 from hotline.core.retry import RetryPolicy
 from hotline.core.rules import Rules
 from hotline.core.spool import Spool
+from hotline.core.vocabulary import DomainError
 from hotline.settings import SettingsError, load
 
 from campaign_factories import MORNING, WINDOW, running_campaign, seed
@@ -59,7 +60,7 @@ def test_the_id_is_made_once_and_kept_across_restarts(tmp_path: Path) -> None:
     assert instance_id(path) == first
     assert instance_id(tmp_path / "other" / "instance-id") != first
     path.write_text("not an id\n", encoding="ascii")
-    with pytest.raises(ValueError):
+    with pytest.raises(DomainError, match="holds no instance id"):
         instance_id(path)
 
 
