@@ -18,6 +18,7 @@ from .dial_requests import (
     finish_request,
     release_stale_requests,
 )
+from .instances import Heartbeat, in_flight_here
 from .leads import LeadClaim, claim_leads, generate_leads, release_stale
 from .models import Campaign
 from .outcomes import AttemptOutcome, open_attempts, record_attempt, settle_in_the_air
@@ -35,7 +36,8 @@ class RunningCampaign:
 
 
 class DialerDesk:
-    """`worker` is the dialer's name in the database's claims (stable across restarts)."""
+    """`worker` is the dialer's name in the database's claims (stable across restarts);
+    `heartbeat`: this instance's, so that a neighbour sharing the name keeps its calls."""
 
     def __init__(
         self,
@@ -44,9 +46,10 @@ class DialerDesk:
         retry: RetryPolicy,
         window: CallingWindow,
         worker: str,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.db, self.rules, self.retry, self.window = db, rules, retry, window
-        self.worker = worker
+        self.worker, self.heartbeat = worker, heartbeat
 
     def running_campaigns(self) -> list[RunningCampaign]:
         with self.db.session() as s:
@@ -74,17 +77,20 @@ class DialerDesk:
                 self.window,
                 abandoned_hold=self.retry.abandoned_hold,
             )
-            open_attempts(s, claims, at)  # committed before any Originate is sent
+            # Committed before any Originate is sent.
+            open_attempts(s, claims, at, self.heartbeat.id if self.heartbeat else None)
             return claims
 
     def release(self, in_flight: set[str], at: datetime) -> list[int]:
         """After a (re)connect: requests, attempts and leads of this worker no call carries any
         more. Returns the lead ids given back."""
         with self.db.session() as s:
-            release_stale_requests(s, self.worker, at, in_flight)
+            # A live instance under the same worker name follows its calls itself.
+            live = in_flight_here(self.heartbeat, s.connection(), at, in_flight)
+            release_stale_requests(s, self.worker, at, live)
             # Attempts a dead process left in the air end `interrupted`, retried by the rules.
-            settle_in_the_air(s, self.rules, self.retry, self.worker, at, in_flight)
-            return release_stale(s, self.worker, at, in_flight)
+            settle_in_the_air(s, self.rules, self.retry, self.worker, at, live)
+            return release_stale(s, self.worker, at, live)
 
     def record(
         self, lead_id: int, outcome: AttemptOutcome, at: datetime, request_id: int | None = None

@@ -5,8 +5,11 @@ reports and call records go to the spool and are replayed, exactly once, when it
 
 The call record is written ahead: inserted when the call arrives (with the caller lookup) and
 finished at close, so a crash leaves a record without an ending, which `settle_interrupted` marks
-`interrupted` at the next start, linked to the report the call made (same key). Values from the
-network are cut to their columns' widths here, so a long caller ID never fails a call mid-flow.
+`interrupted` at the next start, linked to the report the call made (same key). Each record names
+the instance that wrote it: another instance on the database settles it only once that instance's
+heartbeat has stopped (`settle_dead_instances`, core/instances.py), never while it runs.
+Values from the network are cut to their columns' widths here, so a long caller ID never fails a
+call mid-flow.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -39,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
 from .db import Database, DatabaseUnavailable
+from .instances import Heartbeat
 from .models import ArrearsAccount, CallRecord, Phone, Resident, Ticket, TicketEvent, Unit
 from .residents import find_unit
 from .rules import Rules
@@ -235,8 +240,14 @@ def _datetimes(data: Entry, *names: str) -> Entry:
 
 
 class IntakeDesk:
-    def __init__(self, db: Database, rules: Rules, spool: Spool) -> None:
+    def __init__(
+        self, db: Database, rules: Rules, spool: Spool, heartbeat: Heartbeat | None = None
+    ) -> None:
+        """`heartbeat`: this `hotline serve` instance's, written on its call records; None for
+        classic AGI (one process a call, no loop to beat from)."""
         self.db, self.rules, self.spool = db, rules, spool
+        self.heartbeat = heartbeat
+        self._instance_id = heartbeat.id if heartbeat is not None else None
         self._arrival, self._call_update = call_record_statements(db.engine.dialect.name)
         # The same, answering the row for a call.ended webhook event when one is wanted.
         self._call_update_row = self._call_update.returning(*CALL_COLUMNS)
@@ -328,8 +339,20 @@ class IntakeDesk:
         self.on_spooled()
 
     def settle_interrupted(self, at: datetime) -> int:
-        """Calls that arrived and never ended (the service died under them) end `interrupted`,
-        keeping what was known; calls still running in this process are left alone."""
+        """At a start: calls that arrived and never ended (the service died under them) end
+        `interrupted`, keeping what was known. Calls still running in this process, and those of
+        other live instances on the database, are left alone."""
+        which = self.heartbeat.left_by_a_stop() if self.heartbeat is not None else true()
+        return self._settle(at, which, "cut off by a stop of the service")
+
+    def settle_dead_instances(self, at: datetime) -> int:
+        """The same for the calls of instances whose heartbeat stopped (they died under them),
+        once this instance has beaten long enough to judge."""
+        if self.heartbeat is None or not self.heartbeat.judging(at):
+            return 0
+        return self._settle(at, self.heartbeat.left_by_the_dead(at), "of a dead instance")
+
+    def _settle(self, at: datetime, which: ColumnElement[bool], why: str) -> int:
         report = select(Ticket.id).where(Ticket.intake_key == CallRecord.key)
         settle = (
             sql_update(CallRecord)
@@ -337,6 +360,7 @@ class IntakeDesk:
                 CallRecord.direction == "in",
                 CallRecord.ended_at.is_(None),
                 CallRecord.key.not_in(list(self._open)),
+                which,
             )
             .values(
                 disposition="interrupted",
@@ -353,7 +377,7 @@ class IntakeDesk:
             else:
                 settled = c.execute(settle).rowcount
         if settled:
-            log.warning("%d call(s) cut off by a stop of the service: interrupted", settled)
+            log.warning("%d call(s) %s: interrupted", settled, why)
             self.on_interrupted(settled)
         return settled
 
@@ -433,8 +457,7 @@ class IntakeDesk:
         at = summary.ended_at or summary.arrived_at
         outbox.emit(connection, CALL_ENDED, at, call_ended(self.rules, dict(row._mapping)))
 
-    @staticmethod
-    def _call_row(c: CallSummary) -> dict[str, Any]:
+    def _call_row(self, c: CallSummary) -> dict[str, Any]:
         return bounded(
             {
                 "key": c.key,
@@ -453,6 +476,7 @@ class IntakeDesk:
                 "queue": c.queue,
                 "recording": c.recording,
                 "report_key": c.report_key and c.report_key[: REPORT_WIDTHS["key"]],
+                "instance_id": self._instance_id,
             },
             CALL_WIDTHS,
         )

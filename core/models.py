@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -210,6 +211,13 @@ class CallRecord(Base):
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
         Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
+        # The calls not ended yet, by the instance running them: what a catch-up settles.
+        Index(
+            "ix_calls_open_by_instance",
+            "instance_id",
+            postgresql_where=sql_text("ended_at IS NULL"),
+            sqlite_where=sql_text("ended_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -238,6 +246,9 @@ class CallRecord(Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     next_step: Mapped[str | None] = mapped_column(String(80))
     next_step_at: Mapped[datetime | None]  # when the next step is due (a retry's time)
+    # The `hotline serve` instance that wrote the record (None: classic AGI, or older versions):
+    # another instance settles it only once that one is dead (core/instances.py).
+    instance_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Campaign(Base):
@@ -478,3 +489,14 @@ class LiveEventPayload(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Instance(Base):
+    """A `hotline serve` process sharing the database, by its id (kept in its spool folder, the
+    same across restarts) and the heartbeat its catch-up loop refreshes."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

@@ -132,9 +132,12 @@ def _set(record: CallRecord, values: dict[str, Any]) -> None:
         setattr(record, name, value)
 
 
-def open_attempts(session: Session, claims: list[LeadClaim], at: datetime) -> None:
+def open_attempts(
+    session: Session, claims: list[LeadClaim], at: datetime, instance_id: str | None = None
+) -> None:
     """Each claimed lead's attempt record, written before its Originate is sent (in the claim's
-    transaction): an attempt in the air when the service dies is known at the next start."""
+    transaction): an attempt in the air when the service dies is known at the next start, and
+    by its `instance_id` another live instance's attempts are not."""
     session.add_all(
         CallRecord(
             key=c.call_id,
@@ -143,6 +146,7 @@ def open_attempts(session: Session, claims: list[LeadClaim], at: datetime) -> No
             arrived_at=at,
             campaign_id=c.campaign_id,
             lead_id=c.lead_id,
+            instance_id=instance_id,
         )
         for c in claims
     )

@@ -189,7 +189,7 @@ class Metrics:
         )
         self.calls_interrupted = Counter(
             "hotline_calls_interrupted",
-            "Calls cut off by a stop of the service, settled as interrupted at the next start",
+            "Calls a stop cut off (of this instance or a dead one), settled as interrupted",
             registry=r,
         )
 

@@ -28,6 +28,7 @@ from hotline.core.db import flow_threads
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
 from hotline.core.events import Event
+from hotline.core.instances import Heartbeat, instance_id
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-SPOOL_REPLAY_SECONDS = 5.0
 RECORDINGS_SECONDS = 30.0  # how often new recordings are indexed and converted
 RECORDINGS_BATCH = 20
 
@@ -132,7 +132,14 @@ class Service:
         if metrics is not None:
             metrics.subscribe(self.bus)
             observer = ObserverChain(observer, metrics.observer) if observer else metrics.observer
-        self.desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path))
+        # This instance among others on the database: its calls are its own to settle.
+        i = app.settings.instance
+        self.heartbeat = Heartbeat(
+            instance_id(app.settings.instance_id_path),
+            timedelta(seconds=i.heartbeat_seconds),
+            i.dead_after_beats,
+        )
+        self.desk = IntakeDesk(app.db, app.rules, Spool(app.settings.spool_path), self.heartbeat)
         self.outbound = OutboundDesk(app.db, app.rules)
         if metrics is not None:
             self.desk.on_spooled, self.desk.on_replayed = metrics.spooled, metrics.replayed
@@ -263,28 +270,37 @@ class Service:
         return d.addCallbacks(done, lambda f: log.warning("recordings: %s", f.getErrorMessage()))
 
     def _catch_up_blocking(self) -> int:
-        """Once the database answers: bring its schema to head, settle the calls a stop of the
-        service cut off, land the spool. Returns the count replayed."""
+        """Once the database answers: bring its schema to head, beat, settle the calls a stop of
+        this instance (or a dead one) cut off, land the spool. Returns the count replayed."""
         try:
+            at = self.clock()
             if not self._db_ready:
                 if not self.app.db.is_current():
                     raise DomainError(
                         f"no hotline database at {self.app.db.url}: run `hotline init`"
                     )
                 self.app.db.upgrade()  # a no-op at head; a newer version's migrations otherwise
-                self.desk.settle_interrupted(self.clock())
+                self._beat(at)
+                self.desk.settle_interrupted(at)
                 self._db_ready = True
-                log.info("database ready")
+                log.info("database ready (instance %s)", self.heartbeat.id)
+            else:
+                self._beat(at)
             replayed = self.desk.replay_spool()
             if replayed:
                 # Spooled arrivals of a process that died with the database down have no ending.
                 self.desk.settle_interrupted(self.clock())
+            self.desk.settle_dead_instances(at)
             return replayed
         finally:
             # The spool is on local disk: its depth is known, and matters most, while the
             # database does not answer (HotlineSpoolNotDraining).
             if self.metrics is not None:
                 self.metrics.spool_depth.set(self.desk.spool.depth())
+
+    def _beat(self, at: datetime) -> None:
+        with self.app.db.transaction() as c:
+            self.heartbeat.beat(c, at)
 
     def _catch_up_tick(self) -> Deferred[None]:
         d = self.run_blocking(self._catch_up_blocking)
@@ -334,6 +350,7 @@ class Service:
                 d.retry,
                 d.calling_window(self.app.rules.tz),
                 worker=d.worker or socket.gethostname(),
+                heartbeat=self.heartbeat,
             ),
             self.run_blocking,
             self.clock,
@@ -380,7 +397,7 @@ class Service:
         port = await listen_fastagi(self.reactor, listen, self.fastagi)
         self.ports.append(port)
         log.info("FastAGI listening on %s", address_text(port.getHost()))
-        self._catch_up.start(SPOOL_REPLAY_SECONDS, now=True)
+        self._catch_up.start(self.app.settings.instance.heartbeat_seconds, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         self.webhooks.start(self.app.settings.webhooks.poll_seconds)
         self.live.start()

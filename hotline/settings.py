@@ -193,6 +193,16 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class InstanceSettings:
+    """This `hotline serve` among others on one database (core/instances.py)."""
+
+    # How often the catch-up loop runs: the heartbeat, the spool's replay, dead instances' calls.
+    heartbeat_seconds: float = 5.0
+    # An instance silent for this many heartbeats is dead: its calls are settled `interrupted`.
+    dead_after_beats: int = 6
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     site: SitePolicy = field(default_factory=SitePolicy)
@@ -209,6 +219,7 @@ class Settings:
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
     web: WebSettings = field(default_factory=WebSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    instance: InstanceSettings = field(default_factory=InstanceSettings)
 
     @property
     def file(self) -> Path:
@@ -229,6 +240,11 @@ class Settings:
     @property
     def spool_path(self) -> Path:
         return self.home / "spool" / "intakes.jsonl"
+
+    @property
+    def instance_id_path(self) -> Path:
+        """This instance's id, beside the spool it replays (core/instances.py)."""
+        return self.spool_path.parent / "instance-id"
 
     @property
     def policy(self) -> ServicePolicy:
@@ -312,6 +328,11 @@ def load(home: Path | None = None, env: typing.Mapping[str, str] = os.environ) -
         raise SettingsError(
             f"inbound.ring_agents_first = {settings.inbound.ring_agents_first} s answers after "
             f"the third ring; at most {settings.answer.last_ring_starts} s"
+        )
+    if settings.instance.dead_after_beats < 2 or settings.instance.heartbeat_seconds <= 0:
+        raise SettingsError(
+            "instance.dead_after_beats must be at least 2 and instance.heartbeat_seconds above 0:"
+            " one late heartbeat must never make a live instance's calls interrupted"
         )
     return settings
 
