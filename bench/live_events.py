@@ -226,7 +226,6 @@ async def run(kind: str, args: argparse.Namespace, reactor: Any) -> dict[str, An
             "HOTLINE_AMI_PORT": str(bound_port(ami)),
             "HOTLINE_AMI_USERNAME": AMI_USER,
             "HOTLINE_AMI_SECRET": AMI_SECRET,
-            "HOTLINE_DIALER_AGENT_CHANNEL_TEMPLATE": "PJSIP/agent{agent}",
         }
         port_a = free_port()
         stack.enter_context(serve(url, folder / "a", port_a, **settings))

@@ -8,7 +8,6 @@ was never rung. Requests are never placed again by themselves: the agent asks an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,10 +28,15 @@ from .leads import (
     start_attempt,
 )
 from .models import Campaign, DialRequest, Lead, Resident
-from .vocabulary import CampaignKind, DomainError, LeadState, NotFound, parse_choice
+from .vocabulary import (
+    CampaignKind,
+    DomainError,
+    LeadState,
+    NotFound,
+    checked_extension,
+    parse_choice,
+)
 
-# The agent's extension goes into a channel name: one endpoint, nothing Dial() would split.
-AGENT_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 AGENT_MISSED_TEXT = "agent did not answer"
 
 
@@ -116,8 +120,7 @@ def request_dial(
 ) -> DialRequest:
     """Ask the running service to call the lead for `agent`; DomainError (and nothing
     changed) when it may not be called now."""
-    if not AGENT_PATTERN.fullmatch(agent):
-        raise DomainError(f"agent {agent!r}: letters, digits, '_', '.' or '-', at most 40")
+    checked_extension(agent)  # it goes into the channel the dialer rings
     # Locked on PostgreSQL, so two agents asking at once get one request between them.
     lead = session.get(Lead, lead_id, with_for_update=True)
     if lead is None:

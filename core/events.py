@@ -139,14 +139,14 @@ class OutboundAnswered(CallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentConnected(CallEvent):
-    agent: str
+    agent: str  # the agent's extension, "101", as the queue's events name it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentMissed(CallEvent):
     """A preview call's agent did not answer: not an attempt, the lead is not charged."""
 
-    agent: str | None
+    agent: str | None  # the extension the request named
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

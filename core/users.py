@@ -6,7 +6,6 @@ browser session (``core/web_sessions.py``); what each role may do is ``Principal
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -18,11 +17,17 @@ from sqlalchemy.orm import Session
 
 from .models import User
 from .plain_text import has_control_character
-from .vocabulary import DomainError, Language, NotFound, UserRole, parse_choice
+from .vocabulary import (
+    DomainError,
+    Language,
+    NotFound,
+    UserRole,
+    checked_extension,
+    parse_choice,
+)
 
 MIN_PASSWORD = 10
 MAX_NAME = 80
-_EXTENSION = re.compile(r"^[0-9A-Za-z_-]{1,20}$")
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 defaults
 
 
@@ -79,8 +84,8 @@ def add_user(
     check_name(name)
     parsed = parse_choice(UserRole, role, "role")
     spoken = parse_choice(Language, language, "language")
-    if extension is not None and not _EXTENSION.match(extension):
-        raise DomainError(f"bad extension {extension!r}: letters, digits, - and _ (1-20)")
+    if extension is not None:
+        checked_extension(extension)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise DomainError(f"user {name} already exists")
     user = User(

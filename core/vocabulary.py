@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -12,6 +13,18 @@ class DomainError(ValueError):
 
 class NotFound(DomainError):
     """An id or name that names nothing (the API answers 404)."""
+
+
+# An agent is named by its extension everywhere (users, call requests, the live views), and the
+# extension goes into channel names (dialer.agent_channel_template): letters and digits only, so
+# nothing can end, widen or split one (`-` is Asterisk's sequence separator, `&` Dial()'s list).
+_EXTENSION = re.compile(r"[0-9A-Za-z]{1,20}")
+
+
+def checked_extension(extension: str) -> str:
+    if not _EXTENSION.fullmatch(extension):
+        raise DomainError(f"bad extension {extension!r}: letters and digits, at most 20")
+    return extension
 
 
 class Kind(StrEnum):

@@ -9,18 +9,16 @@ an application, and ChanSpy runs in the dialplan Asterisk was given.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from twisted.internet.defer import Deferred
 
 from hotline.core import dialplan
+from hotline.core.vocabulary import checked_extension
 
 from .ami_client import AMIClient
 
 RING_SUPERVISOR_MS = 30_000
-# An extension as users.add_user accepts one: nothing that could end or widen a channel name.
-_EXTENSION = re.compile(r"^[0-9A-Za-z_-]{1,20}$")
 
 
 class SpyMode(StrEnum):
@@ -29,12 +27,6 @@ class SpyMode(StrEnum):
     LISTEN = "listen"
     WHISPER = "whisper"  # the agent hears the supervisor, the caller does not
     BARGE = "barge"  # both hear the supervisor
-
-
-def _checked(extension: str) -> str:
-    if not _EXTENSION.match(extension):
-        raise ValueError(f"bad extension {extension!r}")
-    return extension
 
 
 class AgentActions:
@@ -47,7 +39,7 @@ class AgentActions:
         self.ami, self.phone_template = ami, phone_template
 
     def phone(self, extension: str) -> str:
-        return self.phone_template.format(agent=_checked(extension))
+        return self.phone_template.format(agent=checked_extension(extension))
 
     def pause(self, agent: str, paused: bool, reason: str | None) -> Deferred[None]:
         """In every queue the agent is a member of; fails with AMIActionError if none."""

@@ -59,7 +59,7 @@ class Attempt:
     causes: list[int] = field(default_factory=list)
     answered_at: datetime | None = None
     connected_at: datetime | None = None
-    agent: str | None = None  # the member's name, for people
+    agent: str | None = None  # the agent's extension, as people and the live views name it
     agent_interface: str | None = None  # the member's interface, as the queue's events name it
     ended_at: datetime | None = None
     variables: dict[str, str] = field(default_factory=dict)  # set on the channel by Originate
@@ -100,8 +100,9 @@ class CallTracker:
         clock: Callable[[], datetime],
         listener: TrackerListener,
         field_errors: FieldErrors | None = None,
+        agent_name: Callable[[str], str] = str,  # a queue member's interface -> its extension
     ) -> None:
-        self.clock, self.listener = clock, listener
+        self.clock, self.listener, self.agent_name = clock, listener, agent_name
         self.fields = field_errors or FieldErrors()
         self.calls: dict[str, Attempt] = {}
         self._by_linkedid: dict[str, Attempt] = {}
@@ -223,8 +224,8 @@ class CallTracker:
         attempt = self._by_linkedid.get(msg.get("Linkedid") or "")
         if attempt is not None and attempt.connected_at is None:
             attempt.connected_at = self.clock()
-            attempt.agent_interface = msg.get("Interface")
-            attempt.agent = msg.get("MemberName") or attempt.agent_interface
+            interface = attempt.agent_interface = msg.get("Interface")
+            attempt.agent = self.agent_name(interface) if interface else msg.get("MemberName")
             self.listener.connected(attempt)
 
     def _hangup(self, msg: AMIMessage) -> None:

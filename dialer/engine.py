@@ -50,6 +50,7 @@ from .dispositions import telling_cause
 from .pacing import Pacer, PacingConfig, make_pacer
 from .preview_calls import PreviewCalls
 from .queue_agents import QueueAgents, RingNoAnswer
+from .queue_events import agent_namer
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -63,7 +64,7 @@ RING_NO_ANSWER = "ring-no-answer"  # QueuePause reason for an agent who let a ca
 @dataclass(frozen=True)
 class DialerConfig:
     channel_template: str = "PJSIP/{number}@trunk"
-    agent_channel_template: str = "PJSIP/{agent}"  # preview calls ring the agent first
+    agent_channel_template: str = "PJSIP/agent{agent}"  # an extension's phone, as pjsip.conf ships
     ring_timeout_seconds: float = 25.0
     poll_seconds: float = 1.0
     lead_refresh_seconds: float = 30.0
@@ -86,7 +87,9 @@ class Dialer:
     ) -> None:
         self.config, self.ami, self.desk = config, ami, desk
         self.run, self.clock = run, clock
-        self.tracker = CallTracker(clock, self, ami.field_errors)
+        self.tracker = CallTracker(
+            clock, self, ami.field_errors, agent_namer(config.agent_channel_template)
+        )
         # One pacer per agent mode, both told about the shared queue's agents.
         self.agent_pacers = {m: make_pacer(m, config.pacing) for m in AGENT_MODES}
         self.queue_agents = [

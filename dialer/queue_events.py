@@ -2,8 +2,8 @@
 who waits, and each member's state, for every queue of the PBX (the live views and the console).
 
 Only AMI header names are known here. A member is named by its extension, read from its
-interface with the agent channel template (``PJSIP/{agent}`` and ``PJSIP/agent101`` give
-"agent101", ``PJSIP/agent{agent}`` gives "101"); an interface the template does not match is
+interface with the agent channel template (the shipped ``PJSIP/agent{agent}`` and
+``PJSIP/agent101`` give "101"); an interface the template does not match is
 named by the digits at the end of its device (``Local/200@queue-agent/n`` -> "200"), else whole.
 """
 

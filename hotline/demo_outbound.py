@@ -35,8 +35,6 @@ SETTINGS = {  # the demo's dialer: the simulator's residents, any hour of the da
     "HOTLINE_DIALER_WINDOW_START": "00:00",
     "HOTLINE_DIALER_WINDOW_END": "23:59",
     "HOTLINE_DIALER_POLL_SECONDS": "0.2",
-    # The shipped endpoints: extension 101 is PJSIP/agent101 (the console's users, the queues).
-    "HOTLINE_DIALER_AGENT_CHANNEL_TEMPLATE": "PJSIP/agent{agent}",
 }
 
 

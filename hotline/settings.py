@@ -91,7 +91,7 @@ class DialerSettings:
     window_start: str = "09:00"
     window_end: str = "20:00"
     channel_template: str = "PJSIP/{number}@trunk"
-    agent_channel_template: str = "PJSIP/{agent}"  # preview calls ring the agent's phone first
+    agent_channel_template: str = "PJSIP/agent{agent}"  # extension 101: pjsip.conf's agent101
     abandon_limit: float = 0.03
     connect_limit_seconds: float = 2.0
     ring_timeout_seconds: float = 25.0

@@ -35,6 +35,19 @@ def test_users_add_list_disable_passwd(cli: Run, db: Database) -> None:
 
 
 @pytest.mark.usefixtures("typed", "cheap_password_hashes")
+@pytest.mark.parametrize(
+    "extension", ["agent-101", "10_1", "101\n", "PJSIP/x&PJSIP/y", "", "1" * 21]
+)
+def test_an_extension_is_letters_and_digits(cli: Run, db: Database, extension: str) -> None:
+    """It names the agent's phone in channel names: nothing that ends, splits or widens one."""
+    code, _, err = cli(
+        "users", "add", "li", "--role", "agent", "--extension", extension, "--password-stdin"
+    )
+    assert code == 1 and "bad extension" in err
+    assert jrun(cli, "users", "list") == []
+
+
+@pytest.mark.usefixtures("typed", "cheap_password_hashes")
 def test_tokens_are_shown_once_and_kept_hashed(cli: Run, db: Database) -> None:
     cli("users", "add", "wang", "--role", "supervisor", "--password-stdin")
     code, out, _ = cli("tokens", "add", "erp", "--role", "agent")

@@ -57,6 +57,7 @@ from hotline.core.dialplan import (
 from hotline.core.vocabulary import CampaignKind
 from hotline.dialer.agent_actions import AgentActions, SpyMode
 from hotline.dialer.ami_client import AMIClient
+from hotline.dialer.queue_events import agent_namer
 from hotline.pbxsim import ami_agent_calls, ami_spy
 from hotline.settings import AMISettings, DialerSettings, FastAGISettings, InboundSettings
 
@@ -565,7 +566,7 @@ def test_a_supervisor_spies_on_the_agents_call_as_the_console_asks(
     """The Originate AgentActions.supervise sends lands on an extension of the shipped context
     that spies on exactly the variable it sets, with the mode's options."""
     # The shipped endpoints and queue members are PJSIP/agent101, ... (pjsip.conf, queues.conf).
-    actions = AgentActions(cast(AMIClient, None), "PJSIP/agent{agent}")
+    actions = AgentActions(cast(AMIClient, None), DialerSettings().agent_channel_template)
     prefix = f"{actions.phone('101')}-"
     trace, _ = run(dialplan, SUPERVISE_CONTEXT, mode.value, {SPY: prefix})
     assert trace == ["Answer()", f"ChanSpy({prefix},{options})", "Hangup()"]
@@ -594,8 +595,14 @@ def test_conf_matches_service_defaults(dialplan: Dialplan) -> None:
     assert one(manager, AMISettings().username)["read"]
     template = DialerSettings().channel_template
     assert template.startswith("PJSIP/") and template.endswith("@trunk")
-    # `campaign dial --agent agent101` rings the agent's endpoint, whose channel starts there.
-    assert DialerSettings().agent_channel_template.format(agent="agent101") == "PJSIP/agent101"
+    # Extension 101 (users, `campaign dial --agent 101`, the live stream) is the endpoint agent101
+    # and the queues' member PJSIP/agent101, through the default template both ways.
+    agent_template = DialerSettings().agent_channel_template
+    assert agent_template.format(agent="101") == "PJSIP/agent101"
+    queues = load("queues.conf")
+    members = {v.split(",")[0] for s in queues for k, v in s.items if k == "member"}
+    assert "PJSIP/agent101" in members
+    assert {agent_namer(agent_template)(m) for m in members} == {"101", "102", "103"}
     pjsip = load("pjsip.conf")
     (endpoint,) = [
         items

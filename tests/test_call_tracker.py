@@ -228,7 +228,7 @@ def agent_first(resident: ResidentPlan, agent: AgentPlan) -> tuple[Recorder, Att
     tracker = CallTracker(lambda: next(now), recorder)
     variables = {contract.CALL_ID: "lead-7-1", contract.DIAL: "Local/13800138000@residents"}
     attempt = Attempt("lead-7-1", 7, 1, "13800138000", False, T0, variables=variables)
-    attempt.agent_first, attempt.agent = True, "agent101"
+    attempt.agent_first, attempt.agent = True, "101"
     tracker.dialled(attempt)
     sim = AMISimulator(clock, residents=OneResident(resident), agents={"PJSIP/agent101": agent})
     session = AMISession(sim)

@@ -114,7 +114,7 @@ def test_a_predictive_campaign_connects_answered_calls_to_agents(app: App) -> No
     for cs in found.values():
         for c in cs:
             if c.disposition == "answered":
-                assert c.agent in ("agent101", "agent102") and c.connected_at is not None
+                assert c.agent in ("101", "102") and c.connected_at is not None
             else:
                 assert c.next_step and c.next_step.startswith("callback")
     # Two agents, calls paced to them: nobody rang while both were busy beyond the limit.

@@ -20,7 +20,7 @@ from hotline.net.tcp import bound_port
 from hotline.pbxsim.fastagi import Keys, Silence, SimCaller
 from hotline.pbxsim.pbx import SimulatedPBX, agent_queues
 from hotline.service import Service
-from hotline.settings import AMISettings, DialerSettings
+from hotline.settings import AMISettings
 
 from api_support import NOW, PASSWORD, make_app
 from factories import seed_residents
@@ -39,7 +39,6 @@ def test_an_inbound_call_pops_on_its_agent_only(
         **{
             **settings.__dict__,
             "ami": AMISettings(username="dialer", secret="s3cret"),
-            "dialer": DialerSettings(agent_channel_template="PJSIP/agent{agent}"),
         }
     )
     tokens = {}

@@ -220,7 +220,7 @@ def test_the_dialer_leaves_an_abandoned_resident_alone_for_the_hold(
     step = attempt(db, rules, first, "abandoned", MORNING)
     with db.session() as s:  # a person may ring the callback lead at once
         callback_id = int((step.detail or "").removeprefix("lead "))
-        assert request_dial(s, callback_id, "agent101", MORNING, WINDOW).state == "pending"
+        assert request_dial(s, callback_id, "101", MORNING, WINDOW).state == "pending"
     # Another campaign's lead for the same resident waits out the 72 hours too.
     other, made = running_campaign(db, rules, "notice", LI_NA, at=MORNING + timedelta(hours=1))
     assert made == 1

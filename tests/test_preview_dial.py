@@ -58,10 +58,10 @@ def lead_of(db: Database, campaign: int, resident: str) -> int:
 def test_a_dial_request_is_stored_and_shown_with_the_leads(cli: Run, db: Database) -> None:
     campaign = preview_campaign(cli)
     lead = lead_of(db, campaign, "Li Na")
-    made = jrun(cli, "campaign", "dial", str(lead), "--agent", "agent101")
+    made = jrun(cli, "campaign", "dial", str(lead), "--agent", "101")
     assert {k: made[k] for k in ("lead", "agent", "state")} == {
         "lead": lead,
-        "agent": "agent101",
+        "agent": "101",
         "state": "pending",
     }
     assert isinstance(made["id"], int) and made["requested_at"].endswith("+08:00")
@@ -70,7 +70,7 @@ def test_a_dial_request_is_stored_and_shown_with_the_leads(cli: Run, db: Databas
     assert listed[lead]["state"] == "ready"  # the service has not taken it yet
     assert [x["dial_request"] for i, x in listed.items() if i != lead] == [None]
     code, out, _ = cli("campaign", "leads", str(campaign))
-    assert code == 0 and f"{made['id']} pending for agent101" in out
+    assert code == 0 and f"{made['id']} pending for 101" in out
     code, out, _ = cli("campaign", "dial", str(lead_of(db, campaign, "刘洋")), "--agent", "102")
     assert code == 0 and "pending" in out and "rings 102 first" in out
 
@@ -102,13 +102,13 @@ def _in_a_call(cli: Run, db: Database) -> int:
 
 def _pending(cli: Run, db: Database) -> int:
     lead = lead_of(db, preview_campaign(cli), "Li Na")
-    jrun(cli, "campaign", "dial", str(lead), "--agent", "agent101")
+    jrun(cli, "campaign", "dial", str(lead), "--agent", "101")
     return lead
 
 
 def _agent_busy(cli: Run, db: Database) -> int:
     campaign = preview_campaign(cli)
-    jrun(cli, "campaign", "dial", str(lead_of(db, campaign, "Li Na")), "--agent", "agent102")
+    jrun(cli, "campaign", "dial", str(lead_of(db, campaign, "Li Na")), "--agent", "102")
     return lead_of(db, campaign, "刘洋")
 
 
@@ -116,7 +116,7 @@ def _agent_busy(cli: Run, db: Database) -> int:
     ("make", "message"),
     [
         (lambda cli, db: 999, "no lead 999"),
-        (_agent_busy, "agent agent102 already has call request"),
+        (_agent_busy, "agent 102 already has call request"),
         (_not_preview, "is not a preview lead"),
         (_done, "is done, not ready to be called"),
         (_do_not_call, "Li Na (lead"),
@@ -130,7 +130,7 @@ def test_refusals_are_one_line_and_change_nothing(
     lead = make(cli, db)
     with db.session() as s:
         before = s.scalar(select(func.count()).select_from(DialRequest))
-    code, out, err = cli("campaign", "dial", str(lead), "--agent", "agent102")
+    code, out, err = cli("campaign", "dial", str(lead), "--agent", "102")
     assert code == 1 and out == ""
     assert err.startswith("hotline: error: ") and message in err and err.count("\n") == 1
     with db.session() as s:
@@ -147,10 +147,10 @@ def test_refused_outside_the_calling_window(
     start = 13 if hour < 12 else 1  # a window that does not hold the present hour
     monkeypatch.setenv("HOTLINE_DIALER_WINDOW_START", f"{start:02d}:00")
     monkeypatch.setenv("HOTLINE_DIALER_WINDOW_END", f"{start + 2:02d}:00")
-    code, _, err = cli("campaign", "dial", str(lead), "--agent", "agent101")
+    code, _, err = cli("campaign", "dial", str(lead), "--agent", "101")
     assert code == 1 and "outside the calling window" in err
     code, _, err = cli("campaign", "dial", str(lead), "--agent", "PJSIP/x&PJSIP/y")
-    assert code == 1 and "agent 'PJSIP/x&PJSIP/y'" in err
+    assert code == 1 and "bad extension 'PJSIP/x&PJSIP/y'" in err
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(DialRequest)) == 0
 
@@ -159,7 +159,7 @@ def test_refused_outside_the_calling_window(
 
 
 def requested_lead(db: Database, tmp_path: Path) -> tuple[int, int]:
-    """A preview campaign's one lead, with a call request for agent101: (lead, request)."""
+    """A preview campaign's one lead, with a call request for extension 101: (lead, request)."""
     seed(db, tmp_path)
     with db.session() as s:
         campaign = create_campaign(
@@ -168,7 +168,7 @@ def requested_lead(db: Database, tmp_path: Path) -> tuple[int, int]:
         campaign_action(s, campaign.id, "start", MORNING)
         generate_leads(s, Rules(), campaign, MORNING)
         lead = s.scalars(select(Lead.id)).one()
-        return lead, request_dial(s, lead, "agent101", MORNING, WINDOW).id
+        return lead, request_dial(s, lead, "101", MORNING, WINDOW).id
 
 
 def test_two_dialers_never_place_one_request_twice(db: Database, tmp_path: Path) -> None:
@@ -227,7 +227,8 @@ SCRIPT = {
 
 
 def agent(number: str) -> str:
-    return f"agent10{number[-1]}"
+    """The extension that calls it; its phone is PJSIP/agent10N, as pjsip.conf ships."""
+    return f"10{number[-1]}"
 
 
 @pytest.fixture
@@ -262,7 +263,7 @@ def test_preview_calls_ring_the_agent_first_and_record_the_resident_leg(app: App
         {number: resident for number, (resident, _) in SCRIPT.items()},
         {},
         request_every_lead,
-        preview_agents={f"PJSIP/{agent(n)}": a for n, (_, a) in SCRIPT.items()},
+        preview_agents={f"PJSIP/agent{agent(n)}": a for n, (_, a) in SCRIPT.items()},
         done=no_open_request,
     )
     assert sorted(run.dialled) == sorted(f"agent10{n}" for n in range(1, 8))
@@ -305,7 +306,7 @@ def test_preview_calls_ring_the_agent_first_and_record_the_resident_leg(app: App
         answered = records["13000000001"]
         lead = leads["13000000001"]
         key = f"lead-{lead.id}-1"
-        assert (answered.agent, answered.key, answered.lead_id) == ("agent101", key, lead.id)
+        assert (answered.agent, answered.key, answered.lead_id) == ("101", key, lead.id)
         assert answered.direction == "out" and answered.campaign_id == lead.campaign_id
         assert answered.arrived_at == requests[lead.id].requested_at  # queued: the agent asked
         assert answered.dialled_at and answered.answered_at and answered.ended_at
@@ -327,4 +328,4 @@ def test_preview_calls_ring_the_agent_first_and_record_the_resident_leg(app: App
         assert leads["13000000002"].attempts == 1
     outcomes = {e.call_id for e in run.events if isinstance(e, AttemptFinished)}
     assert len(outcomes) == 6 and f"lead-{missed.id}-1" not in outcomes  # metrics count these
-    assert AgentMissed(call_id=f"lead-{missed.id}-1", agent="agent105") in run.events
+    assert AgentMissed(call_id=f"lead-{missed.id}-1", agent="105") in run.events

@@ -44,7 +44,7 @@ def golden_events() -> list[AMIMessage]:
     return [m for m in AMIParser().feed(stream(path, FROM_ASTERISK)) if m.kind == "event"]
 
 
-def translate(messages: list[AMIMessage], template: str = "PJSIP/{agent}") -> list[Event]:
+def translate(messages: list[AMIMessage], template: str = "PJSIP/agent{agent}") -> list[Event]:
     bus, seen = EventBus(), list[Event]()
     bus.subscribe(seen.append, (Event,))
     events = QueueEvents(bus, lambda: AT, agent_namer(template))
@@ -91,7 +91,7 @@ def test_member_states_follow_the_pauses_and_the_call() -> None:
     ("template", "interface", "agent"),
     [
         ("PJSIP/agent{agent}", "PJSIP/agent101", "101"),
-        ("PJSIP/{agent}", "PJSIP/agent101", "agent101"),
+        ("PJSIP/{agent}", "PJSIP/desk7", "desk7"),  # a site whose endpoints are the extensions
         ("PJSIP/{agent}", "Local/200@queue-agent/n", "200"),
         ("PJSIP/agent{agent}", "SIP/desk", "SIP/desk"),
     ],
@@ -103,7 +103,9 @@ def test_an_agent_is_named_by_the_template(template: str, interface: str, agent:
 def test_a_dialer_call_is_named_by_its_call_id() -> None:
     bus, seen = EventBus(), list[Event]()
     bus.subscribe(seen.append, (Event,))
-    events = QueueEvents(bus, lambda: AT, agent_namer("PJSIP/{agent}"), {"99.1": "lead-4-1"}.get)
+    events = QueueEvents(
+        bus, lambda: AT, agent_namer("PJSIP/agent{agent}"), {"99.1": "lead-4-1"}.get
+    )
     msg = next(m for m in golden_events() if m.name == "AgentCalled")
     linked = AMIMessage(tuple((k, "99.1" if k == "Linkedid" else v) for k, v in msg.headers))
     events.on_event(linked)
@@ -146,7 +148,7 @@ def test_the_inbound_queue_call_sends_the_golden_headers_in_order() -> None:
 
 def test_an_agent_rings_for_its_ring_time_before_answering() -> None:
     messages = _simulated_inbound(ring=3.0)
-    events = translate(messages, "PJSIP/{agent}")
+    events = translate(messages)
     offered = next(i for i, e in enumerate(events) if isinstance(e, CallOffered))
     connected = next(i for i, e in enumerate(events) if isinstance(e, CallConnected))
     assert offered < connected

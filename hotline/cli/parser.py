@@ -204,7 +204,7 @@ def _campaigns(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
         common,
     )
     p.add_argument("lead", type=int)
-    p.add_argument("--agent", required=True, help="the agent's extension (PJSIP endpoint)")
+    p.add_argument("--agent", required=True, help="the agent's extension, e.g. 101")
     p = _command(
         cam, "outcome", "campaigns:lead_outcome", "record a preview call made by hand", common
     )
@@ -288,7 +288,7 @@ def _people(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     p = _command(use, "add", "users:users_add", "add a user (asks the password)", [*common, secret])
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=roles)
-    p.add_argument("--extension", help="the user's phone (PJSIP endpoint), e.g. 101")
+    p.add_argument("--extension", help="the user's extension, e.g. 101 (letters and digits)")
     p.add_argument("--language", default="zh", choices=("zh", "en"), help="the console's")
     _command(use, "list", "users:users_list", "every user", common)
     p = _command(use, "disable", "users:users_disable", "the user can no longer sign in", common)

@@ -156,8 +156,6 @@ def start_console(
             "HOTLINE_AMI_PORT": str(ami_port),
             "HOTLINE_AMI_USERNAME": AMI_USER,
             "HOTLINE_AMI_SECRET": AMI_SECRET,
-            # The shipped endpoints' names: an extension 101 is PJSIP/agent101.
-            "HOTLINE_DIALER_AGENT_CHANNEL_TEMPLATE": "PJSIP/agent{agent}",
         },
         fastagi_port=fastagi_port,
     )
