@@ -155,7 +155,9 @@ def campaign_leads(call: Call) -> dict[str, Any]:
     "Preview: the service rings the agent's phone, then the lead's resident",
     role=AGENT,
     path_params=(ID,),
-    body=Body((Param("agent", description="the agent's extension, e.g. 101; default: the user's"),)),
+    body=Body(
+        (Param("agent", description="the agent's extension, e.g. 101; default: the user's"),)
+    ),
     response=ref("DialRequest"),
     status=201,
     tag="campaigns",
