@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -314,3 +316,30 @@ def test_pyproject_license_is_an_spdx_string() -> None:
     """setuptools deprecates the table form and warns on every install."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["license"] == "AGPL-3.0-or-later"
+
+
+def test_the_package_builds_without_a_setuptools_warning(tmp_path: Path) -> None:
+    """The console's data folders were importable namespace packages missing from `packages`:
+    setuptools warned (a SetuptoolsDeprecationWarning) on every build and install."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    source = tmp_path / "src"  # a copy: a build writes build/ and *.egg-info beside the sources
+    for folder in config["tool"]["setuptools"]["package-dir"].values():
+        shutil.copytree(
+            ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    pip = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
+        [*pip, "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = (done.stdout + done.stderr).splitlines()  # the backend's warnings go to stderr
+    assert [line for line in said if "setuptools" in line and "Warning" in line] == []
+    (wheel,) = (tmp_path / "dist").glob("hotline-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for data in ("templates/", "static/", "messages/"):
+        assert any(n.startswith(f"hotline/console/{data}") for n in names), data
