@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .arrears import due_reminders
 from .models import FollowUp, Ticket, Unit
@@ -81,7 +81,7 @@ def overdue_now(session: Session, rules: Rules, now: datetime) -> list[Overdue]:
     return sorted(found, key=lambda o: o.deadline)
 
 
-def _ticket_rows(*more: ColumnElement[Any]) -> Select[Any]:
+def _ticket_rows(*more: ColumnElement[Any] | InstrumentedAttribute[Any]) -> Select[Any]:
     """A ticket's columns that the items name, its unit's code, and `more`."""
     return select(
         Ticket.id,
