@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import shutil
@@ -65,6 +66,14 @@ def test_before_init_every_command_says_so_and_creates_nothing(
     run = in_a_fresh_home(home, monkeypatch, capsys)
     assert "run `hotline init`" in one_line_error(run(*argv))
     assert (list(home.iterdir()) if made else home.exists()) in ([], False)
+
+
+def test_a_command_leaves_the_collector_as_it_found_it(cli: Run) -> None:
+    """main pauses the collector and freezes what it loads (start-up CPU); a caller that goes on
+    must get both back, or every object alive then would never be collected."""
+    for argv in (["tickets", "list"], ["tickets", "show", "999999"]):  # done, and refused
+        cli(*argv)
+        assert gc.isenabled() and gc.get_freeze_count() == 0, argv
 
 
 def test_an_unreachable_database_is_one_line(
