@@ -76,6 +76,17 @@ def test_a_command_leaves_the_collector_as_it_found_it(cli: Run) -> None:
         assert gc.isenabled() and gc.get_freeze_count() == 0, argv
 
 
+def test_a_command_closes_its_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Closed as the command ends, not left to the interpreter's exit (which `hotline` skips
+    sweeping): SQLite checkpoints its write-ahead log and removes it."""
+    run = in_a_fresh_home(tmp_path, monkeypatch, capsys)
+    for argv in (["init"], ["tickets", "list"]):
+        assert run(*argv)[0] == 0
+        assert sorted(p.name for p in tmp_path.glob("hotline.db*")) == ["hotline.db"], argv
+
+
 def test_an_unreachable_database_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
