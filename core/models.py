@@ -24,7 +24,6 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -212,12 +211,11 @@ class CallRecord(Base):
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
         Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
         # The calls not ended yet, by the instance running them: what a catch-up settles.
-        Index(
-            "ix_calls_open_by_instance",
-            "instance_id",
-            postgresql_where=sql_text("ended_at IS NULL"),
-            sqlite_where=sql_text("ended_at IS NULL"),
-        ),
+        # Partial (WHERE ended_at IS NULL) on both databases, as migration 0014 makes it and
+        # tests/test_migrations.py checks; the condition is not repeated here, because
+        # SQLAlchemy checks a `postgresql_where` by importing the whole PostgreSQL dialect
+        # (every driver module, asyncio included): 45 ms of every command on SQLite.
+        Index("ix_calls_open_by_instance", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -31,6 +31,12 @@ class App:
     def rules(self) -> Rules:
         return Rules(self.settings.policy)
 
+    def close(self) -> None:
+        """Close the database's connections, if any were opened: a command closes them as it
+        ends rather than leaving them to the interpreter's exit."""
+        if "db" in vars(self):  # the cached property, made on first use
+            self.db.dispose()
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

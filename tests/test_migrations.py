@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from hotline.core.db import Database, alembic_config
 from hotline.core.models import Base
@@ -65,3 +65,13 @@ def test_a_sqlite_database_with_rows_is_upgraded_through_copied_tables(tmp_path:
         assert c.execute(text("SELECT count(*) FROM ticket_events")).scalar() == 1
         assert c.execute(text("SELECT call_id, attempts FROM recordings")).one() == (1, 0)
         assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_the_open_calls_index_is_partial(db: Database) -> None:
+    """core/models.py declares ix_calls_open_by_instance without its condition (a
+    `postgresql_where` there costs every command the PostgreSQL dialect's import): the database
+    has it from migration 0014."""
+    indexes = inspect(db.engine).get_indexes("call_records")
+    (index,) = [i for i in indexes if i["name"] == "ix_calls_open_by_instance"]
+    where = index.get("dialect_options", {})[f"{db.engine.dialect.name}_where"]
+    assert str(where).replace("(", "").replace(")", "") == "ended_at IS NULL"

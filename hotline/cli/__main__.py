@@ -1,5 +1,5 @@
 import sys
 
-from hotline.cli import main
+from hotline.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -9,8 +9,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from wcwidth import wcwidth
-
 # The time serialisers are shared with the HTTP API; commands import them from here.
 from hotline.serialise import iso as iso
 from hotline.serialise import parse_at as parse_at
@@ -35,6 +33,9 @@ def _width(text: str) -> int:
     character counts as none rather than wcwidth's -1."""
     if text.isascii() and text.isprintable():
         return len(text)
+    # Loaded on the first such cell: importing it costs an all-ASCII table 15 ms.
+    from wcwidth import wcwidth
+
     return sum(max(wcwidth(ch), 0) for ch in text)
 
 
