@@ -105,9 +105,11 @@ def open_ticket(session: Session, rules: Rules, intake: Intake, by: str | None =
         already = session.scalar(select(Ticket).where(Ticket.intake_key == intake.intake_key))
         if already is not None:
             return already
-    if intake.unit:
-        row["unit_id"] = require_unit(session, intake.unit).id
-    ticket = Ticket(**row)
+    unit = require_unit(session, intake.unit) if intake.unit else None
+    if unit is not None:
+        row["unit_id"] = unit.id
+    # The unit given too: its code is read back (the answer, the webhook) without a query.
+    ticket = Ticket(**row, unit=unit)
     ticket.events.append(
         TicketEvent(
             from_state=None, to_state="new", at=intake.received_at, note=intake.text, actor=by
