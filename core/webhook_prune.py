@@ -3,8 +3,9 @@
 Delivered deliveries go `keep_days` after their delivery; failed ones `keep_failed_days` after
 their last try (at least as long, so an operator still finds them with `hotline webhooks
 deliveries --status failed`); pending ones never. An outbox event goes once it is
-`keep_days` old and no delivery of it is left. Rows go in batches of `BATCH`, each batch its own
-short transaction, so a prune never holds a long lock while the calls write.
+`keep_days` old and no delivery of it is left. Rows go in batches of `BATCH`, each found by a read
+and deleted by id in a short transaction of its own, so a prune never holds a long lock while the
+calls write.
 """
 
 from __future__ import annotations
@@ -71,15 +72,22 @@ def _old_events(now: datetime, keep: Retention) -> ColumnElement[bool]:
 
 
 def prune_batch(db: Database, now: datetime, keep: Retention, limit: int = BATCH) -> Pruned:
-    """At most `limit` deliveries, then at most `limit` events, each in a transaction of its
-    own. The condition is repeated beside the ids: a delivery retried meanwhile
+    """At most `limit` deliveries, then at most `limit` events. The ids are found by a read
+    first, so the search (a scan of the log) holds no write lock, SQLite's one writer least of
+    all; the delete by primary key repeats the condition: a delivery retried meanwhile
     (`hotline webhooks retry`) is pending again and stays."""
     pruned = []
     for model, old in (
         (WebhookDelivery, _old_deliveries(now, keep)),
         (WebhookEvent, _old_events(now, keep)),
     ):
-        ids = select(model.id).where(old).order_by(model.id).limit(limit)
+        with db.transaction() as c:
+            ids = list(c.scalars(select(model.id).where(old).order_by(model.id).limit(limit)))
+        if not ids:
+            pruned.append(0)
+            continue
+        # A transaction of its own: on SQLite a read turned writer fails (SQLITE_BUSY_SNAPSHOT)
+        # when a call's write committed in between.
         with db.transaction() as c:
             pruned.append(c.execute(delete(model).where(model.id.in_(ids), old)).rowcount)
     return Pruned(*pruned)

@@ -297,8 +297,8 @@ class WebApi:
 
     def _read(self, route: Route, *args: Any) -> Any:
         """`_blocking` for a read, its plain answer encoded here in the read's thread: a page's
-        JSON is a quarter of its CPU, and on the reactor it would hold up the calls' replies
-        (a thread gives the GIL back to the reactor within the switch interval)."""
+        JSON is about a third of its handler's CPU, and on the reactor it would hold up the
+        calls' replies (a thread gives the GIL back to the reactor within the switch interval)."""
         result = self._blocking(route, *args)
         return Encoded(encode(result)) if isinstance(result, dict | list) else result
 
