@@ -43,6 +43,7 @@ PG_ADMIN_URL = os.environ.get(
     "HOTLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 TARGET_P99_MS = 50.0
+WARM_UP = 30  # requests before each measured run
 START = datetime(2026, 1, 1, tzinfo=UTC)
 STATES = {Kind.REPAIR: ("new", "dispatched", "done", "closed"), Kind.COMPLAINT: ("escalated",)}
 
@@ -99,9 +100,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux /proc): the service's cost per request,
+    which the machine's load does not inflate as it does wall-clock figures."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(url: str, home: Path, port: int, **settings: str) -> Iterator[None]:
-    """`hotline serve` with its API on ``port``; ``settings``: HOTLINE_* over the defaults."""
+def serve(url: str, home: Path, port: int, **settings: str) -> Iterator[int]:
+    """`hotline serve` with its API on ``port`` (yields its pid); ``settings``: HOTLINE_* over
+    the defaults."""
     env = {
         **os.environ,
         "HOTLINE_HOME": str(home),
@@ -124,7 +133,7 @@ def serve(url: str, home: Path, port: int, **settings: str) -> Iterator[None]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit("hotline serve did not start") from None
                 time.sleep(0.2)
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -143,7 +152,7 @@ async def measure(
 ) -> dict[str, Any]:
     headers = Headers({"Authorization": [f"Bearer {token}"]})
     urls = pages(base, tickets)
-    for _ in range(30):  # warm the connection pool, caches and the service's imports
+    for _ in range(WARM_UP):  # warm the connection pool, caches and the service's imports
         await treq.content(await treq.get(next(urls), headers=headers))
     times: list[float] = []
     errors = 0
@@ -185,12 +194,16 @@ async def run(kind: str, args: argparse.Namespace) -> dict[int, dict[str, Any]]:
         print(f"{kind}: seeded {args.tickets:,} tickets in {seeded:.1f} s", flush=True)
         db.dispose()
         port = free_port()
-        with serve(url, Path(tmp) / "home", port):
+        with serve(url, Path(tmp) / "home", port) as pid:
             base = f"http://127.0.0.1:{port}/api/v1"
-            return {
-                c: await measure(base, token, args.tickets, args.requests, c)
-                for c in args.concurrency
-            }
+            found = {}
+            for c in args.concurrency:
+                used = cpu_seconds(pid)
+                found[c] = await measure(base, token, args.tickets, args.requests, c)
+                # Over the warm-up's requests too: they are served alike.
+                served = found[c]["requests"] + WARM_UP
+                found[c]["cpu_ms"] = (cpu_seconds(pid) - used) / served * 1000
+            return found
 
 
 def main() -> None:
@@ -211,7 +224,8 @@ async def report(args: argparse.Namespace) -> None:
             print(
                 f"{kind:10} c={concurrency:<3} {f['requests']} requests, {f['errors']} errors: "
                 f"p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms "
-                f"(target {TARGET_P99_MS:.0f}: {verdict}), {f['per_second']:.0f} requests/s"
+                f"(target {TARGET_P99_MS:.0f}: {verdict}), {f['per_second']:.0f} requests/s, "
+                f"service CPU {f['cpu_ms']:.2f} ms a request"
             )
     print_load_at_end()
 

@@ -34,6 +34,7 @@ from hotline.core.outbound_desk import OutboundDesk
 from hotline.core.spool import Spool
 from hotline.core.vocabulary import DomainError
 from hotline.core.webhook_desk import WebhookDesk
+from hotline.core.webhook_prune import Retention
 from hotline.dialer.agent_actions import AgentActions
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
@@ -54,6 +55,7 @@ from hotline.metrics_service import (
 from hotline.net.tcp import address_text, stop_listening
 from hotline.recordings.worker import FOLDERS, ConversionWorker, scan
 from hotline.webhooks.deliverer import Deliverer
+from hotline.webhooks.pruner import Pruner
 from hotline.webhooks.sender import Sender
 from hotline.write_batches import WriteBatches
 
@@ -184,6 +186,15 @@ class Service:
             self.clock,
             reactor,
             w.batch,
+            ready=lambda: self._db_ready,
+        )
+        # ... and pruned once past their retention (webhooks.keep_days, keep_failed_days).
+        self.webhook_pruner = Pruner(
+            app.db,
+            Retention.of(w.keep_days, w.keep_failed_days),
+            self.run_blocking,
+            self.clock,
+            reactor,
             ready=lambda: self._db_ready,
         )
         self.ports: list[IListeningPort] = []
@@ -400,6 +411,7 @@ class Service:
         self._catch_up.start(self.app.settings.instance.heartbeat_seconds, now=True)
         self._recordings.start(RECORDINGS_SECONDS, now=False)
         self.webhooks.start(self.app.settings.webhooks.poll_seconds)
+        self.webhook_pruner.start()
         self.live.start()
         if self.relay is not None:
             self.relay.start()
@@ -441,6 +453,7 @@ class Service:
             if loop.running:
                 loop.stop()
         self.webhooks.stop()
+        self.webhook_pruner.stop()
         self.live.stop()
         if self.relay is not None:
             self.relay.stop()

@@ -175,6 +175,10 @@ class WebhookSettings:
     retry_cap_seconds: float = 3600.0
     retry_jitter: float = 0.2
     max_age_hours: float = 24.0  # an event not delivered this long after it happened: failed
+    # Pruned (core/webhook_prune.py): delivered deliveries and outbox events after keep_days,
+    # failed deliveries after keep_failed_days (at least as long: an operator looks for them).
+    keep_days: float = 30.0
+    keep_failed_days: float = 90.0
 
     @property
     def retry(self) -> WebhookRetry:
@@ -333,6 +337,11 @@ def load(home: Path | None = None, env: typing.Mapping[str, str] = os.environ) -
         raise SettingsError(
             "instance.dead_after_beats must be at least 2 and instance.heartbeat_seconds above 0:"
             " one late heartbeat must never make a live instance's calls interrupted"
+        )
+    if not 0 < settings.webhooks.keep_days <= settings.webhooks.keep_failed_days:
+        raise SettingsError(
+            "webhooks.keep_days must be above 0 and webhooks.keep_failed_days at least as long:"
+            " failed deliveries are kept for an operator to see"
         )
     return settings
 

@@ -337,6 +337,29 @@ def _webhooks(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
         hooks, "retry", "webhooks:webhooks_retry", "send a failed delivery again now", common
     )
     p.add_argument("delivery_id", type=int)
+    p = _command(
+        hooks,
+        "prune",
+        "webhooks:webhooks_prune",
+        "delete delivered and failed deliveries, and outbox events, past their retention",
+        common,
+    )
+    p.add_argument(
+        "--older-than",
+        type=_positive_days,
+        metavar="DAYS",
+        help="instead of webhooks.keep_days (failed ones kept webhooks.keep_failed_days at least)",
+    )
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days above 0")
+    return days
 
 
 def _running(sub: Sub) -> None:

@@ -7,6 +7,7 @@ import argparse
 from hotline import serialise
 from hotline.app import App
 from hotline.core import webhooks
+from hotline.core.webhook_prune import Retention, prune
 
 from .output import print_json, print_listing
 
@@ -97,3 +98,13 @@ def webhooks_retry(app: App, args: argparse.Namespace) -> None:
         print_json(data)
     else:
         print(f"webhook delivery {args.delivery_id}: due again now")
+
+
+def webhooks_prune(app: App, args: argparse.Namespace) -> None:
+    w = app.settings.webhooks
+    keep = Retention.of(w.keep_days, w.keep_failed_days, args.older_than)
+    pruned = prune(app.require_db(), app.now(), keep)
+    if args.json:
+        print_json({"deliveries": pruned.deliveries, "events": pruned.events})
+    else:
+        print(f"pruned {pruned.deliveries} deliveries and {pruned.events} outbox events")

@@ -104,7 +104,7 @@ def list_tickets(call: Call) -> dict[str, Any]:
     found = tickets.ticket_page(
         call.session, call.params["state"], call.params["kind"], limit, page_cursor(call)
     )
-    rows = [serialise.ticket_row(t, call.tz) for t in found]
+    rows = serialise.ticket_rows(found, call.tz)
     return page(with_recordings(call.session, rows), limit)
 
 
