@@ -269,7 +269,7 @@ class QueueCall:
         dial = agent.interface.removeprefix("Local/").removesuffix("/n")
         self.call_agent(dial)
         sim.device_state(f"Local/{dial}", "RINGING")
-        sim.member_status(agent)  # Status 2: a ringing Local channel is in use
+        sim.member_status(agent)  # a ringing Local member is in use (Status 2) on Asterisk 22
         left = self.joined + self.plan.queue_timeout_s - sim.now()
         ring_s = max(0.0, min(self.queue.member_timeout_s, left))
         sim.later(ring_s, self.ring_no_answer, ring_s, ring_s >= left)

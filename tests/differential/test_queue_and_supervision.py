@@ -27,6 +27,14 @@ from twisted.internet.defer import Deferred
 
 from hotline.core import dialplan as contract
 from hotline.core.db import Database
+from hotline.core.events import (
+    AgentCallDone,
+    CallConnected,
+    CallOffered,
+    OfferMissed,
+    QueueCallerJoined,
+    QueueCallerLeft,
+)
 from hotline.dialer.agent_actions import AgentActions, SpyMode
 from hotline.dialer.ami_protocol import AMIMessage
 from hotline.net.tcp import bound_port, stop_listening
@@ -43,11 +51,8 @@ TO_ENQUIRIES = (Silence(), Silence(), Keys("0"))  # greeting, "not your unit?", 
 # dialer.agent_channel_template in this suite: agents and supervisors are Local channels into
 # [test-agents], so ChanSpy's prefix is Local/101@test-agents- (asterisk_pbx.TEST_CONTEXTS).
 PHONES = "Local/{agent}@test-agents"
-MEMBERS: tuple[str, ...] = (
-    "101",
-    "102",
-    "103",
-)  # queues.conf's enquiries members, made Local channels
+# queues.conf's enquiries members (made Local channels), also in repairs, duty and outbound
+MEMBERS: tuple[str, ...] = ("101", "102", "103")
 RING_OUT_MEMBER = "109"
 SPIES = (("201", SpyMode.LISTEN), ("202", SpyMode.WHISPER), ("203", SpyMode.BARGE))
 IDLE_AGENT, NO_PHONE = "102", "299"
@@ -226,6 +231,9 @@ def run(folder: Path, make_pbx: PBXFactory) -> Run:
     return run_on_reactor(body, timeout=240)
 
 
+ORIGINATE_FIELDS = ("Response", "Context", "Exten", "Reason", "Uniqueid", "CallerIDNum")
+
+
 def supervision_view(events: list[AMIMessage]) -> dict[str, Any]:
     """Per supervisor's phone: its OriginateResponses, its channels' lives, what it spied on."""
     view: dict[str, Any] = {}
@@ -255,10 +263,17 @@ def supervision_view(events: list[AMIMessage]) -> dict[str, Any]:
     return view
 
 
-ORIGINATE_FIELDS = ("Response", "Context", "Exten", "Reason", "Uniqueid", "CallerIDNum")
 CALL_EVENTS = frozenset(
-    ("QueueCallerJoined", "QueueCallerLeft", "CallOffered", "OfferMissed", "CallConnected")
-) | {"AgentCallDone"}
+    e.__name__
+    for e in (
+        QueueCallerJoined,
+        QueueCallerLeft,
+        CallOffered,
+        OfferMissed,
+        CallConnected,
+        AgentCallDone,
+    )
+)
 
 
 @dataclass
@@ -349,29 +364,26 @@ def test_on_the_simulators(tmp_path_factory: pytest.TempPathFactory) -> None:
         for key, rows in queues.members.items()
     }
     assert states == MEMBER_STATES
-    # the shipped queues.conf sets wrapuptime per queue: members report none of their own
-    assert {
+    # Asterisk reports a member's own wrapuptime: the shipped queues.conf sets the queue's
+    wrapups = {
         r["wrapup_seconds"] for rows in queues.members.values() for r in rows if "device" in r
-    } == {0}
+    }
+    assert wrapups == {0}
     hold, talk = queues.seconds[:2]
     assert hold <= 1 and abs(talk - AGENT_TALK_S) <= 1.5, queues.seconds
     assert queues.unreadable == 0
     spies = supervision_view(events)
-    spied = [
-        ("ChanSpyStart", "Local/101@test-agents-<n>;1"),
-        ("ChanSpyStop", "Local/101@test-agents-<n>;1"),
-    ]
+    agents_call = f"{PHONES.format(agent='101')}-<n>;1"
     for supervisor, mode in SPIES:
-        (answer,) = spies[supervisor]["originate"][:1]
+        answer = spies[supervisor]["originate"][0]
         assert (answer["Response"], answer["Exten"], answer["Reason"]) == ("Success", mode, "4")
-        assert spies[supervisor]["spied on"] == spied
-    # the second time 201 spies (on the idle agent) it waits, and is hung up: cause 0
-    assert sorted(c for n, _, c in spies["201"]["channels"] if n == "Hangup") == [
-        "0",
-        "0",
-        "16",
-        "16",
-    ]
+        assert spies[supervisor]["spied on"] == [
+            ("ChanSpyStart", agents_call),
+            ("ChanSpyStop", agents_call),
+        ]
+    # 201 spies again, on the idle agent: it waits until hung up (cause 0, ChanSpy's end: 16)
+    causes = sorted(c for n, _, c in spies["201"]["channels"] if n == "Hangup")
+    assert causes == ["0", "0", "16", "16"]
     (failed,) = spies[NO_PHONE]["originate"]
     assert (failed["Response"], failed["Reason"], failed["Channel"]) == (
         "Failure",
