@@ -75,7 +75,8 @@ class AMISimulator:
         # [dialer-agent]: an answered call there waits for an agent, else is abandoned.
         self.landing_queues = dict(landing_queues or {})
         self.rng = rng or random.Random()
-        # Preview calls' agents by the Originate's channel (PJSIP/agent101); others answer.
+        # Agents' phones: a preview call's by the Originate's channel (PJSIP/agent101), a member
+        # added with QueueAdd by its interface; others answer.
         self.agents = dict(agents or {})
         self.sessions: list[EventSink] = []
         self.channels: dict[str, Channel] = {}
@@ -130,6 +131,13 @@ class AMISimulator:
                 return
             if not member.paused and not member.ringing_or_up:
                 waiting[0].connect(member)
+
+    def member_status(self, member: QueueMember) -> None:
+        """Its device changed: QueueMemberStatus in every queue it is a member of, as
+        app_queue tells each queue of a device state (checked on Asterisk 22.10.1)."""
+        for queue in list(self.queues.values()):
+            if any(m is member for m in queue.members):
+                self.publish("QueueMemberStatus", "agent", member.event_headers(queue.name))
 
     def serve_member(self, member: QueueMember) -> None:
         """The member is free again: every queue they belong to may hand them a caller."""

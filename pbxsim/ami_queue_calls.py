@@ -121,7 +121,7 @@ class QueueCall:
             sim.hangup_channel(a2, 16)
             agent.ringing_or_up = False
             sim.device_state(agent.interface.removesuffix("/n"), "NOT_INUSE")
-            sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+            sim.member_status(agent)
         self.call.hangup_answered(from_resident=True)
         sim.serve_queue(queue)
 
@@ -200,7 +200,7 @@ class QueueCall:
         sim.set_state(a1, 6)
         sim.exten(a1, "AppQueue", "(Outgoing Line)")
         sim.channel_event("NewConnectedLine", "call", a1)
-        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        sim.member_status(agent)
         sim.publish(
             "DialEnd", "call", [*caller.block(), *a1.block("Dest"), ("DialStatus", "ANSWER")]
         )
@@ -269,6 +269,7 @@ class QueueCall:
         dial = agent.interface.removeprefix("Local/").removesuffix("/n")
         self.call_agent(dial)
         sim.device_state(f"Local/{dial}", "RINGING")
+        sim.member_status(agent)  # a ringing Local member is in use (Status 2) on Asterisk 22
         left = self.joined + self.plan.queue_timeout_s - sim.now()
         ring_s = max(0.0, min(self.queue.member_timeout_s, left))
         sim.later(ring_s, self.ring_no_answer, ring_s, ring_s >= left)
@@ -288,7 +289,7 @@ class QueueCall:
         sim.device_state(agent.interface.removesuffix("/n"), "NOT_INUSE")
         agent.ringing_or_up = False
         self.agent = self.a1 = self.a2 = None
-        sim.publish("QueueMemberStatus", "agent", agent.event_headers(self.queue.name))
+        sim.member_status(agent)
         if self.call.done:  # the caller hung up meanwhile
             sim.serve_queue(self.queue)
             return
@@ -350,7 +351,7 @@ class QueueCall:
         device = agent.interface.removesuffix("/n")
         sim.device_state(device, "NOT_INUSE")
         sim.device_state(device, "NOT_INUSE")
-        sim.publish("QueueMemberStatus", "agent", agent.event_headers(queue.name))
+        sim.member_status(agent)
         sim.device_state(f"Queue:{queue.name}_avail", "NOT_INUSE")
         self.bridge_event("BridgeDestroy", 0, None)
-        sim.later(agent.wrapup_s, sim.serve_member, agent)
+        sim.later(queue.wrapup_of(agent), sim.serve_member, agent)

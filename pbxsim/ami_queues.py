@@ -19,6 +19,8 @@ class QueueMember:
     name: str
     interface: str
     talk_s: tuple[float, float] = (2.0, 2.0)
+    # The member's own wrapuptime (queues.conf `member => ...,wrapuptime`, what its events
+    # report); 0: the queue's `wrapuptime` (`Queue.wrapup_s`) applies, and events say 0.
     wrapup_s: float = 0.0
     ring_s: float = 0.0  # how long the phone rings before an answering agent picks up
     answers: bool = True
@@ -30,6 +32,7 @@ class QueueMember:
     login_time: int = 0
     ringing_or_up: bool = False  # device state (Status 2) - set before InCall
     in_call: bool = False
+    membership: str = "static"  # queues.conf; "dynamic": added with QueueAdd
 
     def _stats(self) -> list[Header]:
         return [
@@ -51,19 +54,19 @@ class QueueMember:
             ("Name", self.name),
             ("Location", self.interface),
             ("StateInterface", self.interface),
-            ("Membership", "static"),
+            ("Membership", self.membership),
             *self._stats(),
             ("Wrapuptime", str(int(self.wrapup_s))),
         ]
 
     def event_headers(self, queue: str) -> list[Header]:
-        """The body of QueueMemberStatus / QueueMemberPause events."""
+        """The body of QueueMemberStatus / Pause / Added / Removed events."""
         return [
             ("Queue", queue),
             ("MemberName", self.name),
             ("Interface", self.interface),
             ("StateInterface", self.interface),
-            ("Membership", "static"),
+            ("Membership", self.membership),
             *self._stats(),
             ("Ringinuse", "0"),
             ("Wrapuptime", str(int(self.wrapup_s))),
@@ -86,11 +89,15 @@ class Queue:
     members: list[QueueMember]
     strategy: str = "ringall"
     member_timeout_s: float = 15.0  # queues.conf `timeout`: how long a member's phone rings
+    wrapup_s: float = 0.0  # queues.conf `wrapuptime`, for members without their own
     waiting: list[WaitingCaller] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0
     holdtime: int = 0
     talktime: int = 0
+
+    def wrapup_of(self, member: QueueMember) -> float:
+        return member.wrapup_s or self.wrapup_s
 
     def params(self) -> list[Header]:
         perf = "100.0" if self.completed else "0.0"

@@ -20,6 +20,8 @@ from hotline.dialer.ami_protocol import (
 from hotline.net.tcp import connected
 from hotline.pbxsim.ami_channels import Channel, parse_caller_id
 from hotline.pbxsim.ami_pbx import PBX, EventSink, OriginateRequest
+from hotline.pbxsim.ami_queues import QueueMember
+from hotline.pbxsim.ami_residents import AgentPlan
 
 if TYPE_CHECKING:
     from hotline.pbxsim.ami_queues import Queue
@@ -406,6 +408,52 @@ class AMISession(EventSink):
     def action_queuesummary(self, request: AMIMessage) -> None:
         items = [("QueueSummary", q.summary(self.sim.now())) for q in self._queues(request)]
         self.list_response(request, "Queue summary will follow", items, "QueueSummaryComplete")
+
+    def action_queueadd(self, request: AMIMessage) -> None:
+        """A dynamic member (app_queue's replies, as Asterisk 22.10.1 words them)."""
+        name, interface = request.get("Queue"), request.get("Interface")
+        if not name or not interface:
+            self.error(request, f"'{'Interface' if name else 'Queue'}' not specified.")
+            return
+        queue = self.sim.queues.get(name)
+        if queue is None:
+            self.error(request, "Unable to add interface to queue: No such queue")
+            return
+        if any(m.interface == interface for m in queue.members):
+            self.error(request, "Unable to add interface: Already there")
+            return
+        name = request.get("MemberName") or interface
+        paused = request.get("Paused", "").lower() in ("true", "yes", "1")
+        phone = self.sim.agents.get(interface, AgentPlan())  # does the phone answer?
+        added = QueueMember(
+            name, interface, ring_s=phone.ring_s, answers=phone.answer, paused=paused
+        )
+        added.membership = "dynamic"
+        added.login_time = int(self.sim.now())
+        queue.members.append(added)
+        self.respond(request, "Success", message="Added interface to queue")
+        self.sim.publish("QueueMemberAdded", "agent", added.event_headers(queue.name))
+        self.sim.serve_queue(queue)
+
+    def action_queueremove(self, request: AMIMessage) -> None:
+        name, interface = request.get("Queue"), request.get("Interface")
+        if not name or not interface:
+            self.error(request, "Need 'Queue' and 'Interface' parameters.")
+            return
+        queue = self.sim.queues.get(name)
+        if queue is None:
+            self.error(request, "Unable to remove interface from queue: No such queue")
+            return
+        found = [m for m in queue.members if m.interface == interface]
+        if not found:
+            self.error(request, "Unable to remove interface: Not there")
+            return
+        if found[0].membership != "dynamic":
+            self.error(request, "Member not dynamic")
+            return
+        queue.members.remove(found[0])
+        self.respond(request, "Success", message="Removed interface from queue")
+        self.sim.publish("QueueMemberRemoved", "agent", found[0].event_headers(queue.name))
 
     def action_queuepause(self, request: AMIMessage) -> None:
         interface = request.get("Interface", "")

@@ -19,12 +19,13 @@ from asterisk_dialplan import CONF_DIR
 from daemon import Daemon
 
 AMI_USER, AMI_SECRET = "hotline", "differential-secret"
+AGENT_TALK_S = 4.0  # [test-agents] 101-108 talk this long after answering
 # Agents are Local channels into [test-agents]: 101-103 answer and talk, 109 never answers.
 AGENT_MEMBER = re.compile(r"^member => PJSIP/agent(\d+),", re.MULTILINE)
 
-TEST_CONTEXTS = """
+TEST_CONTEXTS = f"""
 ; ---------------------------------------------------------------- test-only (differential suite)
-; Residents the dialer calls (dialer.channel_template = Local/{number}@test-residents), by the
+; Residents the dialer calls (dialer.channel_template = Local/{{number}}@test-residents), by the
 ; prefix of their number (scenario.OUTCOME_PREFIXES): 1381 answer, 1382 busy, 1383 congestion,
 ; 1384 ring without
 ; answer, 1385 reject (cause 21), 1386 unallocated (cause 1); anything else does not exist.
@@ -40,19 +41,22 @@ exten => _1384XXXXXXX,1,Ringing()
 exten => _1385XXXXXXX,1,Hangup(21)
 exten => _1386XXXXXXX,1,Hangup(1)
 
-; Queue members: the agent's phone answers and talks for a while; 109 never answers.
+; Queue members: the agent's phone answers and talks for AGENT_TALK_S; 109 never answers.
+; Supervisors' phones (20X) answer and stay on the line; 299 is no phone at all.
 [test-agents]
 exten => _10[1-8],1,Answer()
- same => n,Wait(20)
+ same => n,Wait({AGENT_TALK_S:g})
  same => n,Hangup()
 exten => 109,1,Ringing()
  same => n,Wait(120)
+exten => _20X,1,Answer()
+ same => n,Wait(600)
 
 ; The resident's side of an inbound call: it idles; the driver sends its keys (PlayDTMF on this
 ; half of the Local channel reaches the hotline half as keypad input), speaks and hangs up.
 [test-caller]
 exten => s,1,Wait(600)
-exten => _speak.,1,Playback(test/${EXTEN})
+exten => _speak.,1,Playback(test/${{EXTEN}})
  same => n,Wait(600)
 """
 

@@ -7,6 +7,7 @@ and reports which queue the dialplan handed each inbound call to.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from asterisk_dialplan import CONF_DIR, HungUp, parse_dialplan, run, split_top
@@ -38,9 +39,12 @@ ANSWERING_AGENTS = [f"Local/{n}@test-agents/n" for n in (101, 102, 103)]
 
 
 class PrefixResidents(ResidentModel):
-    """The AMI simulator's residents, as [test-residents] answers on the real PBX."""
+    """The AMI simulator's residents, as [test-residents] answers on the real PBX, and the
+    supervisors' phones of [test-agents] (20X answer at once)."""
 
     def plan(self, number: str, context: str) -> ResidentPlan | None:
+        if context == "test-agents":
+            return ResidentPlan("answer") if re.fullmatch(r"20\d", number) else None
         outcome = OUTCOME_PREFIXES.get(number[:4]) if context == "test-residents" else None
         return ResidentPlan(outcome, ring_s=1.0) if outcome else None
 
@@ -306,8 +310,9 @@ class RealPBX:
     def _joined(self, event: AMIMessage) -> None:
         if self.agi_channel and event.get("Channel") == self.agi_channel and not self.joined:
             self.joined = event.get("Queue")
-            caller = self.agi_channel[:-1] + "1"
-            self._act(0.2, "Hangup", ("Channel", caller))
+            patience = self.call.patience_s if self.call else None
+            if patience is not None:
+                self._act(patience, "Hangup", ("Channel", self.agi_channel[:-1] + "1"))
 
     def _hangup(self, event: AMIMessage) -> None:
         if self.agi_channel and event.get("Channel") == self.agi_channel and self.ended:

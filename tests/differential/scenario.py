@@ -33,6 +33,8 @@ class InboundCall:
     inputs: tuple[Input, ...]
     # SIGKILL `hotline serve` when its flow sends a command starting with this.
     kill_service_at: str | None = None
+    # The caller hangs up this long after joining a queue; None: stays until the agent hangs up.
+    patience_s: float | None = 0.2
 
 
 @dataclass(frozen=True)

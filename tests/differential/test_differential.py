@@ -7,9 +7,7 @@ same queue. The simulator half always runs, and checks what each scenario is abo
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,6 @@ from harness import (
     prepare_database,
     service_env,
     until,
-    write_sounds,
 )
 from pbxs import RealPBX, SimulatedPBX
 from scenario import InboundCall, Outcome, Scenario, read_outcome
@@ -190,24 +187,8 @@ def run_scenario(scenario: Scenario, folder: Path, make_pbx: PBXFactory) -> Outc
     return read_outcome(db, handed)
 
 
-@pytest.fixture(scope="module")
-def real_asterisk() -> Iterator[RealAsterisk | None]:
-    binary, _ = find_binary()
-    if binary is None:
-        yield None  # each test says why it is skipped (and the report header)
-        return
-    folder = Path(tempfile.mkdtemp(prefix="hotline-asterisk-"))
-    sounds = folder / "sounds"
-    write_sounds(
-        sounds, [i for s in SCENARIOS for c in s.inbound for i in c.inputs if isinstance(i, Speak)]
-    )
-    asterisk = RealAsterisk(binary, folder / "pbx", sounds)
-    asterisk.start()
-    try:
-        yield asterisk
-    finally:
-        asterisk.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+# The residents' speech the real Asterisk plays (conftest.real_asterisk).
+SPEECHES = [i for s in SCENARIOS for c in s.inbound for i in c.inputs if isinstance(i, Speak)]
 
 
 _simulated: dict[str, Outcome] = {}
