@@ -40,6 +40,17 @@ QUEUES = (
     QUEUE_DUTY,
     QUEUE_OUTBOUND,
 )
+# Each queue's `wrapuptime`: after a call app_queue offers the member nothing for this long. AMI
+# never says it (a member's `Wrapuptime` field is the member's own setting, 0 unless its
+# `member =>` line sets one, which then wins), so the dialer and the live state take it from here.
+WRAPUP_SECONDS = {
+    QUEUE_REPAIRS: 10,
+    QUEUE_COMPLAINTS: 10,
+    QUEUE_ENQUIRIES: 10,
+    QUEUE_CASHIER: 10,
+    QUEUE_DUTY: 10,
+    QUEUE_OUTBOUND: 15,
+}
 
 # ---------------------------------------------------------------- what a call flow sets (FastAGI)
 STATUS = "HOTLINE_STATUS"  # the flow's word to the dialplan, which trusts only STATUS_DONE

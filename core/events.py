@@ -246,7 +246,7 @@ class QueueMemberState(Event):
     device: str  # free, busy, ringing, offline
     paused: bool
     paused_reason: str | None
-    wrapup_seconds: int  # the queue's wrapuptime: how long wrap-up lasts after a call
+    wrapup_seconds: int  # how long wrap-up lasts after a call: the member's own, else its queue's
     at: datetime
 
 

@@ -3,8 +3,10 @@
 QueueMemberStatus Status is Asterisk's device state: 1 not in use (free), 2 in use, 3 busy,
 6 ringing, 7 ring in use, 8 on hold (all busy with a call), 4 invalid and 5 unavailable (gone).
 After AgentComplete the member is in wrap-up: for the queue's `wrapuptime` (an end the pacer is
-told), and for as long as the agent then stays paused (after-call work: the end comes with the
-unpause, and the predictive pacer learns its length from these events). A member paused when
+told; AMI never reports a queue's, so it comes from the dialplan contract, and a member's own
+`Wrapuptime` wins when its line sets one), and for as long as the agent then stays paused
+(after-call work: the end comes with the unpause, and the predictive pacer learns its length
+from these events). A member paused when
 not after a call (a break, a ring-no-answer autopause) is gone for the dialer. A pause must
 follow AgentComplete within `pause_grace` seconds (or the queue's wrap-up) to count as
 after-call work; without one the member is free once that time is over.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+
+from hotline.core.dialplan import WRAPUP_SECONDS
 
 from .agent_states import AgentSink
 from .ami_protocol import AMIMessage
@@ -26,7 +30,7 @@ class QueueAgents:
         self, queue: str, pacer: AgentSink, clock: Callable[[], float], pause_grace: float = 2.0
     ) -> None:
         self.queue, self.pacer, self.clock = queue, pacer, clock
-        self.wrapup_seconds = 0.0
+        self.wrapup_seconds = float(WRAPUP_SECONDS.get(queue, 0))  # a member's own wins
         self.pause_grace = pause_grace
         self._wrapup_until: dict[str, float] = {}
         self._after_call: set[str] = set()  # AgentComplete seen, not free again yet
@@ -48,9 +52,6 @@ class QueueAgents:
 
     def on_event(self, msg: AMIMessage) -> None:
         name = msg.name
-        if name == "QueueParams" and msg.get("Queue") == self.queue:
-            self.wrapup_seconds = float(msg.get("Wrapuptime") or self.wrapup_seconds)
-            return
         member = self._member(msg)
         if member is None:
             return

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from hotline.core.dialplan import WRAPUP_SECONDS
 from hotline.core.event_bus import EventBus
 from hotline.core.events import (
     AgentCallDone,
@@ -137,7 +138,9 @@ class QueueEvents:
                 device=DEVICE.get(msg.get("Status") or "", "offline"),
                 paused=msg.get("Paused") == "1",
                 paused_reason=reason or None,
-                wrapup_seconds=self.fields.integer(msg, "Wrapuptime"),
+                # the member's own wrap-up when its line sets one, else its queue's
+                wrapup_seconds=self.fields.integer(msg, "Wrapuptime")
+                or WRAPUP_SECONDS.get(queue, 0),
                 at=at,
             )
         if name == "QueueMemberRemoved":

@@ -245,6 +245,10 @@ def test_queue_settings() -> None:
         assert queue["announce-holdtime"] == "no", name
         assert queue["ringinuse"] == "no", name
     assert one(sections, QUEUE_OUTBOUND)["wrapuptime"] == "15"
+    # AMI never reports a queue's wrap-up: the service takes it from the contract
+    for section in (s for s in sections if s.name in QUEUES):
+        stated = [v for k, v in effective(sections, section) if k == "wrapuptime"]
+        assert stated[-1:] == [str(contract.WRAPUP_SECONDS[section.name])], section.name
     duty = one(sections, QUEUE_DUTY)
     assert (duty["joinempty"], duty["leavewhenempty"]) == ("yes", "no")
 
