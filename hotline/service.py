@@ -38,6 +38,7 @@ from hotline.dialer.agent_actions import AgentActions
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
+from hotline.dialer.pbx_snapshot import PbxSnapshot
 from hotline.dialer.queue_events import QueueEvents, agent_namer
 from hotline.live_relay import LiveRelay
 from hotline.live_state import CallContext, LiveState
@@ -366,6 +367,14 @@ class Service:
             self.ami.field_errors,
         )
         self.ami.on_any(queue_events.on_event)
+        # What the PBX has up, asked at each (re)connect: the live state knows the calls in
+        # progress after a restart or an AMI outage.
+        snapshot = PbxSnapshot(self.ami, self.bus, queue_events, self.clock, self.ami.field_errors)
+        self.ami.on_connected(
+            lambda _client: Deferred.fromCoroutine(snapshot.take()).addErrback(
+                lambda f: log.warning("PBX snapshot: %s", f.getErrorMessage())
+            )
+        )
         if self.metrics is not None:
             metrics = self.metrics
             watch_ami(self.ami, metrics)

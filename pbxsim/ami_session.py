@@ -111,14 +111,30 @@ class AMISession(EventSink):
         ]
 
     def list_response(
-        self, request: AMIMessage, message: str, items: list[tuple[str, list[Header]]], done: str
+        self,
+        request: AMIMessage,
+        message: str,
+        items: list[tuple[str, list[Header]]],
+        done: str,
+        *,
+        id_first: bool = False,
+        done_extra: tuple[Header, ...] = (),
     ) -> None:
+        """An event list; ``id_first``: the items carry the ActionID first (manager.c's own
+        lists), else last (app_queue's)."""
         self.respond(request, "Success", ("EventList", "start"), ("Message", message))
         aid = [("ActionID", request.action_id)] if request.action_id is not None else []
         for event, headers in items:
-            self.send([("Event", event), *headers, *aid])
+            body = [*aid, *headers] if id_first else [*headers, *aid]
+            self.send([("Event", event), *body])
         self.send(
-            [("Event", done), *aid, ("EventList", "Complete"), ("ListItems", str(len(items)))]
+            [
+                ("Event", done),
+                *aid,
+                ("EventList", "Complete"),
+                ("ListItems", str(len(items))),
+                *done_extra,
+            ]
         )
 
     # -- dispatch --------------------------------------------------------------
@@ -307,14 +323,63 @@ class AMISession(EventSink):
                     "CoreShowChannel",
                     [
                         *chan.block(),
+                        ("BridgeId", chan.bridge),
                         ("Application", chan.application),
                         ("ApplicationData", chan.app_data),
                         ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
-                        ("BridgeId", ""),
                     ],
                 )
             )
-        self.list_response(request, "Channels will follow", items, "CoreShowChannelsComplete")
+        self.list_response(
+            request, "Channels will follow", items, "CoreShowChannelsComplete", id_first=True
+        )
+
+    def action_status(self, request: AMIMessage) -> None:
+        """manager.c's Status: every channel (or the one named), with the channel variables
+        the request's ``Variables`` lists, one ``Variable: NAME=value`` header each."""
+        if request.get("Channel"):
+            chan = self._named_channel(request)
+            if chan is None:
+                return
+            chans = [chan]
+        else:
+            chans = list(self.sim.channels.values())
+        names = [n.strip() for n in (request.get("Variables") or "").split(",") if n.strip()]
+        now = self.sim.now()
+        items = [
+            (
+                "Status",
+                [
+                    ("Privilege", "Call"),
+                    *chan.block(),
+                    ("Type", chan.name.split("/", 1)[0]),
+                    ("DNID", ""),
+                    ("EffectiveConnectedLineNum", chan.connected_num),
+                    ("EffectiveConnectedLineName", chan.connected_name),
+                    ("TimeToHangup", "0"),
+                    ("BridgeID", chan.bridge),
+                    ("Application", chan.application),
+                    ("Data", chan.app_data),
+                    ("Nativeformats", "(ulaw)"),
+                    ("Readformat", "ulaw"),
+                    ("Readtrans", ""),
+                    ("Writeformat", "ulaw"),
+                    ("Writetrans", ""),
+                    ("Callgroup", "0"),
+                    ("Pickupgroup", "0"),
+                    ("Seconds", str(int(now - (chan.answered or chan.created)))),
+                    *(("Variable", f"{n}={chan.variables.get(n, '')}") for n in names),
+                ],
+            )
+            for chan in chans
+        ]
+        self.list_response(
+            request,
+            "Channel status will follow",
+            items,
+            "StatusComplete",
+            done_extra=(("Items", str(len(items))),),
+        )
 
     def action_hangup(self, request: AMIMessage) -> None:
         chan = self._named_channel(request)
@@ -401,6 +466,10 @@ class AMISession(EventSink):
         for queue in self._queues(request):
             items.append(("QueueParams", queue.params()))
             items.extend(("QueueMember", m.status_headers(queue.name)) for m in queue.members)
+            items.extend(
+                ("QueueEntry", caller.entry_headers(queue.name, position, self.sim.now()))
+                for position, caller in enumerate(queue.waiting, 1)
+            )
         self.list_response(request, "Queue status will follow", items, "QueueStatusComplete")
 
     def action_queuesummary(self, request: AMIMessage) -> None:
