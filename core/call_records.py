@@ -69,3 +69,11 @@ def call_facts(session: Session, key: str) -> CallFacts | None:
         call.campaign_id,
         call.lead_id,
     )
+
+
+def live_call_id(session: Session, record_id: int | None) -> str | None:
+    """The id the live stream knows a stored call by: its key, an inbound call's without "in:"."""
+    if record_id is None:
+        return None
+    key = session.scalar(select(CallRecord.key).where(CallRecord.id == record_id))
+    return None if key is None else key.removeprefix("in:")

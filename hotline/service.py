@@ -23,11 +23,11 @@ from hotline.agi.flows.context import FlowContext, Runner
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
-from hotline.core.call_records import call_facts
+from hotline.core.call_records import call_facts, live_call_id
 from hotline.core.db import flow_threads
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
-from hotline.core.events import Event
+from hotline.core.events import Event, RecordingIndexed
 from hotline.core.instances import Heartbeat, instance_id
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
@@ -62,7 +62,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-RECORDINGS_SECONDS = 30.0  # how often new recordings are indexed and converted
 RECORDINGS_BATCH = 20
 
 
@@ -248,22 +247,40 @@ class Service:
             self.bus,
         )
 
-    def _archive_blocking(self) -> tuple[int, int]:
+    def _archive_blocking(self) -> tuple[list[RecordingIndexed], int]:
+        """Index and convert; returns what was indexed (as events) and the conversions failed."""
         s = self.app.settings
+        at = self.clock()
         with self.app.db.session() as session:
-            scan(
+            found = scan(
                 session,
                 s.recordings_dir,
-                at=self.clock(),
+                at=at,
                 retention_years=s.followup.retention_years,
+                settle=timedelta(seconds=s.recordings.settle_seconds),
             )
-        return self.converter.run_once(RECORDINGS_BATCH)
+            indexed = [
+                RecordingIndexed(
+                    recording_id=r.id,
+                    kind=r.kind,
+                    ticket_id=r.ticket_id,
+                    call_id=live_call_id(session, r.call_id),
+                    restricted=r.restricted,
+                    at=at,
+                )
+                for r in found
+            ]
+        _archived, failed = self.converter.run_once(RECORDINGS_BATCH)
+        return indexed, failed
 
     def _archive_recordings(self) -> Deferred[None]:
-        """Index what Asterisk recorded and convert it to the archive format, off the reactor."""
+        """Index what Asterisk recorded and convert it to the archive format, off the reactor;
+        each recording indexed is told on the bus (a pop's player appears)."""
 
-        def done(result: tuple[int, int]) -> None:
-            _archived, failed = result
+        def done(result: tuple[list[RecordingIndexed], int]) -> None:
+            indexed, failed = result
+            for event in indexed:
+                self.bus.publish(event)
             if failed and self.metrics is not None:
                 self.metrics.conversion_failed(failed)
 
@@ -407,7 +424,7 @@ class Service:
         self.ports.append(port)
         log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(self.app.settings.instance.heartbeat_seconds, now=True)
-        self._recordings.start(RECORDINGS_SECONDS, now=False)
+        self._recordings.start(s.recordings.index_seconds, now=False)
         self.webhooks.start(self.app.settings.webhooks.poll_seconds)
         self.live.start()
         if self.relay is not None:

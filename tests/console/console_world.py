@@ -48,6 +48,7 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "cashier": ("102",),
     "duty": ("102",),
 }
+SETTLE_S = 3  # a recording this old (by its mtime) is indexed
 TIME_SCALE = 0.25  # the simulated PBX runs 4x faster than real time
 # A known resident reports a leak (an emergency repair): the flow files it, the repairs queue
 # rings agent 101.
@@ -156,6 +157,9 @@ def start_console(
             "HOTLINE_AMI_PORT": str(ami_port),
             "HOTLINE_AMI_USERNAME": AMI_USER,
             "HOTLINE_AMI_SECRET": AMI_SECRET,
+            # Recordings indexed soon after they are written: a pop's player is seen arriving.
+            "HOTLINE_RECORDINGS_INDEX_SECONDS": "1",
+            "HOTLINE_RECORDINGS_SETTLE_SECONDS": str(SETTLE_S),
         },
         fastagi_port=fastagi_port,
     )

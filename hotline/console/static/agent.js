@@ -95,6 +95,8 @@ function renderPop() {
         : el("p", { class: "muted" }, t(`recording.${r.kind}`), " · ", t("recording.restricted")),
     ),
   );
+  // Recorded but not indexed yet: `recording.indexed` (or a reload) brings the player.
+  document.getElementById("pop-recording-pending").hidden = !p.recording_pending;
   renderLead();
   renderContext();
   if (tk) editTicket(tk);
@@ -470,6 +472,9 @@ function onEvent(type, e) {
   } else if (type === "queue.state") {
     queueFigures[e.queue] = { ...(queueFigures[e.queue] || {}), ...e };
     showQueueFigures();
+  } else if (type === "recording.indexed" && pop && pop.recording_pending &&
+      ((pop.ticket && e.ticket_id === pop.ticket.id) || e.call_id === pop.call_id)) {
+    loadPop();
   } else if (type === "ticket.changed" && ticket && e.ticket_id === ticket.id) {
     api("GET", `/tickets/${ticket.id}`).then(editTicket, () => null);
   } else if (type === "ticket.changed" && pop && e.unit === pop.unit) {

@@ -7,7 +7,7 @@ import { t } from "./page.js";
 
 const TYPES = [
   "call.arrived", "call.identified", "call.queued", "call.offered", "call.connected",
-  "call.ended", "ticket.changed", "agent.state", "queue.state", "campaign.state",
+  "call.ended", "ticket.changed", "recording.indexed", "agent.state", "queue.state", "campaign.state",
 ];
 
 export function openStream({ onEvent, onReset }) {
