@@ -23,6 +23,13 @@ def test_an_agent_signs_in_and_is_refused_the_wallboard_and_restricted_recording
     page = sign_in("li")
     expect(page.get_by_test_id("who")).to_contain_text("li")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")  # li's language
+    # The page comes with the live snapshots and the stream's id: it asks for none of them.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.reload()
+    expect(page.locator("#link")).to_have_attribute("data-state", "live")
+    assert [url for url in asked if "/api/v1/events/stream?last_event_id=" in url]
+    assert not [url for url in asked if "/api/v1/live/" in url]
     reply = page.goto(f"{console.url}/console/supervisor")
     assert reply is not None and reply.status == 403
     expect(page.get_by_test_id("refused")).to_be_visible()
