@@ -41,6 +41,7 @@ class AMISession(EventSink):
         self.session_tv = ""
         self.events_mask: set[str] | None = None  # None = all classes
         self.filters: list[re.Pattern[str]] = []
+        self.denied: list[re.Pattern[str]] = []  # the user's `eventfilter = !regex` lines
         self.closing = False
         self.gone = False
 
@@ -91,9 +92,11 @@ class AMISession(EventSink):
             return
         if self.events_mask is not None and privilege not in self.events_mask:
             return
-        if self.filters:
+        if self.filters or self.denied:
             text = data.decode("utf-8", "surrogateescape")
-            if not any(f.search(text) for f in self.filters):
+            if self.filters and not any(f.search(text) for f in self.filters):
+                return
+            if any(f.search(text) for f in self.denied):
                 return
         connected(self).write(data)
 
@@ -177,6 +180,7 @@ class AMISession(EventSink):
             self.sim.later(1.0, self._refuse_login, request)
             return
         self.username = user
+        self.denied = [re.compile(f) for f in self.sim.denied_events.get(user, ())]
         self.respond(request, "Success", message="Authentication accepted")
         uptime = str(int(self.sim.now() - self.sim.started))
         self.sim_event_to_self(

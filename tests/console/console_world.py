@@ -55,6 +55,17 @@ TIME_SCALE = 0.25  # the simulated PBX runs 4x faster than real time
 LEAK: list[Input] = [Silence(), Silence(), Keys("1"), Keys("1"), Speak(2.0), Keys("1")]
 
 
+def shipped_event_denials() -> tuple[str, ...]:
+    """The `eventfilter = !regex` lines of the shipped manager.conf: what Asterisk never sends
+    the service (the simulator drops the same)."""
+    conf = Path(__file__).resolve().parents[2] / "asterisk-conf" / "manager.conf"
+    return tuple(
+        value.strip().removeprefix("!")
+        for key, _, value in (line.partition("=") for line in conf.read_text().splitlines())
+        if key.strip() == "eventfilter" and value.strip().startswith("!")
+    )
+
+
 def why_no_browser() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"no {CHROMIUM}: install Debian's chromium (./run test does)"
@@ -146,6 +157,7 @@ def start_console(
             queues=queues,
             time_scale=time_scale,
             users={AMI_USER: AMI_SECRET},
+            denied_events={AMI_USER: shipped_event_denials()},
         )
     )
     ami_port = loop.call(lambda: bound_port(pbx.listen_ami()))
