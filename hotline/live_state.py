@@ -486,8 +486,8 @@ class LiveState:
         c.ticket_id, c.unit = c.ticket_id or e.ticket_id, c.unit or e.unit
         call.caller, call.queue = call.caller or e.caller, e.queue
         if e.agent is None:
-            if call.state == "queued":
-                return
+            if call.state in ("queued", "offered"):
+                return  # known waiting (or ringing an agent: still in the queue's list)
             call.state, call.joined = "queued", e.since
             board = self._board(e.queue, e.at)
             board.waiting[e.call_id] = e.since

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from hotline.core import dialplan
 from hotline.core.event_bus import EventBus
-from hotline.core.events import CallInProgress, Event, PbxCallsListed
+from hotline.core.events import CallInProgress, CallOffered, Event, PbxCallsListed
 from hotline.dialer.ami_client import AMIActionError, AMIListResult
 from hotline.dialer.pbx_snapshot import PbxSnapshot, device_of
 from hotline.dialer.queue_events import QueueEvents, agent_namer
@@ -140,3 +140,23 @@ def test_a_waiting_caller_is_waiting_again() -> None:
         live.apply(event)
     (queue,) = live.queue_rows()
     assert queue["waiting"] == 1 and queue["longest_wait_s"] >= 3
+
+
+def test_a_call_ringing_an_agent_stays_offered() -> None:
+    """AMI back while an agent's phone rings: the caller is still in the queue's list."""
+    live = LiveState(ZoneInfo("Asia/Shanghai"), 15.0, Clock().callLater, lambda: AT)
+    live.apply(CallOffered(call_id="1.1", agent="101", queue="repairs", caller="139", at=AT))
+    waiting = CallInProgress(
+        call_id="1.1",
+        queue="repairs",
+        agent=None,
+        caller="139",
+        ticket_id=None,
+        unit=None,
+        since=AT,
+        at=AT,
+    )
+    live.apply(waiting)
+    live.apply(PbxCallsListed(call_ids=("1.1",), at=AT))
+    (row,) = live.call_rows("101")
+    assert row["state"] == "offered"
