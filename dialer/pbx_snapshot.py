@@ -27,6 +27,12 @@ from .queue_events import QueueEvents
 log = logging.getLogger(__name__)
 QUEUE_APP = "Queue"
 FLOW_VARIABLES = (dialplan.TICKET, dialplan.UNIT)
+MAX_UNIT = 40  # a unit code as the flow sets it; anything longer is not one
+
+
+def _id_like(text: str) -> bool:
+    """A database id as the flow wrote it: ASCII digits, within a 64-bit integer."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ class PbxSnapshot:
                 variables = flow_variables(await self.ami.status(leg.name, FLOW_VARIABLES))
             except AMIActionError:  # "No such channel": it hung up since the listing
                 continue
-            ticket = variables.get(dialplan.TICKET, "")
+            ticket, unit = variables.get(dialplan.TICKET, ""), variables.get(dialplan.UNIT)
             dialer_call = leg.linkedid and self.queue_events.dialer_call(leg.linkedid)
             calls.append(
                 CallInProgress(
@@ -136,8 +142,8 @@ class PbxSnapshot:
                     queue=queue,
                     agent=agent,
                     caller=leg.caller,
-                    ticket_id=int(ticket) if ticket.isdigit() else None,
-                    unit=variables.get(dialplan.UNIT),
+                    ticket_id=int(ticket) if _id_like(ticket) else None,
+                    unit=unit if unit and len(unit) <= MAX_UNIT and unit.isprintable() else None,
                     since=now - timedelta(seconds=wait),
                     at=now,
                 )
