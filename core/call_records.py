@@ -39,7 +39,9 @@ class CallFacts:
 def call_facts(session: Session, key: str) -> CallFacts | None:
     """The call stored under ``key`` (a uniqueid, or the dialer's call id): its ticket's unit,
     its lead's resident, or the resident whose phone called (the first, as the flow picks)."""
-    call = session.scalar(select(CallRecord).where(CallRecord.key == key))
+    # An inbound call's record is keyed "in:<uniqueid>" (agi/flows/visit.py), a dialer call's
+    # by its call id.
+    call = session.scalar(select(CallRecord).where(CallRecord.key.in_((key, f"in:{key}"))))
     if call is None:
         return None
     ticket = session.get(Ticket, call.ticket_id) if call.ticket_id else None
@@ -67,3 +69,11 @@ def call_facts(session: Session, key: str) -> CallFacts | None:
         call.campaign_id,
         call.lead_id,
     )
+
+
+def live_call_id(session: Session, record_id: int | None) -> str | None:
+    """The id the live stream knows a stored call by: its key, an inbound call's without "in:"."""
+    if record_id is None:
+        return None
+    key = session.scalar(select(CallRecord.key).where(CallRecord.id == record_id))
+    return None if key is None else key.removeprefix("in:")

@@ -237,6 +237,41 @@ class AgentCallDone(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallInProgress(CallEvent):
+    """A queue call the PBX has up, found by asking it (QueueStatus, CoreShowChannels, Status)
+    at start or after AMI reconnected, not seen beginning: waiting, or talking with an agent."""
+
+    queue: str
+    agent: str | None  # the agent (extension) talking with the caller; None: waiting
+    caller: str | None
+    ticket_id: int | None  # the flow's HOTLINE_TICKET on the caller's channel
+    unit: str | None  # the flow's HOTLINE_UNIT
+    since: datetime  # when it joined the queue, or was answered (as near as the PBX says)
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PbxCallsListed(Event):
+    """Every queue call the PBX has up was listed (a CallInProgress each, just before): a call
+    the live state holds that is not among them ended while nobody was listening."""
+
+    call_ids: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingIndexed(Event):
+    """A recording was indexed (it can be played now): a voice description's player appears."""
+
+    recording_id: int
+    kind: str  # call, description, comment
+    ticket_id: int | None
+    call_id: str | None  # the live call id (uniqueid, or the dialer's) of its call record
+    restricted: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueueMemberState(Event):
     """A queue member's device and pause state (QueueMemberStatus, Pause, Added)."""
 

@@ -492,6 +492,13 @@ class AMIClient:
     def core_show_channels(self, *, action_id: str | None = None) -> defer.Deferred[AMIListResult]:
         return self.send_action("CoreShowChannels", action_id=action_id)
 
+    def status(
+        self, channel: str, variables: Iterable[str] = (), *, action_id: str | None = None
+    ) -> defer.Deferred[AMIListResult]:
+        """One channel's Status, with the channel variables named (``Variable: NAME=value``)."""
+        headers: list[Header] = [("Channel", channel), ("Variables", ",".join(variables))]
+        return self.send_action("Status", headers, action_id=action_id)
+
     def getvar(
         self, channel: str | None, name: str, *, action_id: str | None = None
     ) -> defer.Deferred[str]:

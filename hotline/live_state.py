@@ -23,6 +23,7 @@ from hotline.core.events import (
     CallConnected,
     CallEnded,
     CallerIdentified,
+    CallInProgress,
     CallOffered,
     CampaignChanged,
     Event,
@@ -30,10 +31,12 @@ from hotline.core.events import (
     OfferMissed,
     OriginatePlaced,
     OutboundAnswered,
+    PbxCallsListed,
     QueueCallerJoined,
     QueueCallerLeft,
     QueueMemberRemoved,
     QueueMemberState,
+    RecordingIndexed,
     ReportFiled,
     TicketChanged,
 )
@@ -475,6 +478,47 @@ class LiveState:
             },
         )
 
+    def _in_progress(self, e: CallInProgress) -> None:
+        """A call the PBX says is up (asked at start or after AMI came back): kept as if its
+        events had been seen, and its agent's screen told it is connected (again)."""
+        call = self._call(e.call_id, "in", e.since)
+        c = call.context
+        c.ticket_id, c.unit = c.ticket_id or e.ticket_id, c.unit or e.unit
+        call.caller, call.queue = call.caller or e.caller, e.queue
+        if e.agent is None:
+            if call.state in ("queued", "offered"):
+                return  # known waiting (or ringing an agent: still in the queue's list)
+            call.state, call.joined = "queued", e.since
+            board = self._board(e.queue, e.at)
+            board.waiting[e.call_id] = e.since
+            self._send_queue(board, e.at)
+            return
+        if call.state == "connected" and call.agent == e.agent:
+            return  # known already (AMI came back without a restart)
+        self._connect(call, e.agent, e.queue, e.since)
+
+    def _listed(self, e: PbxCallsListed) -> None:
+        """The PBX's queue calls were all listed: those it no longer has ended meanwhile."""
+        up = set(e.call_ids)
+        for call in list(self.calls.values()):
+            # Calls in the voice menu are the flows' to end, outbound ones the dialer's.
+            queued = call.state in ("queued", "offered", "connected")
+            if call.call_id not in up and queued and call.direction == "in":
+                self._end(call, "completed" if call.state == "connected" else "gone", e.at)
+
+    def _recording(self, e: RecordingIndexed) -> None:
+        self._send(
+            "recording.indexed",
+            {
+                "recording_id": e.recording_id,
+                "kind": e.kind,
+                "ticket_id": e.ticket_id,
+                "call_id": e.call_id,
+                "at": iso(e.at, self.tz),
+            },
+            restricted=e.restricted,
+        )
+
     _HANDLERS: dict[type[Event], Callable[[LiveState, Any], None]] = {  # noqa: RUF012
         CallArrived: _arrived,
         CallerIdentified: _identified,
@@ -496,6 +540,9 @@ class LiveState:
         QueueMemberRemoved: _member_gone,
         TicketChanged: _ticket,
         CampaignChanged: _campaign,
+        CallInProgress: _in_progress,
+        PbxCallsListed: _listed,
+        RecordingIndexed: _recording,
     }
     EVENT_TYPES: tuple[type[Event], ...] = tuple(_HANDLERS)  # what the live state reads
 

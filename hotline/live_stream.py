@@ -23,7 +23,7 @@ from twisted.internet.task import LoopingCall
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from hotline.core.events import CallOffered, Event
+from hotline.core.events import CallInProgress, CallOffered, Event
 from hotline.core.users import Principal, UserRole
 from hotline.net.tcp import connected
 
@@ -55,12 +55,12 @@ BOARD = frozenset({"agent.state", "queue.state"})  # the queue board: every agen
 def visible(message: Message, who: Principal) -> bool:
     """The contract's filter: supervisors and admins see everything; an agent the calls
     offered to or taken by their own extension, every agent's and queue's state, and tickets
-    but restricted complaints (not the campaigns' figures)."""
+    and indexed recordings but restricted complaints' (not the campaigns' figures)."""
     if who.role != UserRole.AGENT:
         return True
     if message.type.startswith("call."):
         return who.extension is not None and who.extension in message.agents
-    if message.type == "ticket.changed":
+    if message.type in ("ticket.changed", "recording.indexed"):
         return not message.restricted
     return message.type in BOARD
 
@@ -147,7 +147,7 @@ class LiveStream:
             self._backlog.append(event)
             return
         if (
-            isinstance(event, CallOffered)
+            isinstance(event, (CallOffered, CallInProgress))
             and self.lookup is not None
             and not self.state.knows(event.call_id)
         ):

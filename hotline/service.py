@@ -23,11 +23,11 @@ from hotline.agi.flows.context import FlowContext, Runner
 from hotline.agi.protocol import AGIEnvironment
 from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
 from hotline.app import App
-from hotline.core.call_records import call_facts
+from hotline.core.call_records import call_facts, live_call_id
 from hotline.core.db import flow_threads
 from hotline.core.dialer_desk import DialerDesk
 from hotline.core.event_bus import EventBus
-from hotline.core.events import Event
+from hotline.core.events import Event, RecordingIndexed
 from hotline.core.instances import Heartbeat, instance_id
 from hotline.core.intake import IntakeDesk
 from hotline.core.outbound_desk import OutboundDesk
@@ -39,6 +39,7 @@ from hotline.dialer.agent_actions import AgentActions
 from hotline.dialer.ami_client import AMIClient, AMIConfig
 from hotline.dialer.engine import Dialer, DialerConfig
 from hotline.dialer.pacing import PacingConfig
+from hotline.dialer.pbx_snapshot import PbxSnapshot
 from hotline.dialer.queue_events import QueueEvents, agent_namer
 from hotline.live_relay import LiveRelay
 from hotline.live_state import CallContext, LiveState
@@ -63,7 +64,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-RECORDINGS_SECONDS = 30.0  # how often new recordings are indexed and converted
 RECORDINGS_BATCH = 20
 
 
@@ -258,22 +258,40 @@ class Service:
             self.bus,
         )
 
-    def _archive_blocking(self) -> tuple[int, int]:
+    def _archive_blocking(self) -> tuple[list[RecordingIndexed], int]:
+        """Index and convert; returns what was indexed (as events) and the conversions failed."""
         s = self.app.settings
+        at = self.clock()
         with self.app.db.session() as session:
-            scan(
+            found = scan(
                 session,
                 s.recordings_dir,
-                at=self.clock(),
+                at=at,
                 retention_years=s.followup.retention_years,
+                settle=timedelta(seconds=s.recordings.settle_seconds),
             )
-        return self.converter.run_once(RECORDINGS_BATCH)
+            indexed = [
+                RecordingIndexed(
+                    recording_id=r.id,
+                    kind=r.kind,
+                    ticket_id=r.ticket_id,
+                    call_id=live_call_id(session, r.call_id),
+                    restricted=r.restricted,
+                    at=at,
+                )
+                for r in found
+            ]
+        _archived, failed = self.converter.run_once(RECORDINGS_BATCH)
+        return indexed, failed
 
     def _archive_recordings(self) -> Deferred[None]:
-        """Index what Asterisk recorded and convert it to the archive format, off the reactor."""
+        """Index what Asterisk recorded and convert it to the archive format, off the reactor;
+        each recording indexed is told on the bus (a pop's player appears)."""
 
-        def done(result: tuple[int, int]) -> None:
-            _archived, failed = result
+        def done(result: tuple[list[RecordingIndexed], int]) -> None:
+            indexed, failed = result
+            for event in indexed:
+                self.bus.publish(event)
             if failed and self.metrics is not None:
                 self.metrics.conversion_failed(failed)
 
@@ -377,6 +395,14 @@ class Service:
             self.ami.field_errors,
         )
         self.ami.on_any(queue_events.on_event)
+        # What the PBX has up, asked at each (re)connect: the live state knows the calls in
+        # progress after a restart or an AMI outage.
+        snapshot = PbxSnapshot(self.ami, self.bus, queue_events, self.clock, self.ami.field_errors)
+        self.ami.on_connected(
+            lambda _client: Deferred.fromCoroutine(snapshot.take()).addErrback(
+                lambda f: log.warning("PBX snapshot: %s", f.getErrorMessage())
+            )
+        )
         if self.metrics is not None:
             metrics = self.metrics
             watch_ami(self.ami, metrics)
@@ -409,7 +435,7 @@ class Service:
         self.ports.append(port)
         log.info("FastAGI listening on %s", address_text(port.getHost()))
         self._catch_up.start(self.app.settings.instance.heartbeat_seconds, now=True)
-        self._recordings.start(RECORDINGS_SECONDS, now=False)
+        self._recordings.start(s.recordings.index_seconds, now=False)
         self.webhooks.start(self.app.settings.webhooks.poll_seconds)
         self.webhook_pruner.start()
         self.live.start()

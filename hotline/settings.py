@@ -141,6 +141,8 @@ class RecordingSettings:
     workers: int = 2
     record_inbound: bool = True
     record_outbound: bool = True
+    index_seconds: float = 30.0  # how often new recordings are indexed (and converted)
+    settle_seconds: float = 60.0  # a WAV this recently written may still be recording
 
     def conversion(self) -> ConversionSettings:
         return ConversionSettings(self.archive_format, self.normalise, self.workers)
@@ -342,6 +344,10 @@ def load(home: Path | None = None, env: typing.Mapping[str, str] = os.environ) -
         raise SettingsError(
             "webhooks.keep_days must be above 0 and webhooks.keep_failed_days at least as long:"
             " failed deliveries are kept for an operator to see"
+        )
+    if settings.recordings.index_seconds <= 0 or settings.recordings.settle_seconds < 0:
+        raise SettingsError(
+            "recordings.index_seconds must be above 0 and recordings.settle_seconds at least 0"
         )
     return settings
 

@@ -60,8 +60,11 @@ class AMISimulator:
         rng: random.Random | None = None,
         agents: dict[str, AgentPlan] | None = None,
         mixmonitor: bool = False,
+        denied_events: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.clock = clock
+        # By user, manager.conf's `eventfilter = !regex`: events Asterisk never sends them.
+        self.denied_events = dict(denied_events or {})
         # Calls landing in a queue with HOTLINE_RECORDING set get the file MixMonitor(,b)
         # writes (`QueueCall.mixmonitor`); off by default: no files from tests that need none.
         self.mixmonitor = mixmonitor

@@ -38,6 +38,7 @@ class Channel:
     app_data: str = ""
     created: float = 0.0
     answered: float | None = None
+    bridge: str = ""  # the bridge's id while bridged (CoreShowChannels' BridgeId)
     variables: dict[str, str] = field(default_factory=dict)
 
     def block(self, prefix: str = "", *, name_key: str = "Channel") -> list[Header]:

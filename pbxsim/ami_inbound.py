@@ -25,11 +25,14 @@ class InboundCall:
         caller: tuple[str, str],
         context: str = dialplan.INBOUND_CONTEXT,
         exten: str = dialplan.ENTRY_EXTEN,
+        variables: dict[str, str] | None = None,
     ) -> None:
         self.sim = sim
         self.done = False
         self.ended: Deferred[None] = Deferred()  # fires when the caller's channel hangs up
         chan = Channel(channel, uniqueid, uniqueid, context, exten, state=6)
+        # What the flow set (SET VARIABLE) stays on the channel: Status shows it.
+        chan.variables.update(variables or {})
         chan.cid_num, chan.cid_name = caller
         chan.connected_num, chan.connected_name = caller
         chan.created = chan.answered = sim.now()

@@ -55,6 +55,7 @@ class PBX(Protocol):
 
     mixmonitor: bool
     users: dict[str, str]
+    denied_events: dict[str, tuple[str, ...]]
     residents: ResidentModel
     agents: dict[str, AgentPlan]
     landing: dict[tuple[str, str], list[tuple[str, str]]]

@@ -66,6 +66,23 @@ class QueueCall:
         self.timeout = sim.later(self.plan.queue_timeout_s, self.give_up)
         sim.serve_queue(queue)
 
+    def entry_headers(self, queue: str, position: int, now: float) -> list[Header]:
+        """Its ``QueueEntry`` in QueueStatus (app_queue's order; the ActionID follows)."""
+        caller = self.caller
+        assert caller
+        return [
+            ("Queue", queue),
+            ("Position", str(position)),
+            ("Channel", caller.name),
+            ("Uniqueid", caller.uniqueid),
+            ("CallerIDNum", caller.cid_num),
+            ("CallerIDName", caller.cid_name),
+            ("ConnectedLineNum", caller.connected_num),
+            ("ConnectedLineName", caller.connected_name),
+            ("Wait", str(int(now - self.joined))),
+            ("Priority", "0"),
+        ]
+
     def mixmonitor(self, talk_s: float) -> None:
         """The file of `MixMonitor(${HOTLINE_RECORDING},b)` (hotline-agent): `b` records only
         while bridged, so a call no agent took leaves a 44-byte header-only WAV (Asterisk 22)."""
@@ -217,6 +234,7 @@ class QueueCall:
         agent.in_call = True
         self.bridge = str(uuid.UUID(int=sim.rng.getrandbits(128), version=4))
         self.bridge_event("BridgeCreate", 0, None)
+        a1.bridge = caller.bridge = self.bridge
         self.bridge_event("BridgeEnter", 1, a1)
         self.bridge_event("BridgeEnter", 2, caller)
         self.var(a1, "BRIDGEPEER", caller.name)
@@ -230,6 +248,11 @@ class QueueCall:
         number, _, context = dial.partition("@")
         cid = (caller.cid_num, caller.cid_name)
         a1, a2 = self.a1, self.a2 = sim.new_local_pair(number, context)
+        if not agent.interface.startswith("Local/"):
+            # A phone (PJSIP/agent101) is rung as itself: PJSIP/agent101-0000000a.
+            del sim.channels[a1.name]
+            a1.name = f"{agent.interface}-{a1.name.rsplit('-', 1)[1].split(';')[0]}"
+            sim.channels[a1.name] = a1
         sim.channel_event("Newchannel", "call", a1)
         sim.channel_event("Newchannel", "call", a2)
         a1.cid_num, a1.cid_name = cid
@@ -334,6 +357,7 @@ class QueueCall:
         sim.hangup_channel(a2, 16)
         self.var(a1, "BRIDGEPEER", "")
         self.var(caller, "BRIDGEPEER", "")
+        a1.bridge = caller.bridge = ""
         self.bridge_event("BridgeLeave", 1, a1)
         sim.hangup_channel(a1, 16)
         self.bridge_event("BridgeLeave", 0, caller)

@@ -82,6 +82,8 @@ class WaitingCaller(Protocol):
 
     def connect(self, agent: QueueMember) -> None: ...
 
+    def entry_headers(self, queue: str, position: int, now: float) -> list[Header]: ...
+
 
 @dataclass
 class Queue:

@@ -43,6 +43,7 @@ class AMISession(EventSink):
         self.session_tv = ""
         self.events_mask: set[str] | None = None  # None = all classes
         self.filters: list[re.Pattern[str]] = []
+        self.denied: list[re.Pattern[str]] = []  # the user's `eventfilter = !regex` lines
         self.closing = False
         self.gone = False
 
@@ -93,9 +94,11 @@ class AMISession(EventSink):
             return
         if self.events_mask is not None and privilege not in self.events_mask:
             return
-        if self.filters:
+        if self.filters or self.denied:
             text = data.decode("utf-8", "surrogateescape")
-            if not any(f.search(text) for f in self.filters):
+            if self.filters and not any(f.search(text) for f in self.filters):
+                return
+            if any(f.search(text) for f in self.denied):
                 return
         connected(self).write(data)
 
@@ -113,14 +116,30 @@ class AMISession(EventSink):
         ]
 
     def list_response(
-        self, request: AMIMessage, message: str, items: list[tuple[str, list[Header]]], done: str
+        self,
+        request: AMIMessage,
+        message: str,
+        items: list[tuple[str, list[Header]]],
+        done: str,
+        *,
+        id_first: bool = False,
+        done_extra: tuple[Header, ...] = (),
     ) -> None:
+        """An event list; ``id_first``: the items carry the ActionID first (manager.c's own
+        lists), else last (app_queue's)."""
         self.respond(request, "Success", ("EventList", "start"), ("Message", message))
         aid = [("ActionID", request.action_id)] if request.action_id is not None else []
         for event, headers in items:
-            self.send([("Event", event), *headers, *aid])
+            body = [*aid, *headers] if id_first else [*headers, *aid]
+            self.send([("Event", event), *body])
         self.send(
-            [("Event", done), *aid, ("EventList", "Complete"), ("ListItems", str(len(items)))]
+            [
+                ("Event", done),
+                *aid,
+                ("EventList", "Complete"),
+                ("ListItems", str(len(items))),
+                *done_extra,
+            ]
         )
 
     # -- dispatch --------------------------------------------------------------
@@ -163,6 +182,7 @@ class AMISession(EventSink):
             self.sim.later(1.0, self._refuse_login, request)
             return
         self.username = user
+        self.denied = [re.compile(f) for f in self.sim.denied_events.get(user, ())]
         self.respond(request, "Success", message="Authentication accepted")
         uptime = str(int(self.sim.now() - self.sim.started))
         self.sim_event_to_self(
@@ -309,14 +329,63 @@ class AMISession(EventSink):
                     "CoreShowChannel",
                     [
                         *chan.block(),
+                        ("BridgeId", chan.bridge),
                         ("Application", chan.application),
                         ("ApplicationData", chan.app_data),
                         ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
-                        ("BridgeId", ""),
                     ],
                 )
             )
-        self.list_response(request, "Channels will follow", items, "CoreShowChannelsComplete")
+        self.list_response(
+            request, "Channels will follow", items, "CoreShowChannelsComplete", id_first=True
+        )
+
+    def action_status(self, request: AMIMessage) -> None:
+        """manager.c's Status: every channel (or the one named), with the channel variables
+        the request's ``Variables`` lists, one ``Variable: NAME=value`` header each."""
+        if request.get("Channel"):
+            chan = self._named_channel(request)
+            if chan is None:
+                return
+            chans = [chan]
+        else:
+            chans = list(self.sim.channels.values())
+        names = [n.strip() for n in (request.get("Variables") or "").split(",") if n.strip()]
+        now = self.sim.now()
+        items = [
+            (
+                "Status",
+                [
+                    ("Privilege", "Call"),
+                    *chan.block(),
+                    ("Type", chan.name.split("/", 1)[0]),
+                    ("DNID", ""),
+                    ("EffectiveConnectedLineNum", chan.connected_num),
+                    ("EffectiveConnectedLineName", chan.connected_name),
+                    ("TimeToHangup", "0"),
+                    ("BridgeID", chan.bridge),
+                    ("Application", chan.application),
+                    ("Data", chan.app_data),
+                    ("Nativeformats", "(ulaw)"),
+                    ("Readformat", "ulaw"),
+                    ("Readtrans", ""),
+                    ("Writeformat", "ulaw"),
+                    ("Writetrans", ""),
+                    ("Callgroup", "0"),
+                    ("Pickupgroup", "0"),
+                    ("Seconds", str(int(now - (chan.answered or chan.created)))),
+                    *(("Variable", f"{n}={chan.variables.get(n, '')}") for n in names),
+                ],
+            )
+            for chan in chans
+        ]
+        self.list_response(
+            request,
+            "Channel status will follow",
+            items,
+            "StatusComplete",
+            done_extra=(("Items", str(len(items))),),
+        )
 
     def action_hangup(self, request: AMIMessage) -> None:
         chan = self._named_channel(request)
@@ -403,6 +472,10 @@ class AMISession(EventSink):
         for queue in self._queues(request):
             items.append(("QueueParams", queue.params()))
             items.extend(("QueueMember", m.status_headers(queue.name)) for m in queue.members)
+            items.extend(
+                ("QueueEntry", caller.entry_headers(queue.name, position, self.sim.now()))
+                for position, caller in enumerate(queue.waiting, 1)
+            )
         self.list_response(request, "Queue status will follow", items, "QueueStatusComplete")
 
     def action_queuesummary(self, request: AMIMessage) -> None:

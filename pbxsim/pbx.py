@@ -144,7 +144,8 @@ class SimulatedPBX:
         # Gosub(hotline-agent): the agent's phone shows the flow's unit and name.
         name = flow.variables.get(dialplan.CALLERNAME) or caller.name or "<unknown>"
         number = caller.number or "<unknown>"
-        inbound = InboundCall(self.ami, flow.channel, flow.uniqueid, (number, name))
+        kept = {k: v for k, v in flow.variables.items() if k in (dialplan.TICKET, dialplan.UNIT)}
+        inbound = InboundCall(self.ami, flow.channel, flow.uniqueid, (number, name), variables=kept)
         waiting = inbound.queue(queue, self.queue_maxwait_s, priority, patience_s)
         await inbound.ended
         return InboundResult(flow, queue, answered=bool(waiting.connected))

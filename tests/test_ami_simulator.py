@@ -264,3 +264,17 @@ def test_a_member_who_never_answers_rings_out_until_paused() -> None:
     for _ in range(40):
         clock.advance(1)
     assert len(s.events("AgentCalled")) == 2 and len(s.events("QueueCallerLeave")) == 2
+
+
+def test_a_users_eventfilter_denial_keeps_those_events_from_it() -> None:
+    """manager.conf's `eventfilter = !Event: Newexten` for the user: Asterisk never sends them."""
+    clock = Clock()
+    sim = AMISimulator(
+        clock, queues=default_queues(clock), denied_events={"dialer": ("Event: Newexten",)}
+    )
+    s = Session(sim)
+    s.login()
+    call_the_queue(s, "q")
+    for _ in range(5):
+        clock.advance(1)
+    assert s.events("QueueCallerJoin") and not s.events("Newexten")

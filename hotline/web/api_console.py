@@ -62,6 +62,15 @@ def _recording(call: Call, r: Recording) -> dict[str, Any]:
     }
 
 
+def _description_pending(pop: ScreenPop, ticket: dict[str, Any] | None) -> bool:
+    """The menu's voice description is on disk (its path resolved) but not indexed yet: the
+    screen says it is being processed until `recording.indexed` brings its player."""
+    if pop.ticket is None or ticket is None or ticket["recording"] is None:
+        return False
+    own = pop.ticket.id
+    return not any(r.kind == "description" and r.ticket_id == own for r in pop.recordings)
+
+
 def pop_view(call: Call, pop: ScreenPop) -> dict[str, Any]:
     tz, record = call.tz, pop.call
     own = pop.ticket.id if pop.ticket else None
@@ -80,6 +89,7 @@ def pop_view(call: Call, pop: ScreenPop) -> dict[str, Any]:
         "unit": pop.unit.code if pop.unit else None,
         "ticket": ticket,
         "recordings": [_recording(call, r) for r in pop.recordings],
+        "recording_pending": _description_pending(pop, ticket),
         "open_tickets": [_open(call, o, own) for o in pop.open_tickets],
         "arrears": None
         if pop.arrears is None

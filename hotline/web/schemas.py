@@ -336,6 +336,7 @@ COMPONENTS: dict[str, Schema] = {
         recordings=array(
             obj(id=INT, kind=STR, restricted=BOOL, duration=null(NUM), audio=null(STR))
         ),
+        recording_pending=BOOL,
         open_tickets=array(obj(**_TICKET, restricted=BOOL, clocks=array(CLOCK))),
         arrears=null(
             obj(

@@ -49,5 +49,5 @@ def web_api(
     read: Runner | None = None,
 ) -> WebApi:
     api = WebApi(app, API.all, run, clock, actions, live, bus, read)
-    ConsolePages(app, run, clock).mount(api.klein)
+    ConsolePages(app, run, clock, live).mount(api.klein)
     return api

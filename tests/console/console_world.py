@@ -48,10 +48,22 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "cashier": ("102",),
     "duty": ("102",),
 }
+SETTLE_S = 3  # a recording this old (by its mtime) is indexed
 TIME_SCALE = 0.25  # the simulated PBX runs 4x faster than real time
 # A known resident reports a leak (an emergency repair): the flow files it, the repairs queue
 # rings agent 101.
 LEAK: list[Input] = [Silence(), Silence(), Keys("1"), Keys("1"), Speak(2.0), Keys("1")]
+
+
+def shipped_event_denials() -> tuple[str, ...]:
+    """The `eventfilter = !regex` lines of the shipped manager.conf: what Asterisk never sends
+    the service (the simulator drops the same)."""
+    conf = Path(__file__).resolve().parents[2] / "asterisk-conf" / "manager.conf"
+    return tuple(
+        value.strip().removeprefix("!")
+        for key, _, value in (line.partition("=") for line in conf.read_text().splitlines())
+        if key.strip() == "eventfilter" and value.strip().startswith("!")
+    )
 
 
 def why_no_browser() -> str | None:
@@ -145,6 +157,7 @@ def start_console(
             queues=queues,
             time_scale=time_scale,
             users={AMI_USER: AMI_SECRET},
+            denied_events={AMI_USER: shipped_event_denials()},
         )
     )
     ami_port = loop.call(lambda: bound_port(pbx.listen_ami()))
@@ -156,6 +169,9 @@ def start_console(
             "HOTLINE_AMI_PORT": str(ami_port),
             "HOTLINE_AMI_USERNAME": AMI_USER,
             "HOTLINE_AMI_SECRET": AMI_SECRET,
+            # Recordings indexed soon after they are written: a pop's player is seen arriving.
+            "HOTLINE_RECORDINGS_INDEX_SECONDS": "1",
+            "HOTLINE_RECORDINGS_SETTLE_SECONDS": str(SETTLE_S),
         },
         fastagi_port=fastagi_port,
     )

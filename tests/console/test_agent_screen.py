@@ -3,12 +3,16 @@ in, the pop on the right screen alone, the ticket as the wrap-up form, pause, re
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from hotline.core.models import Ticket, TicketEvent
 
-from console_world import LEAK, Console, SignIn
+from console_world import LEAK, SETTLE_S, Console, SignIn
 
 POP_TIMEOUT_MS = 30_000  # the flow and the queue at the harness's speed, on a loaded machine
 
@@ -19,6 +23,13 @@ def test_an_agent_signs_in_and_is_refused_the_wallboard_and_restricted_recording
     page = sign_in("li")
     expect(page.get_by_test_id("who")).to_contain_text("li")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")  # li's language
+    # The page comes with the live snapshots and the stream's id: it asks for none of them.
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.reload()
+    expect(page.locator("#link")).to_have_attribute("data-state", "live")
+    assert [url for url in asked if "/api/v1/events/stream?last_event_id=" in url]
+    assert not [url for url in asked if "/api/v1/live/" in url]
     reply = page.goto(f"{console.url}/console/supervisor")
     assert reply is not None and reply.status == 403
     expect(page.get_by_test_id("refused")).to_be_visible()
@@ -79,3 +90,42 @@ def test_pause_and_unpause_reach_the_queue(console: Console, sign_in: SignIn) ->
     page.click("#pause-button")
     expect(page.locator("#my-state")).not_to_have_attribute("data-state", "paused")
     assert not console.member("102").paused
+
+
+def _new_wav(folder: Path, before: set[Path]) -> Path:
+    deadline = time.monotonic() + POP_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        new = set(folder.glob("*.wav")) - before
+        if new:
+            return new.pop()
+        time.sleep(0.02)
+    raise AssertionError(f"no voice description written in {folder}")
+
+
+def test_a_voice_description_not_indexed_yet_shows_processing_then_its_player(
+    console: Console, sign_in: SignIn
+) -> None:
+    # An earlier test's call may still be on 101's phone: the page would show that one first.
+    deadline = time.monotonic() + POP_TIMEOUT_MS / 1000
+    while console.member("101").ringing_or_up and time.monotonic() < deadline:
+        time.sleep(0.2)
+    li = sign_in("li")
+    expect(li.locator("#link")).to_have_attribute("data-state", "live")
+    folder = console.service.home / "recordings" / "descriptions"
+    before = set(folder.glob("*.wav"))
+    console.call("13700002222", LEAK, "王芳")
+    # The indexer takes a WAV once it is SETTLE_S old: dated ahead, this one waits for the test.
+    wav = _new_wav(folder, before)
+    ahead = time.time() + 3600
+    os.utime(wav, (ahead, ahead))
+    pending = li.get_by_test_id("pop-recording-pending")
+    expect(pending).to_be_visible(timeout=POP_TIMEOUT_MS)
+    players = li.locator("#pop-recordings audio")
+    expect(players).to_have_count(0)
+
+    past = time.time() - 10 * SETTLE_S
+    os.utime(wav, (past, past))  # indexed at the next tick: recording.indexed, then the player
+    expect(players).to_have_count(1, timeout=POP_TIMEOUT_MS)
+    expect(pending).to_be_hidden()
+    li.reload()
+    expect(li.locator("#pop-recordings audio")).to_have_count(1, timeout=POP_TIMEOUT_MS)

@@ -95,6 +95,8 @@ function renderPop() {
         : el("p", { class: "muted" }, t(`recording.${r.kind}`), " · ", t("recording.restricted")),
     ),
   );
+  // Recorded but not indexed yet: `recording.indexed` (or a reload) brings the player.
+  document.getElementById("pop-recording-pending").hidden = !p.recording_pending;
   renderLead();
   renderContext();
   if (tk) editTicket(tk);
@@ -430,25 +432,31 @@ function showQueueFigures() {
 }
 
 // ---------------------------------------------------------------- live
+// Snapshots: who I am now (state), my call if one is on, the queues' figures. Returns the
+// loading of my live call's pop, or null when I have none.
+function applySnapshot({ agents, calls, queues }) {
+  const mine = agents.find((a) => a.agent === me.extension);
+  if (mine) showState(mine);
+  queueFigures = Object.fromEntries(queues.map((q) => [q.queue, q]));
+  showQueueFigures();
+  const call = calls.find(
+    (c) => c.agent === me.extension && (c.state === "offered" || c.state === "connected"),
+  );
+  if (call) return showCall(call.call_id, call.state);
+  if (current && current.state !== "ended") {
+    current.state = "ended"; // it ended while we were away: keep it for the wrap-up
+    remember();
+    renderCallState();
+  }
+  return null;
+}
+
 async function resync() {
-  // Snapshots: who I am now (state), my call if one is on, the queues' figures.
   try {
     const [agents, calls, queues] = await Promise.all([
       api("GET", "/live/agents"), api("GET", "/live/calls"), api("GET", "/live/queues"),
     ]);
-    const mine = agents.agents.find((a) => a.agent === me.extension);
-    if (mine) showState(mine);
-    queueFigures = Object.fromEntries(queues.queues.map((q) => [q.queue, q]));
-    showQueueFigures();
-    const call = calls.calls.find(
-      (c) => c.agent === me.extension && (c.state === "offered" || c.state === "connected"),
-    );
-    if (call) await showCall(call.call_id, call.state);
-    else if (current && current.state !== "ended") {
-      current.state = "ended"; // it ended while we were away: keep it for the wrap-up
-      remember();
-      renderCallState();
-    }
+    await applySnapshot({ agents: agents.agents, calls: calls.calls, queues: queues.queues });
   } catch (error) {
     if (error.status !== 404) notify(error.message);
   }
@@ -470,6 +478,9 @@ function onEvent(type, e) {
   } else if (type === "queue.state") {
     queueFigures[e.queue] = { ...(queueFigures[e.queue] || {}), ...e };
     showQueueFigures();
+  } else if (type === "recording.indexed" && pop && pop.recording_pending &&
+      ((pop.ticket && e.ticket_id === pop.ticket.id) || e.call_id === pop.call_id)) {
+    loadPop();
   } else if (type === "ticket.changed" && ticket && e.ticket_id === ticket.id) {
     api("GET", `/tickets/${ticket.id}`).then(editTicket, () => null);
   } else if (type === "ticket.changed" && pop && e.unit === pop.unit) {
@@ -481,9 +492,14 @@ topbar();
 renderCallState();
 newTicket(null);
 // The call on screen first (a reload mid-call), then the stream; the rest can wait its turn.
+// The page came with the live snapshots and the stream's id when they were taken: the stream
+// starts after that id, and nothing is asked twice.
 (async () => {
-  if (current) await loadPop();
-  openStream({ onEvent, onReset: resync });
+  const live = page.live;
+  const shown = live ? applySnapshot(live) : null;
+  if (shown) await shown;
+  else if (current) await loadPop();
+  openStream({ onEvent, onReset: resync, lastId: live ? live.last_id : null });
   loadFigures();
   loadPreview();
   setInterval(loadPreview, 15000);

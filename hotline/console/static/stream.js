@@ -7,14 +7,15 @@ import { t } from "./page.js";
 
 const TYPES = [
   "call.arrived", "call.identified", "call.queued", "call.offered", "call.connected",
-  "call.ended", "ticket.changed", "agent.state", "queue.state", "campaign.state",
+  "call.ended", "ticket.changed", "recording.indexed", "agent.state", "queue.state", "campaign.state",
 ];
 
-export function openStream({ onEvent, onReset }) {
-  let lastId = sessionStorage.getItem("hotline.lastEventId") || "";
+// lastId: the id the page's own snapshots were taken at (they need no re-reading then).
+export function openStream({ onEvent, onReset, lastId: fromPage = null }) {
+  let lastId = fromPage || sessionStorage.getItem("hotline.lastEventId") || "";
   let source = null;
   let delay = 500;
-  let resetPending = true; // the first connection re-reads the snapshots too
+  let resetPending = !fromPage; // else the first connection re-reads the snapshots too
   const link = document.getElementById("link");
 
   function show(state) {
