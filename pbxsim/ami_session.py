@@ -329,10 +329,10 @@ class AMISession(EventSink):
                     "CoreShowChannel",
                     [
                         *chan.block(),
-                        ("BridgeId", chan.bridge),
                         ("Application", chan.application),
                         ("ApplicationData", chan.app_data),
                         ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"),
+                        ("BridgeId", chan.bridge),  # last, as manager.c writes it (22.10.1)
                     ],
                 )
             )
