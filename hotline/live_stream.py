@@ -13,9 +13,9 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -41,18 +41,43 @@ KEEPALIVE = b": keepalive\n\n"
 Lookup = Callable[[str], "Deferred[tuple[CallContext, str] | None]"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
+    """A message as the ring buffer keeps it (up to 200,000): one object for the garbage
+    collector to track where the message, its agents' set and a wrapper were three, so its full
+    passes stay short with a busy five minutes kept. The wire form is made when the message is
+    first sent or replayed, not for nobody when no client is connected."""
+
     seq: int
     at: float
-    message: Message
-    wire: bytes
+    type: str
+    data: dict[str, Any]
+    agents: tuple[str, ...]
+    restricted: bool
+    _wire: bytes | None = field(default=None, init=False, repr=False)
+
+    def wire(self) -> bytes:
+        if self._wire is None:
+            data = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+            self._wire = f"id: {self.seq}\nevent: {self.type}\ndata: {data}\n\n".encode()
+        return self._wire
+
+
+class Audience(Protocol):
+    """Who a message is for: a Message as published, or its Entry in the buffer."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def agents(self) -> Collection[str]: ...
+    @property
+    def restricted(self) -> bool: ...
 
 
 BOARD = frozenset({"agent.state", "queue.state"})  # the queue board: every agent's
 
 
-def visible(message: Message, who: Principal) -> bool:
+def visible(message: Audience, who: Principal) -> bool:
     """The contract's filter: supervisors and admins see everything; an agent the calls
     offered to or taken by their own extension, every agent's and queue's state, and tickets
     but restricted complaints (not the campaigns' figures)."""
@@ -171,14 +196,15 @@ class LiveStream:
 
     def _publish(self, message: Message) -> None:
         self.seq += 1
-        data = json.dumps(message.data, ensure_ascii=False, separators=(",", ":"))
-        wire = f"id: {self.seq}\nevent: {message.type}\ndata: {data}\n\n".encode()
         now = self.wall()
-        self.buffer.append(Entry(self.seq, now, message, wire))
+        entry = Entry(
+            self.seq, now, message.type, message.data, tuple(message.agents), message.restricted
+        )
+        self.buffer.append(entry)
         self._trim(now)
         for sub in list(self.subscribers):
             if visible(message, sub.who):
-                sub.send(wire)
+                sub.send(entry.wire())
 
     def _trim(self, now: float) -> None:
         buffer = self.buffer
@@ -216,4 +242,4 @@ class LiveStream:
         last = int(text) if text.isascii() and text.isdigit() else -1
         if last < self.first_seq - 1 or last > self.seq:  # too old, or another run's
             return [RESET]
-        return [e.wire for e in self.buffer if e.seq > last and visible(e.message, who)]
+        return [e.wire() for e in self.buffer if e.seq > last and visible(e, who)]

@@ -94,7 +94,7 @@ def test_a_ticket_written_over_the_api_is_announced(
         (made.json["id"], "new", False),
         (made.json["id"], "dispatched", False),
     ]
-    assert [e.message.type for e in live.buffer] == ["ticket.changed", "ticket.changed"]
+    assert [e.type for e in live.buffer] == ["ticket.changed", "ticket.changed"]
 
 
 def test_the_stream_needs_a_signed_in_caller(
@@ -121,8 +121,8 @@ def test_a_campaign_action_is_announced_to_supervisors(
     )
     assert made.status == 201, made.body
     api.post(f"/campaigns/{made.json['id']}/start", as_="wang")
-    (entry,) = [e for e in live.buffer if e.message.type == "campaign.state"]
-    assert (entry.message.data["campaign_id"], entry.message.data["state"]) == (
+    (entry,) = [e for e in live.buffer if e.type == "campaign.state"]
+    assert (entry.data["campaign_id"], entry.data["state"]) == (
         made.json["id"],
         "running",
     )

@@ -136,7 +136,7 @@ def test_an_offer_carries_what_the_flow_settled_to_its_agent_only() -> None:
     live.take(member("101"))
     live.take(member("102"))
     a_call(live)
-    offer = next(e for e in live.buffer if e.message.type == "call.offered").message
+    offer = next(e for e in live.buffer if e.type == "call.offered")
     assert offer.data["unit"] == "3-1-202" and offer.data["resident_name"] == "Li Na"
     assert offer.data["at"] == "2026-12-02T10:00:00+08:00"
     assert "call.offered" in requests["li"].events()
@@ -176,9 +176,9 @@ def test_a_reconnecting_client_gets_what_it_missed_or_a_reset() -> None:
     missed = [
         e
         for e in live.buffer
-        if e.seq > seen and (not e.message.type.startswith("call.") or "101" in e.message.agents)
+        if e.seq > seen and (not e.type.startswith("call.") or "101" in e.agents)
     ]
-    assert again.events() == [e.message.type for e in missed]
+    assert again.events() == [e.type for e in missed]
     assert "call.offered" in again.events() and "call.identified" not in again.events()
     replayed_ids = [
         int(line[4:]) for w in again.written for line in w.split(b"\n") if line.startswith(b"id: ")
@@ -307,7 +307,7 @@ def test_a_dialer_call_pops_with_its_campaign_and_leaves_nothing_behind() -> Non
     )
     live.take(OutboundAnswered(call_id="lead-4-1", number="13800138000"))
     live.take(CallOffered(call_id="lead-4-1", agent="101", queue="outbound", caller=None, at=AT))
-    offer = next(e for e in live.buffer if e.message.type == "call.offered").message.data
+    offer = next(e for e in live.buffer if e.type == "call.offered").data
     assert (offer["campaign_id"], offer["lead_id"], offer["unit"]) == (2, 4, "3-1-201")
     live.take(AttemptFinished(call_id="lead-4-1", disposition="answered", next_step="done"))
     # An outbound campaign's own flow (the landing channel's uniqueid) ends without a trace.
