@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -41,53 +41,27 @@ KEEPALIVE = b": keepalive\n\n"
 Lookup = Callable[[str], "Deferred[tuple[CallContext, str] | None]"]
 
 
-@dataclass(slots=True)
-class Entry:
-    """A message as the ring buffer keeps it (up to 200,000): one object for the garbage
-    collector to track where the message, its agents' set and a wrapper were three, so its full
-    passes stay short with a busy five minutes kept. The wire form is made when the message is
-    first sent or replayed, not for nobody when no client is connected."""
-
-    seq: int
-    at: float
-    type: str
-    data: dict[str, Any]
-    agents: tuple[str, ...]
-    restricted: bool
-    _wire: bytes | None = field(default=None, init=False, repr=False)
-
-    def wire(self) -> bytes:
-        if self._wire is None:
-            data = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
-            self._wire = f"id: {self.seq}\nevent: {self.type}\ndata: {data}\n\n".encode()
-        return self._wire
-
-
-class Audience(Protocol):
-    """Who a message is for: a Message as published, or its Entry in the buffer."""
-
-    @property
-    def type(self) -> str: ...
-    @property
-    def agents(self) -> Collection[str]: ...
-    @property
-    def restricted(self) -> bool: ...
+# A message as the ring buffer keeps it (up to 200,000): (seq, at, type, agents, restricted,
+# wire). Plain values in a plain tuple, which the garbage collector stops tracking after its
+# first pass: with the message, its agents' set and its data in a dataclass, at hundreds of
+# calls a second they were most of what its full passes walked, console connected or not.
+Entry = tuple[int, float, str, tuple[str, ...], bool, bytes]
 
 
 BOARD = frozenset({"agent.state", "queue.state"})  # the queue board: every agent's
 
 
-def visible(message: Audience, who: Principal) -> bool:
+def visible(kind: str, agents: Collection[str], restricted: bool, who: Principal) -> bool:
     """The contract's filter: supervisors and admins see everything; an agent the calls
-    offered to or taken by their own extension, every agent's and queue's state, and tickets
-    but restricted complaints (not the campaigns' figures)."""
+    offered to or taken by their own extension (`agents`), every agent's and queue's state, and
+    tickets but restricted complaints (not the campaigns' figures)."""
     if who.role != UserRole.AGENT:
         return True
-    if message.type.startswith("call."):
-        return who.extension is not None and who.extension in message.agents
-    if message.type == "ticket.changed":
-        return not message.restricted
-    return message.type in BOARD
+    if kind.startswith("call."):
+        return who.extension is not None and who.extension in agents
+    if kind == "ticket.changed":
+        return not restricted
+    return kind in BOARD
 
 
 @implementer(IPushProducer)
@@ -196,24 +170,24 @@ class LiveStream:
 
     def _publish(self, message: Message) -> None:
         self.seq += 1
+        data = json.dumps(message.data, ensure_ascii=False, separators=(",", ":"))
+        wire = f"id: {self.seq}\nevent: {message.type}\ndata: {data}\n\n".encode()
         now = self.wall()
-        entry = Entry(
-            self.seq, now, message.type, message.data, tuple(message.agents), message.restricted
-        )
-        self.buffer.append(entry)
+        kind, agents, restricted = message.type, tuple(message.agents), message.restricted
+        self.buffer.append((self.seq, now, kind, agents, restricted, wire))
         self._trim(now)
         for sub in list(self.subscribers):
-            if visible(message, sub.who):
-                sub.send(entry.wire())
+            if visible(kind, agents, restricted, sub.who):
+                sub.send(wire)
 
     def _trim(self, now: float) -> None:
         buffer = self.buffer
         while len(buffer) > HARD_CAP or (
-            len(buffer) > KEEP_COUNT and buffer[0].at < now - KEEP_SECONDS
+            len(buffer) > KEEP_COUNT and buffer[0][1] < now - KEEP_SECONDS
         ):
             buffer.popleft()
         if buffer:
-            self.first_seq = buffer[0].seq
+            self.first_seq = buffer[0][0]
 
     def _ping(self) -> None:
         for sub in list(self.subscribers):
@@ -242,4 +216,8 @@ class LiveStream:
         last = int(text) if text.isascii() and text.isdigit() else -1
         if last < self.first_seq - 1 or last > self.seq:  # too old, or another run's
             return [RESET]
-        return [e.wire() for e in self.buffer if e.seq > last and visible(e, who)]
+        return [
+            wire
+            for seq, _at, kind, agents, restricted, wire in self.buffer
+            if seq > last and visible(kind, agents, restricted, who)
+        ]
