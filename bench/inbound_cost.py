@@ -29,7 +29,7 @@ from pathlib import Path
 
 from _header import header_lines, run_info  # bench/ is on sys.path when this script runs
 from _load import ServerProcess, check_records, make_home, place_call, record_script
-from inbound_load import STANDARD_CALL, Callers, closed_loop, errors_of
+from inbound_load import AS_A_SITE, STANDARD_CALL, Callers, closed_loop, errors_of
 
 BENCH = Path(__file__).resolve().parent
 SERVE_MODULE = (sys.executable, "-m", "hotline.cli")
@@ -81,7 +81,7 @@ def measure(
     else:
         valgrind = ("valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}")
         command, start_timeout = (*valgrind, *SERVE_MODULE), VALGRIND_START
-    settings = {} if metrics else {"HOTLINE_METRICS_LISTEN": ""}
+    settings = AS_A_SITE if metrics else {**AS_A_SITE, "HOTLINE_METRICS_LISTEN": ""}
     server = ServerProcess(home, root / "serve.log", settings, command, start_timeout)
     server.start()
     try:

@@ -64,6 +64,9 @@ TARGET_TURNAROUND_MS = 5.0
 TARGET_ANSWER_MS = 20.0
 TARGET_RSS_MB = 150.0
 DATABASES = ("sqlite", "postgresql")
+# The service as a site runs it by default: the HTTP API (with its live stream) and the metrics
+# on, no webhook subscription; on ephemeral ports here. The AMI stays off: no PBX to log into.
+AS_A_SITE = {"HOTLINE_WEB_LISTEN": "127.0.0.1:0"}
 PG_ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -281,7 +284,7 @@ def run(
     db = settings.get("HOTLINE_DB_URL") or f"sqlite:///{home / 'hotline.db'}"
     callers = Callers(phones[1:])
     report: dict[str, Any] = {"database": database_version(db), "residents": plan.residents}
-    server = ServerProcess(home, root / "serve-full.log", settings)
+    server = ServerProcess(home, root / "serve-full.log", {**AS_A_SITE, **settings})
     server.start()
     try:
         if recorded is None:
@@ -295,7 +298,7 @@ def run(
     finally:
         server.stop()
     # A fresh server for the paced phase: its peak RSS is this phase's alone.
-    server = ServerProcess(home, root / "serve-paced.log", settings)
+    server = ServerProcess(home, root / "serve-paced.log", {**AS_A_SITE, **settings})
     server.start()
     try:
         result = asyncio.run(paced(server, script, callers, plan))

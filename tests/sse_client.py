@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredQueue
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.protocols.basic import LineReceiver
+
+if TYPE_CHECKING:
+    from hotline.live_stream import LiveStream
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,23 @@ class SSE:
     event: str
     data: Any
     received: float  # time.perf_counter() when its last line was read
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A message in the live stream's ring buffer, its data read back from its wire form."""
+
+    seq: int
+    type: str
+    agents: tuple[str, ...]
+    data: Any
+
+
+def kept(live: LiveStream) -> list[Kept]:
+    return [
+        Kept(seq, kind, agents, json.loads(wire.split(b"\ndata: ", 1)[1]))
+        for seq, _at, kind, agents, _restricted, wire in live.buffer
+    ]
 
 
 class SSEClient(LineReceiver):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sse_client import kept
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
@@ -51,9 +52,9 @@ def test_a_pop_waits_for_the_record_and_keeps_the_order() -> None:
     live.take(CallConnected(call_id="1796.7", agent="101", queue="repairs", hold_seconds=3, at=AT))
     assert asked == ["1796.7"] and list(live.buffer) == []  # held until the record is read
     answer.callback((CallContext(unit="3-1-202", resident_id=2, resident_name="Li Na"), "in"))
-    types = [e.message.type for e in live.buffer]
+    types = [e.type for e in kept(live)]
     assert types.index("call.offered") < types.index("call.connected")
-    offer = next(e for e in live.buffer if e.message.type == "call.offered").message.data
+    offer = next(e for e in kept(live) if e.type == "call.offered").data
     assert (offer["unit"], offer["resident_name"]) == ("3-1-202", "Li Na")
     live.take(CallOffered(call_id="1796.7", agent="102", queue="repairs", caller=None, at=AT))
     assert asked == ["1796.7"]  # known now: no second read

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sse_client import kept
 from twisted.internet.task import Clock as TimerClock
 
 from hotline.core import api_tokens, users
@@ -94,7 +95,7 @@ def test_a_ticket_written_over_the_api_is_announced(
         (made.json["id"], "new", False),
         (made.json["id"], "dispatched", False),
     ]
-    assert [e.message.type for e in live.buffer] == ["ticket.changed", "ticket.changed"]
+    assert [e.type for e in kept(live)] == ["ticket.changed", "ticket.changed"]
 
 
 def test_the_stream_needs_a_signed_in_caller(
@@ -121,8 +122,8 @@ def test_a_campaign_action_is_announced_to_supervisors(
     )
     assert made.status == 201, made.body
     api.post(f"/campaigns/{made.json['id']}/start", as_="wang")
-    (entry,) = [e for e in live.buffer if e.message.type == "campaign.state"]
-    assert (entry.message.data["campaign_id"], entry.message.data["state"]) == (
+    (entry,) = [e for e in kept(live) if e.type == "campaign.state"]
+    assert (entry.data["campaign_id"], entry.data["state"]) == (
         made.json["id"],
         "running",
     )
