@@ -48,14 +48,14 @@ class PacingConfig:
     tradeoff_max: float = 0.1
     feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome, at first ...
     feedback_settle: float = 200.0  # ... shrinking as sqrt(settle / (settle + answers fed back))
-    feedback_gain_floor: float = 0.08  # ... to this floor (0.04 climbed too slowly from the
-    # cautious start: shifts ended near 2.1-2.3 % where 2.8 % is aimed at)
+    feedback_gain_floor: float = 0.08  # ... to this floor (0.04 gave 0.1 point less at 5
+    # agents with unknown wrap-up; 50 agents equal)
     # Predictive: recent call starts per second, over this span. Kept short so the rate follows
     # the moment (bursts as wrap-ups end, lulls while all talk); a 60 s mean overstated the
     # competition in lulls and cost about 1 point of occupancy at 5 agents.
     dialing_rate_span: float = 15.0
     # Pseudo-answers at target added to the rolling window rate: with 50, a few abandons in a
-    # shift's first hour sent the pacer progressive; 150 let early abandons pile up.
+    # shift's first hour put the pacer in the guard band; 150 cost 2.6 points at p = 0.15.
     guard_prior_calls: int = 100
     # Forgetting: the answer rate and talk times keep the last ``model_memory`` observations,
     # but only the newest window (of these sizes) once its mean is this many standard errors
