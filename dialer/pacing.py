@@ -48,12 +48,15 @@ class PacingConfig:
     tradeoff_max: float = 0.1
     feedback_gain: float = 0.16  # log-tradeoff step per answered call outcome, at first ...
     feedback_settle: float = 200.0  # ... shrinking as sqrt(settle / (settle + answers fed back))
-    feedback_gain_floor: float = 0.04  # ... to this floor
+    feedback_gain_floor: float = 0.08  # ... to this floor (0.04 gave 0.1 point less at 5
+    # agents with unknown wrap-up; 50 agents equal)
     # Predictive: recent call starts per second, over this span. Kept short so the rate follows
     # the moment (bursts as wrap-ups end, lulls while all talk); a 60 s mean overstated the
     # competition in lulls and cost about 1 point of occupancy at 5 agents.
     dialing_rate_span: float = 15.0
-    guard_prior_calls: int = 50  # pseudo-answers at target added to the rolling window rate
+    # Pseudo-answers at target added to the rolling window rate: with 50, a few abandons in a
+    # shift's first hour put the pacer in the guard band; 150 cost 2.6 points at p = 0.15.
+    guard_prior_calls: int = 100
     # Forgetting: the answer rate and talk times keep the last ``model_memory`` observations,
     # but only the newest window (of these sizes) once its mean is this many standard errors
     # off the older ones' (an answer rate falling from 0.6 to 0.2 mid-shift).
@@ -336,11 +339,14 @@ class _Histogram:
         memory: int,
         windows: tuple[int, ...] = (),
         z: float = 5.0,
+        tail: bool = False,
     ) -> None:
         self._width = bin_width
         self._counts = [0] * (math.ceil(limit / bin_width) + 1)
         self._samples = _Memory(memory, windows, z)
         self._survival: list[float] | None = None
+        self._tail = tail
+        self._tail_mean = self._tail_start = 0.0
 
     def _index(self, value: float) -> int:
         return min(int(value / self._width), len(self._counts) - 1)
@@ -378,21 +384,39 @@ class _Histogram:
         return 0.0
 
     def survival(self, t: float) -> float:
-        """P(duration > t), linear within a bin."""
-        if self._survival is None:
-            n = len(self._samples) or 1
-            above, table = n, []
-            for count in self._counts:
-                table.append(above / n)
-                above -= count
-            table.append(0.0)
-            self._survival = table
+        """P(duration > t), linear within a bin. With a tail, the samples seen count as n of
+        n + 1, the last one lying past the longest seen, exponentially with the mean excess
+        of the longest tenth over the next longest: so an agent whose wrap-up or call has run
+        longer than any seen so far (few seen early in a shift) is still expected back soon
+        rather than never."""
+        table = self._survival or self._build_survival()
         position = max(t, 0.0) / self._width
         index = int(position)
         if index >= len(self._counts):
-            return 0.0
-        low, high = self._survival[index], self._survival[index + 1]
-        return low + (high - low) * (position - index)
+            body = 0.0
+        else:
+            low, high = table[index], table[index + 1]
+            body = low + (high - low) * (position - index)
+        if not self._tail:
+            return body
+        n, upper = len(self._samples), self._tail_start
+        beyond = math.exp(-(t - upper) / self._tail_mean) if t > upper else 1.0
+        return (n * body + beyond) / (n + 1)
+
+    def _build_survival(self) -> list[float]:
+        n = len(self._samples) or 1
+        above, table = n, []
+        for count in self._counts:
+            table.append(above / n)
+            above -= count
+        table.append(0.0)
+        self._survival = table
+        if self._tail:
+            longest = sorted(self._samples.values)[-(len(self._samples) // 10 + 2) :]
+            excess = [value - longest[0] for value in longest[1:]]
+            self._tail_start = self.upper
+            self._tail_mean = max(sum(excess) / len(excess) if excess else 0.0, self._width)
+        return table
 
 
 class PredictivePacer(_Tracker):
@@ -414,8 +438,10 @@ class PredictivePacer(_Tracker):
     observations, and only the newest ``change_windows`` ones once these have clearly
     shifted (a mid-shift change); the pacer then rebuilds its forecast from them and restarts
     the feedback's large steps, keeping its tradeoff. It holds back (is progressive) until it
-    has seen ``warmup_answered`` answers and wrap-ups and ``warmup_outcomes`` outcomes, and
-    it does not count on an agent whose wrap-up has run longer than any seen.
+    has seen ``warmup_answered`` answers and wrap-ups and ``warmup_outcomes`` outcomes. Past
+    the longest talk or wrap-up seen it assumes an exponential tail (mean: the excess of the
+    longest tenth), so an agent who has run longer than any seen is expected back, not
+    written off.
 
     At each decision, for every step k ahead (0.5 s) it forecasts the mean and variance of
 
@@ -445,8 +471,8 @@ class PredictivePacer(_Tracker):
         memory, windows, z = config.model_memory, config.change_windows, config.change_z
         self._outcomes = _Memory(memory, windows, z)  # 1.0 answered, 0.0 not
         self._ring = _Histogram(0.5, config.max_ring, memory)
-        self._talk = _Histogram(5.0, 3600.0, memory, windows, z)
-        self._wrap = _Histogram(1.0, 600.0, memory)
+        self._talk = _Histogram(5.0, 3600.0, memory, windows, z, tail=True)
+        self._wrap = _Histogram(1.0, 600.0, memory, tail=True)
         self._changes = 0  # shifts seen in the answer rate and talk times
         self._feedback_count = 0  # answered calls fed back since the start or a shift
         self._log_tradeoff = math.log(config.tradeoff_initial)

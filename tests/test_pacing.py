@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import random
 import re
 import sys
@@ -289,7 +290,7 @@ def test_pause_when_not_after_a_call_is_a_break() -> None:
 
 def test_unknown_wrapup_counts_by_its_learnt_length_so_far() -> None:
     """Wrap-ups seen: 15 s. An agent 10 s into one of unknown end is as good as free soon; one
-    60 s into it has run past anything seen and is not counted on."""
+    1 s into it is not yet."""
 
     def decision(elapsed: float) -> int:
         pacer, t = warmed()
@@ -297,7 +298,17 @@ def test_unknown_wrapup_counts_by_its_learnt_length_so_far() -> None:
         return pacer.calls_to_start(t)
 
     assert decision(10.0) >= 1
-    assert decision(60.0) == 0
+    assert decision(1.0) == 0
+
+
+def test_durations_past_the_longest_seen_keep_an_exponential_tail() -> None:
+    """Wrap-ups seen: 15 s. One that has run 60 s is not written off: past the longest seen,
+    the wrap-up survival decays with the mean excess of the longest ones (here the bin width)."""
+    pacer, _ = warmed()
+    wrap = pacer._wrap
+    assert wrap.survival(20.0) > wrap.survival(21.0) > 0.0
+    assert wrap.survival(21.0) / wrap.survival(20.0) == pytest.approx(math.exp(-1.0))
+    assert wrap.survival(14.0) > 0.9
 
 
 def test_predictive_holds_back_until_it_has_seen_wrapups() -> None:
