@@ -27,6 +27,7 @@ from .queue_events import QueueEvents
 log = logging.getLogger(__name__)
 QUEUE_APP = "Queue"
 FLOW_VARIABLES = (dialplan.TICKET, dialplan.UNIT)
+UNSET = "(null)"  # what Status says of a variable the channel does not have (manager.c)
 MAX_UNIT = 40  # a unit code as the flow sets it; anything longer is not one
 
 
@@ -84,7 +85,7 @@ def flow_variables(status: AMIListResult) -> dict[str, str]:
     for event in status.events:
         for item in event.get_all("Variable"):
             name, _, value = item.partition("=")
-            if name in FLOW_VARIABLES and value:
+            if name in FLOW_VARIABLES and value and value != UNSET:
                 found[name] = value
     return found
 

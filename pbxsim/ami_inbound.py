@@ -26,7 +26,11 @@ class InboundCall:
         context: str = dialplan.INBOUND_CONTEXT,
         exten: str = dialplan.ENTRY_EXTEN,
         variables: dict[str, str] | None = None,
+        connected: tuple[str, str] | None = None,
+        created: float | None = None,
     ) -> None:
+        """``connected``: the channel's connected line, if not the caller; ``created``: when
+        the channel came up, if before now (the voice menu ran on it)."""
         self.sim = sim
         self.done = False
         self.ended: Deferred[None] = Deferred()  # fires when the caller's channel hangs up
@@ -34,8 +38,8 @@ class InboundCall:
         # What the flow set (SET VARIABLE) stays on the channel: Status shows it.
         chan.variables.update(variables or {})
         chan.cid_num, chan.cid_name = caller
-        chan.connected_num, chan.connected_name = caller
-        chan.created = chan.answered = sim.now()
+        chan.connected_num, chan.connected_name = connected or caller
+        chan.created = chan.answered = sim.now() if created is None else created
         sim.channels[chan.name] = chan
         self.two: Channel | None = chan
         self.cid = caller

@@ -75,10 +75,16 @@ class QueueCall:
             ("Position", str(position)),
             ("Channel", caller.name),
             ("Uniqueid", caller.uniqueid),
-            ("CallerIDNum", caller.cid_num),
-            ("CallerIDName", caller.cid_name),
-            ("ConnectedLineNum", caller.connected_num),
-            ("ConnectedLineName", caller.connected_name),
+            # app_queue says an unset one "unknown", not "<unknown>" as the channel's snapshot does
+            *(
+                (header, "unknown" if value == UNKNOWN else value)
+                for header, value in (
+                    ("CallerIDNum", caller.cid_num),
+                    ("CallerIDName", caller.cid_name),
+                    ("ConnectedLineNum", caller.connected_num),
+                    ("ConnectedLineName", caller.connected_name),
+                )
+            ),
             ("Wait", str(int(now - self.joined))),
             ("Priority", "0"),
         ]
@@ -255,12 +261,15 @@ class QueueCall:
             sim.channels[a1.name] = a1
         sim.channel_event("Newchannel", "call", a1)
         sim.channel_event("Newchannel", "call", a2)
-        a1.cid_num, a1.cid_name = cid
+        # app_queue gives the member's channel the caller's connected line as its caller id,
+        # and the caller's id as its connected line; the Local pair's other half the reverse
+        line = (caller.connected_num, caller.connected_name)
+        a1.cid_num, a1.cid_name = line
         sim.exten(a1, "AppQueue", "(Outgoing Line)")
         sim.channel_event("NewCallerid", "call", a1, ("CID-CallingPres", CALLING_PRES))
         self.var(a1, "DIALEDPEERNUMBER", f"{dial}/n")
         self.var(a2, "DIALEDPEERNUMBER", f"{dial}/n")
-        a2.cid_num, a2.cid_name = a2.connected_num, a2.connected_name = cid
+        (a2.cid_num, a2.cid_name), (a2.connected_num, a2.connected_name) = cid, line
         sim.channel_event("NewCallerid", "call", a2, ("CID-CallingPres", CALLING_PRES))
         sim.channel_event("NewConnectedLine", "call", a2)
         sim.publish(
@@ -290,7 +299,15 @@ class QueueCall:
     def ring(self, agent: QueueMember) -> None:
         sim = self.sim
         dial = agent.interface.removeprefix("Local/").removesuffix("/n")
-        self.call_agent(dial)
+        a1, _ = self.call_agent(dial)
+        caller = self.caller
+        assert caller
+        # The phone rings: its channel says so and shows whom (Asterisk 22.10.1's order)
+        a1.connected_num, a1.connected_name = caller.cid_num, caller.cid_name
+        a1.exten = caller.exten
+        sim.set_state(a1, 5)
+        sim.channel_event("NewConnectedLine", "call", a1)
+        sim.publish("DialState", "call", [*caller.block(), *a1.block("Dest")])
         sim.device_state(f"Local/{dial}", "RINGING")
         sim.member_status(agent)  # a ringing Local member is in use (Status 2) on Asterisk 22
         left = self.joined + self.plan.queue_timeout_s - sim.now()
@@ -367,7 +384,8 @@ class QueueCall:
         self.var(caller, "DIALEDTIME", str(int(dialed)))
         self.var(caller, "DIALEDTIME_MS", str(int(dialed * 1000)))
         queue.completed += 1
-        queue.talktime = round(talk)
+        # app_queue's average: three parts the old figure, one part this call's whole seconds
+        queue.talktime = (3 * queue.talktime + int(talk)) // 4
         agent.calls_taken += 1
         agent.last_call = int(sim.now())
         agent.in_call = agent.ringing_or_up = False

@@ -351,6 +351,8 @@ class AMISession(EventSink):
         else:
             chans = list(self.sim.channels.values())
         names = [n.strip() for n in (request.get("Variables") or "").split(",") if n.strip()]
+        # a Local channel carries signed linear audio; a phone's the codec it agreed (ulaw here)
+        audio = {"Local": "slin"}
         now = self.sim.now()
         items = [
             (
@@ -358,7 +360,7 @@ class AMISession(EventSink):
                 [
                     ("Privilege", "Call"),
                     *chan.block(),
-                    ("Type", chan.name.split("/", 1)[0]),
+                    ("Type", kind),
                     ("DNID", ""),
                     ("EffectiveConnectedLineNum", chan.connected_num),
                     ("EffectiveConnectedLineName", chan.connected_name),
@@ -366,18 +368,19 @@ class AMISession(EventSink):
                     ("BridgeID", chan.bridge),
                     ("Application", chan.application),
                     ("Data", chan.app_data),
-                    ("Nativeformats", "(ulaw)"),
-                    ("Readformat", "ulaw"),
+                    ("Nativeformats", f"({audio.get(kind, 'ulaw')})"),
+                    ("Readformat", audio.get(kind, "ulaw")),
                     ("Readtrans", ""),
-                    ("Writeformat", "ulaw"),
+                    ("Writeformat", audio.get(kind, "ulaw")),
                     ("Writetrans", ""),
                     ("Callgroup", "0"),
                     ("Pickupgroup", "0"),
                     ("Seconds", str(int(now - (chan.answered or chan.created)))),
-                    *(("Variable", f"{n}={chan.variables.get(n, '')}") for n in names),
+                    # manager.c prints an unset variable's NULL as glibc does: "(null)"
+                    *(("Variable", f"{n}={chan.variables.get(n, '(null)')}") for n in names),
                 ],
             )
-            for chan in chans
+            for chan, kind in ((c, c.name.split("/", 1)[0]) for c in chans)
         ]
         self.list_response(
             request,

@@ -127,6 +127,7 @@ class SimulatedPBX:
         observer: Observer | None,
     ) -> InboundResult:
         uniqueid = f"{int(self.wall_clock())}.{next(self._ids)}"
+        started = self.ami.now()
         options = replace(self.options, uniqueid=uniqueid, wall_clock=self.wall_clock)
         flow = await simulate_call(
             self.reactor,
@@ -145,7 +146,15 @@ class SimulatedPBX:
         name = flow.variables.get(dialplan.CALLERNAME) or caller.name or "<unknown>"
         number = caller.number or "<unknown>"
         kept = {k: v for k, v in flow.variables.items() if k in (dialplan.TICKET, dialplan.UNIT)}
-        inbound = InboundCall(self.ami, flow.channel, flow.uniqueid, (number, name), variables=kept)
+        inbound = InboundCall(
+            self.ami,
+            flow.channel,
+            flow.uniqueid,
+            (number, name),
+            variables=kept,
+            connected=(number, caller.name or "<unknown>"),  # CALLERID(name) leaves it be
+            created=started,
+        )
         waiting = inbound.queue(queue, self.queue_maxwait_s, priority, patience_s)
         await inbound.ended
         return InboundResult(flow, queue, answered=bool(waiting.connected))

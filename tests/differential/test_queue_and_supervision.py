@@ -86,6 +86,7 @@ class SimulatedQueuePBX:
             talk_s=(AGENT_TALK_S, AGENT_TALK_S),
             template=member("{agent}"),
             layout=layout,
+            login_time=int(reactor.seconds()),  # static members log in when the PBX starts
         )
         for queue in queues:
             queue.wrapup_s = WRAPUP_S
