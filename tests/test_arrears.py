@@ -56,16 +56,14 @@ def test_the_reminder_ladder_through_the_database(
         due = due_reminders(s, rules, NOW)
         # Two months overdue: its day-20 reminder is long past, so the first is due now;
         # the current month's fee is reminded on the 20th.
-        assert [(d.account.unit.code, d.reminder.stage.value) for d in due] == [
-            ("3-1-201", "first")
-        ]
+        assert [(d.account.unit, d.reminder.stage.value) for d in due] == [("3-1-201", "first")]
         assert due[0].account.amount == Decimal("1280.50")
         record_reminder(s, rules, due[0].account.id, NOW)
         account_id = due[0].account.id
     with db.session() as s:
         later = due_reminders(s, rules, datetime(2026, 11, 20, 0, 0, tzinfo=SH))
         # 3-1-201's second reminder fell on 15 Nov (+10 d), before 3-1-202's first on the 20th.
-        assert [(d.account.unit.code, d.reminder.stage.value) for d in later] == [
+        assert [(d.account.unit, d.reminder.stage.value) for d in later] == [
             ("3-1-201", "second"),
             ("3-1-202", "first"),
         ]
