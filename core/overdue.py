@@ -47,8 +47,10 @@ def overdue_page(session: Session, rules: Rules, now: datetime, limit: int | Non
     total = 0
 
     def read(query: Query, *order: Column) -> Sequence[Row[Any]]:
+        """`query`'s page, and how many rows it has in all, counted by the same pass."""
         nonlocal total
-        rows = session.execute(query.order_by(*order).limit(limit)).all()
+        counted = query.add_columns(func.count().over().label("total"))
+        rows = session.execute(counted.order_by(*order).limit(limit)).all()
         total += rows[0].total if rows else 0
         return rows
 
@@ -74,14 +76,20 @@ def overdue_page(session: Session, rules: Rules, now: datetime, limit: int | Non
         _item("dispatch", t.received_at + dispatch, t, f"{t.category}, no technician")
         for t in read(undispatched, Ticket.received_at, Ticket.id)
     ]
+    # Follow-ups are read in their index's order: counting them there and joining only the page
+    # to their tickets costs a fifth of counting every one joined.
+    owed = (FollowUp.done_at.is_(None), FollowUp.due_at < now)
+    total += session.execute(select(func.count()).select_from(FollowUp).where(*owed)).scalar_one()
     followups = (
         _ticket_rows(FollowUp.id.label("followup_id"), FollowUp.due_at, FollowUp.assignee_role)
         .join(FollowUp, FollowUp.ticket_id == Ticket.id)
-        .where(FollowUp.done_at.is_(None), FollowUp.due_at < now)
+        .where(*owed)
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(limit)
     )
     found += [
         _item("follow_up", f.due_at, f, f"回访 by {f.assignee_role}, follow-up {f.followup_id}")
-        for f in read(followups, FollowUp.due_at, FollowUp.id)
+        for f in session.execute(followups)
     ]
     reminders = due_reminder_page(session, rules, now, limit, passed=True)
     total += reminders.total
@@ -100,8 +108,7 @@ def overdue_page(session: Session, rules: Rules, now: datetime, limit: int | Non
 
 
 def _ticket_rows(*more: Column) -> Query:
-    """A ticket's columns that the items name, its unit's code, `more`, and how many rows the
-    query has in all (counted by the same pass that reads a page of them)."""
+    """A ticket's columns that the items name, its unit's code, and `more`."""
     return select(
         Ticket.id,
         Ticket.kind,
@@ -112,7 +119,6 @@ def _ticket_rows(*more: Column) -> Query:
         Ticket.resolution_due_at,
         Unit.code.label("unit"),
         *more,
-        func.count().over().label("total"),
     ).outerjoin(Unit, Ticket.unit_id == Unit.id)
 
 
