@@ -60,7 +60,9 @@ def _paged(p: argparse.ArgumentParser) -> None:
     page.add_argument(
         "--limit", type=_count, default=PAGE, metavar="N", help=f"the first N (default {PAGE})"
     )
-    page.add_argument("--all", action="store_true", help="every one in the table")
+    page.add_argument(
+        "--all", action="store_true", help="every one (--json always gives every one)"
+    )
 
 
 def _count(text: str) -> int:
