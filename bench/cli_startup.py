@@ -47,8 +47,11 @@ COMMANDS: list[tuple[str, list[str], float]] = [
         READ_TARGET,
     ),
     ("hotline report (this quarter)", [str(HOTLINE), "report"], READ_TARGET),
-    ("hotline arrears due (every one due)", [str(HOTLINE), "arrears", "due"], READ_TARGET),
-    ("hotline overdue (every one missed)", [str(HOTLINE), "overdue"], READ_TARGET),
+    ("hotline arrears due (oldest 500)", [str(HOTLINE), "arrears", "due"], READ_TARGET),
+    ("hotline arrears due --all", [str(HOTLINE), "arrears", "due", "--all"], READ_TARGET),
+    ("hotline overdue (oldest 500)", [str(HOTLINE), "overdue"], READ_TARGET),
+    ("hotline overdue --all", [str(HOTLINE), "overdue", "--all"], READ_TARGET),
+    ("hotline overdue --json (every one)", [str(HOTLINE), "overdue", "--json"], READ_TARGET),
 ]
 
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, false, func, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .csv_import import BadRow, parse_file
 from .models import ArrearsAccount, Unit
+from .pages import Page
 from .rules import Reminder, Rules
 from .units import parse_unit
-from .vocabulary import DomainError, NotFound, ReminderStage
+from .vocabulary import REMINDER_LADDER, DomainError, NotFound, ReminderStage
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,21 @@ class ArrearsImport:
 
 
 @dataclass(frozen=True)
+class DueAccount:
+    """What a due reminder names of its account, read as a plain row: thousands may be due, and
+    ORM objects with their units cost ten times as much."""
+
+    id: int
+    unit_id: int
+    unit: str  # the unit's code
+    amount: Decimal
+    months: int
+    stage: str
+
+
+@dataclass(frozen=True)
 class DueReminder:
-    account: ArrearsAccount
+    account: DueAccount
     reminder: Reminder
 
 
@@ -61,7 +78,12 @@ def _parse(row: dict[str, str]) -> ArrearsRow:
 
 def collection_month(imported_at: date, months_overdue: int) -> date:
     """The month the oldest unpaid fee fell due: `months_overdue` months before the import."""
-    index = imported_at.year * 12 + imported_at.month - 1 - months_overdue
+    return _add_months(imported_at, -months_overdue)
+
+
+def _add_months(day: date, months: int) -> date:
+    """The first of the month `months` after `day`'s (before it when negative)."""
+    index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
 
@@ -118,17 +140,74 @@ def next_reminder(rules: Rules, account: ArrearsAccount) -> Reminder | None:
 
 def due_reminders(session: Session, rules: Rules, at: datetime) -> list[DueReminder]:
     """Every unpaid account whose next reminder falls at or before `at`, oldest first."""
-    accounts = session.scalars(
-        select(ArrearsAccount)
-        .where(ArrearsAccount.paid_at.is_(None))
-        .options(selectinload(ArrearsAccount.unit))
-    )
-    due = [
-        DueReminder(account, reminder)
-        for account in accounts
-        if (reminder := next_reminder(rules, account)) is not None and reminder.due_at <= at
+    return due_reminder_page(session, rules, at, None).items
+
+
+def due_reminder_page(
+    session: Session, rules: Rules, at: datetime, limit: int | None, *, passed: bool = False
+) -> Page[DueReminder]:
+    """The `limit` oldest reminders due at or before `at` (strictly before it when `passed`;
+    every one when `limit` is None), and how many are due in all. Each rung of the ladder is
+    read in its deadline's order and cut to `limit` in SQL, so a page costs a page."""
+    due: list[DueReminder] = []
+    total = 0
+    for where, order in _due_by_rung(rules, at, operator.lt if passed else operator.le):
+        rows = session.execute(
+            select(
+                ArrearsAccount.id,
+                ArrearsAccount.unit_id,
+                Unit.code,
+                ArrearsAccount.amount,
+                ArrearsAccount.months,
+                ArrearsAccount.stage,
+                ArrearsAccount.collection_month,
+                ArrearsAccount.last_reminder_at,
+                # How many the rung has in all, counted by the same pass that reads the page.
+                func.count().over(),
+            )
+            .join(Unit, ArrearsAccount.unit_id == Unit.id)
+            .where(
+                ArrearsAccount.paid_at.is_(None), ArrearsAccount.cashier_check.is_(false()), where
+            )
+            .order_by(order, ArrearsAccount.id)
+            .limit(limit)
+        ).all()
+        total += rows[0][-1] if rows else 0
+        for id_, unit_id, unit, amount, months, stage, month, last, _ in rows:
+            reminder = rules.next_reminder(ReminderStage(stage), month, last)
+            if reminder is not None:  # None only past the last rung, which is not read
+                account = DueAccount(id_, unit_id, unit, amount, months, stage)
+                due.append(DueReminder(account, reminder))
+    due.sort(key=lambda d: (d.reminder.due_at, d.account.id))
+    return Page(due[:limit], total)
+
+
+def _due_by_rung(
+    rules: Rules, at: datetime, reached: Callable[[Any, Any], Any]
+) -> list[tuple[ColumnElement[bool], InstrumentedAttribute[Any]]]:
+    """For each rung of the ladder with a next reminder: which accounts on it have reached that
+    reminder by `at`, and the column their deadlines run in order of. The deadlines are the
+    rules' own, turned into bounds on the stored columns; `reached` is `<=` or `<`."""
+    # The first reminder falls in the collection month: due for every month up to the last one
+    # whose first reminder `at` has reached.
+    month = at.astimezone(rules.tz).date().replace(day=1)
+    if not reached(rules.first_reminder_due(month), at):
+        month = _add_months(month, -1)
+    found: list[tuple[ColumnElement[bool], InstrumentedAttribute[Any]]] = [
+        (
+            (ArrearsAccount.stage == ReminderStage.NONE.value)
+            & (ArrearsAccount.collection_month < _add_months(month, 1)),
+            ArrearsAccount.collection_month,
+        )
     ]
-    return sorted(due, key=lambda d: (d.reminder.due_at, d.account.id))
+    for stage in REMINDER_LADDER[1:]:
+        # The rules' gap to the next reminder, measured on one given at `at`.
+        probe = rules.next_reminder(stage, month, at)
+        if probe is not None:
+            given = ArrearsAccount.last_reminder_at
+            bound = reached(given, at - (probe.due_at - at))
+            found.append(((ArrearsAccount.stage == stage.value) & bound, given))
+    return found
 
 
 def record_reminder(

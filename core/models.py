@@ -94,6 +94,9 @@ class Ticket(Base):
         Index("ix_tickets_repeats", "kind", "unit_id", "category", "received_at"),
         Index("ix_tickets_state", "state"),
         Index("ix_tickets_unit_state", "unit_id", "state"),  # a unit's open tickets (the pop)
+        # Repairs still without a technician, oldest first: `overdue` counts and pages them from
+        # the index instead of visiting every repair.
+        Index("ix_tickets_undispatched", "kind", "dispatched_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -253,7 +253,7 @@ def due_reminder(d: DueReminder, tz: tzinfo) -> dict[str, Any]:
     a = d.account
     return {
         "account_id": a.id,
-        "unit": a.unit.code,
+        "unit": a.unit,
         "amount": str(a.amount),
         "months": a.months,
         "stage": a.stage,

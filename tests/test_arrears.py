@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from hotline.core.arrears import (
     collection_month,
+    due_reminder_page,
     due_reminders,
     import_arrears,
     record_payment,
@@ -56,16 +57,14 @@ def test_the_reminder_ladder_through_the_database(
         due = due_reminders(s, rules, NOW)
         # Two months overdue: its day-20 reminder is long past, so the first is due now;
         # the current month's fee is reminded on the 20th.
-        assert [(d.account.unit.code, d.reminder.stage.value) for d in due] == [
-            ("3-1-201", "first")
-        ]
+        assert [(d.account.unit, d.reminder.stage.value) for d in due] == [("3-1-201", "first")]
         assert due[0].account.amount == Decimal("1280.50")
         record_reminder(s, rules, due[0].account.id, NOW)
         account_id = due[0].account.id
     with db.session() as s:
         later = due_reminders(s, rules, datetime(2026, 11, 20, 0, 0, tzinfo=SH))
         # 3-1-201's second reminder fell on 15 Nov (+10 d), before 3-1-202's first on the 20th.
-        assert [(d.account.unit.code, d.reminder.stage.value) for d in later] == [
+        assert [(d.account.unit, d.reminder.stage.value) for d in later] == [
             ("3-1-201", "second"),
             ("3-1-202", "first"),
         ]
@@ -73,6 +72,39 @@ def test_the_reminder_ladder_through_the_database(
         record_payment(s, account_id, Decimal("1280.50"), NOW + timedelta(days=3))
     with db.session() as s:
         assert due_reminders(s, rules, NOW + timedelta(days=10)) == []
+
+
+def test_a_page_of_reminders_is_the_oldest_across_the_rungs_with_the_count_of_all(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    text = "unit,amount,months\n3-1-201,100,2\n3-1-202,100,0\n5-2-1101,100,1\n7-1-101,100,3\n"
+    with db.session() as s:
+        import_arrears(s, rules, write(tmp_path, text), NOW)
+        (first, *_) = due_reminders(s, rules, NOW)
+        assert first.account.unit == "7-1-101"
+        record_payment(s, first.account.id, Decimal(100), NOW)
+        unit_ids = {d.account.unit: d.account.id for d in due_reminders(s, rules, NOW)}
+        record_reminder(s, rules, unit_ids["3-1-201"], NOW)  # its second falls on 15 Nov
+    day_20 = datetime(2026, 11, 20, 0, 0, tzinfo=SH)
+    with db.session() as s:
+        every = due_reminders(s, rules, day_20)
+        # The first rung's 20 Oct, the second's 15 Nov, then the first rung's 20 Nov again.
+        assert [(d.account.unit, d.reminder.stage.value) for d in every] == [
+            ("5-2-1101", "first"),
+            ("3-1-201", "second"),
+            ("3-1-202", "first"),
+        ]
+        for limit in (1, 2, 3, 4):
+            page = due_reminder_page(s, rules, day_20, limit)
+            assert (page.items, page.total, page.more) == (
+                every[:limit],
+                3,
+                max(3 - limit, 0),
+            )
+        # Overdue means strictly past: 3-1-202's reminder falls due at this very moment.
+        passed = due_reminder_page(s, rules, day_20, 1, passed=True)
+        assert (passed.items, passed.total) == (every[:1], 2)
 
 
 def test_bad_arrears_rows_import_nothing(db: Database, tmp_path: Path, rules: Rules) -> None:

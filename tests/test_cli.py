@@ -162,6 +162,23 @@ def test_arrears_commands(cli: Run, tmp_path: Path) -> None:
     assert jrun(cli, "arrears", "due") == []
 
 
+def test_arrears_due_prints_a_page_and_how_many_more(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text(RESIDENTS_CSV, encoding="utf-8")
+    jrun(cli, "residents", "import", str(tmp_path / "r.csv"))
+    text = "unit,amount,months\n3-1-201,450.00,3\n3-1-202,90.00,1\n5-2-1101,50.00,2\n"
+    (tmp_path / "a.csv").write_text(text, encoding="utf-8")
+    jrun(cli, "arrears", "import", str(tmp_path / "a.csv"))
+    code, out, _ = cli("arrears", "due", "--limit", "1")
+    lines = out.splitlines()
+    assert code == 0 and lines[2].split()[1] == "3-1-201"  # three months behind: the oldest
+    assert lines[3:] == ["2 more - --all lists every one"]
+    code, out, _ = cli("arrears", "due", "--all")
+    assert code == 0 and len(out.splitlines()) == 5 and "more" not in out
+    assert len(jrun(cli, "arrears", "due", "--limit", "1")) == 3  # a program gets every one
+    code, _, err = cli("arrears", "due", "--limit", "0")
+    assert code == 2 and "at least 1" in err
+
+
 def test_no_database_yet_says_run_init(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

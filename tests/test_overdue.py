@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from hotline.core.arrears import import_arrears
 from hotline.core.db import Database
-from hotline.core.overdue import overdue_now
+from hotline.core.overdue import overdue_now, overdue_page
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 
@@ -55,6 +55,46 @@ def test_each_missed_deadline_is_listed_once_done_work_is_not(
         later = {(o.what, o.ticket_id) for o in overdue_now(s, rules, T0 + timedelta(days=4))}
     assert ("resolve", ids["on_time"]) in later  # general: 3 days
     assert ("resolve", ids["late"]) not in later  # major: 10 days
+
+
+def test_a_page_is_the_oldest_of_every_kind_with_the_count_of_all(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    seed_residents(db, tmp_path)
+    with db.session() as s:
+        for minutes, unit in ((0, "3-1-201"), (20, "3-1-202"), (40, "5-2-1101")):
+            at = T0 + timedelta(minutes=minutes)
+            open_ticket(s, rules, Intake("complaint", "noise", at, unit=unit))
+            open_ticket(s, rules, Intake("repair", "leak", at, unit=unit))
+    path = tmp_path / "arrears.csv"
+    path.write_text("unit,amount,months\n3-1-202,300,2\n3-1-201,200,1\n", encoding="utf-8")
+    with db.session() as s:
+        import_arrears(s, rules, path, T0)
+    at = T0 + timedelta(days=4)
+    with db.session() as s:
+        every = overdue_now(s, rules, at)
+        assert [o.what for o in every] == ["remind"] * 2 + ["dispatch"] * 3 + ["escalate"] * 3 + [
+            "resolve"
+        ] * 3
+        for limit in range(1, len(every) + 2):
+            page = overdue_page(s, rules, at, limit)
+            assert (page.items, page.total) == (every[:limit], len(every))
+
+
+def test_overdue_command_prints_a_page_and_how_many_more(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text(RESIDENTS_CSV, encoding="utf-8")
+    jrun(cli, "residents", "import", str(tmp_path / "r.csv"))
+    for unit, at in (("3-1-201", "10:00"), ("3-1-202", "10:10"), ("5-2-1101", "10:20")):
+        jrun(cli, "tickets", "new", "--kind", "complaint", "--category", "noise", "--unit",
+             unit, "--at", f"2026-11-23T{at}:00+08:00")  # fmt: skip
+    at = ("--at", "2026-11-23T11:30:00+08:00")
+    code, out, _ = cli("overdue", *at, "--limit", "2")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[3] for line in lines[2:4]] == ["3-1-201", "3-1-202"]
+    assert lines[4:] == ["1 more - --all lists every one"]
+    code, out, _ = cli("overdue", *at, "--all")
+    assert code == 0 and len(out.splitlines()) == 5 and "more" not in out
+    assert len(jrun(cli, "overdue", *at, "--limit", "1")) == 3  # a program gets every one
 
 
 def test_overdue_command(cli: Run, tmp_path: Path) -> None:

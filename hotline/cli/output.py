@@ -60,10 +60,18 @@ def print_table(
 
 
 def print_listing(
-    found: Sequence[Any], as_json: bool, headers: Sequence[str], row: Callable[[Any], Sequence[Any]]
+    found: Sequence[Any],
+    as_json: bool,
+    headers: Sequence[str],
+    row: Callable[[Any], Sequence[Any]],
+    *,
+    more: int = 0,
 ) -> None:
-    """A list command's output: the items as JSON, or a table with one row an item."""
+    """A list command's output: the items as JSON, or a table with one row an item and, when it
+    shows a page of a longer list, a last line saying how many more there are."""
     if as_json:
         print_json(found)
-    else:
-        print_table(headers, [row(item) for item in found])
+        return
+    print_table(headers, [row(item) for item in found])
+    if more:
+        print(f"{more} more - --all lists every one")

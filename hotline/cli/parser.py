@@ -31,6 +31,7 @@ Sub: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 # The actions of hotline.core.campaigns.ACTIONS (tests/test_cli_startup.py keeps them equal).
 CAMPAIGN_ACTIONS = ("start", "pause", "resume", "stop")
 RECORDING_STATES = ("pending", "converting", "archived", "failed")
+PAGE = 500  # rows a long list's table shows, as `tickets list` shows its newest 500
 
 
 def _values(choices: Iterable[str]) -> list[str]:
@@ -50,6 +51,25 @@ def _command(
     p = sub.add_parser(name, parents=parents, help=help, description=help)
     p.set_defaults(handler=handler)
     return p
+
+
+def _paged(p: argparse.ArgumentParser) -> None:
+    """A long list's table shows its first page and says how many more there are; `--json`
+    gives every one (a program reads the whole list)."""
+    page = p.add_mutually_exclusive_group()
+    page.add_argument(
+        "--limit", type=_count, default=PAGE, metavar="N", help=f"the first N (default {PAGE})"
+    )
+    page.add_argument(
+        "--all", action="store_true", help="every one (--json always gives every one)"
+    )
+
+
+def _count(text: str) -> int:
+    """A count of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 class _Version(argparse.Action):
@@ -147,8 +167,11 @@ def _records(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     p = _command(arr, "import", "records:arrears_import", "import unit,amount,months", common)
     p.add_argument("file")
     p.add_argument("--skip-invalid", action="store_true")
-    p = _command(arr, "due", "records:arrears_due", "reminders due at or before --at", common)
+    p = _command(
+        arr, "due", "records:arrears_due", "reminders due at or before --at, oldest first", common
+    )
     p.add_argument("--at", help="as of (ISO 8601; default now)")
+    _paged(p)
     p = _command(
         arr, "paid", "records:arrears_paid", "record a payment, at most what is owed", common
     )
@@ -157,9 +180,14 @@ def _records(sub: Sub, common: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--at", help="when (ISO 8601; default now, not in the future)")
 
     p = _command(
-        sub, "overdue", "records:overdue", "every deadline of the rules now missed", common
+        sub,
+        "overdue",
+        "records:overdue",
+        "every deadline of the rules now missed, oldest first",
+        common,
     )
     p.add_argument("--at", help="as of (ISO 8601; default now)")
+    _paged(p)
 
     p = _command(sub, "report", "records:report", "the centre's figures for a period", common)
     p.add_argument(

@@ -10,7 +10,7 @@ from hotline import serialise
 from hotline.app import App
 from hotline.core import arrears, followups, residents, tickets
 from hotline.core.csv_import import BadRow
-from hotline.core.overdue import overdue_now
+from hotline.core.overdue import overdue_page
 from hotline.core.report import Rate, build_report, report_period
 from hotline.core.vocabulary import DomainError
 from hotline.recordings.resolve import with_recordings
@@ -248,9 +248,8 @@ def arrears_import(app: App, args: argparse.Namespace) -> None:
 def arrears_due(app: App, args: argparse.Namespace) -> None:
     at = parse_at(args.at, app.rules.tz, app.now())
     with app.require_db().session() as s:
-        found = [
-            serialise.due_reminder(d, app.rules.tz) for d in arrears.due_reminders(s, app.rules, at)
-        ]
+        page = arrears.due_reminder_page(s, app.rules, at, _page_limit(args))
+        found = [serialise.due_reminder(d, app.rules.tz) for d in page.items]
     print_listing(
         found,
         args.json,
@@ -264,7 +263,13 @@ def arrears_due(app: App, args: argparse.Namespace) -> None:
             d["next_stage"],
             d["due_at"],
         ),
+        more=page.more,
     )
+
+
+def _page_limit(args: argparse.Namespace) -> int | None:
+    """How many a list command reads: every one for `--all` and `--json`."""
+    return None if args.all or args.json else int(args.limit)
 
 
 def arrears_paid(app: App, args: argparse.Namespace) -> None:
@@ -283,12 +288,14 @@ def overdue(app: App, args: argparse.Namespace) -> None:
     tz = app.rules.tz
     at = parse_at(args.at, tz, app.now())
     with app.require_db().session() as s:
-        found = [serialise.overdue(o, tz) for o in overdue_now(s, app.rules, at)]
+        page = overdue_page(s, app.rules, at, _page_limit(args))
+        found = [serialise.overdue(o, tz) for o in page.items]
     print_listing(
         found,
         args.json,
         ["what", "deadline", "ticket", "unit", "detail"],
         lambda o: (o["what"], o["deadline"], o["ticket_id"] or "", o["unit"] or "", o["detail"]),
+        more=page.more,
     )
 
 
