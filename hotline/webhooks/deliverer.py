@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.task import LoopingCall
 
 from hotline.core.webhook_desk import Send, Tried, WebhookDesk
-from hotline.log_once import LogOnce
 
+from .rounds import Rounds
 from .sender import Outcome, Sender
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 Run = Callable[..., Deferred[Any]]  # Service.run_blocking
 
 
-class Deliverer:
+class Deliverer(Rounds):
     def __init__(
         self,
         desk: WebhookDesk,
@@ -36,22 +35,8 @@ class Deliverer:
         self.desk, self.sender, self.run, self.clock = desk, sender, run, clock
         self.batch = batch
         self.ready = ready  # the schema is at head (the service's catch-up has run)
-        self._loop = LoopingCall(self.tick)
-        self._loop.clock = reactor
-        self._log = LogOnce(log, "delivering webhooks")
+        super().__init__(reactor, log, "delivering webhooks")
         self._failing: str | None = None  # the delivery failure logged last
-
-    def start(self, interval: float) -> None:
-        self._loop.start(interval, now=True)
-
-    def stop(self) -> None:
-        if self._loop.running:
-            self._loop.stop()
-
-    def tick(self) -> Deferred[None]:
-        """One round; a failure (the database away) is logged once and the loop goes on."""
-        d = Deferred.fromCoroutine(self._round())
-        return d.addCallbacks(self._log.succeeded, self._log.failed)
 
     async def _round(self) -> int:
         """Batches until fewer than a full one are due; the deliveries sent."""

@@ -9,21 +9,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
-
 from hotline.core.db import Database
 from hotline.core.webhook_prune import BATCH, Pruned, Retention, prune_batch
-from hotline.log_once import LogOnce
 
 from .deliverer import Run
+from .rounds import Rounds
 
 log = logging.getLogger(__name__)
 
 PRUNE_SECONDS = 3600.0
 
 
-class Pruner:
+class Pruner(Rounds):
     def __init__(
         self,
         db: Database,
@@ -36,21 +33,10 @@ class Pruner:
     ) -> None:
         self.db, self.keep, self.run, self.clock = db, keep, run, clock
         self.ready, self.batch = ready, batch
-        self._loop = LoopingCall(self.tick)
-        self._loop.clock = reactor
-        self._log = LogOnce(log, "pruning the webhook log")
+        super().__init__(reactor, log, "pruning the webhook log")
 
     def start(self, interval: float = PRUNE_SECONDS) -> None:
-        self._loop.start(interval, now=True)
-
-    def stop(self) -> None:
-        if self._loop.running:
-            self._loop.stop()
-
-    def tick(self) -> Deferred[None]:
-        """One round; a failure (the database away) is logged once and the loop goes on."""
-        d = Deferred.fromCoroutine(self._round())
-        return d.addCallbacks(self._log.succeeded, self._log.failed)
+        super().start(interval)
 
     async def _round(self) -> Pruned:
         total = Pruned(0, 0)

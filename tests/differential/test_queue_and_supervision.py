@@ -12,10 +12,10 @@ until the supervisor hangs up) and one without a phone is rung.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from ami_watch import EventLog, Match, channel_form, event, queue_view, value_form
@@ -127,6 +127,8 @@ class SimulatedQueuePBX:
 PBXFactory = Callable[[Any, ServeProcess], Any]
 Response = tuple[str, str, str]  # action, Response, Message
 Run = tuple[list[AMIMessage], list[Response]]  # what a PBX sent and replied
+T = TypeVar("T")
+Play = Callable[[Any, Any, EventLog], Awaitable[T]]  # reactor, PBX, its AMI events
 
 
 def first_half(phone: str) -> Match:
@@ -206,13 +208,15 @@ async def scenario(reactor: Any, pbx: Any, log: EventLog) -> list[Response]:
     return responses
 
 
-def run(folder: Path, make_pbx: PBXFactory) -> Run:
+def served_run(folder: Path, name: str, make_pbx: PBXFactory, play: Play[T], timeout: float) -> T:
+    """`play` against a PBX and a real `hotline serve` on the queue scenario's database, the
+    AMI events written to the folder for whoever reads a failure."""
     folder.mkdir(parents=True)
     db = Database(f"sqlite:///{folder / 'hotline.db'}")
-    prepare_database(db, Scenario("queue-and-supervision", RESIDENTS), folder)
+    prepare_database(db, Scenario(name, RESIDENTS), folder)
     fastagi = free_port()
 
-    async def body(reactor: Any) -> Run:
+    async def body(reactor: Any) -> T:
         serve = ServeProcess({}, fastagi, folder / "serve.log")
         pbx = make_pbx(reactor, serve)
         await pbx.start()
@@ -221,15 +225,21 @@ def run(folder: Path, make_pbx: PBXFactory) -> Run:
         log = EventLog(reactor, pbx.ami_port)
         await log.start()
         try:
-            responses = await scenario(reactor, pbx, log)
+            return await play(reactor, pbx, log)
         finally:
             log.write(folder / "ami-events.txt")
             await log.stop()
             serve.stop()
             await pbx.close()
-        return log.events, responses
 
-    return run_on_reactor(body, timeout=240)
+    return run_on_reactor(body, timeout=timeout)
+
+
+def run(folder: Path, make_pbx: PBXFactory) -> Run:
+    async def play(reactor: Any, pbx: Any, log: EventLog) -> Run:
+        return log.events, await scenario(reactor, pbx, log)
+
+    return served_run(folder, "queue-and-supervision", make_pbx, play, timeout=240)
 
 
 ORIGINATE_FIELDS = ("Response", "Context", "Exten", "Reason", "Uniqueid", "CallerIDNum")

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 from ami_watch import EventLog, Match, channel_form, event
-from asterisk_pbx import RealAsterisk, find_binary, free_port
-from harness import ServeProcess, prepare_database, service_env
+from asterisk_pbx import RealAsterisk, find_binary
 from pbxs import RealPBX
 from scenario import InboundCall, Scenario
 from test_queue_and_supervision import (
@@ -35,10 +34,10 @@ from test_queue_and_supervision import (
     PBXFactory,
     SimulatedQueuePBX,
     member,
+    served_run,
 )
 from twisted.internet.defer import Deferred
 
-from hotline.core.db import Database
 from hotline.core.dialplan import TICKET, UNIT
 from hotline.core.event_bus import EventBus
 from hotline.core.events import CallInProgress
@@ -46,8 +45,6 @@ from hotline.dialer.ami_client import AMIClient, AMIListResult
 from hotline.dialer.ami_protocol import AMIMessage
 from hotline.dialer.pbx_snapshot import FLOW_VARIABLES, PbxSnapshot
 from hotline.dialer.queue_events import QueueEvents, agent_namer
-
-from reactor_run import run_on_reactor
 
 PATIENCE_S = 3.0  # the second caller's, while 109 rings (queues.conf: a member rings 15 s)
 THE_UNIT = "3-1-202"  # the caller's unit (RESIDENTS), which the flow leaves on the channel
@@ -135,31 +132,12 @@ def entered(channel_part: str) -> Match:
 
 
 def run(folder: Path, make_pbx: PBXFactory) -> Run:
-    folder.mkdir(parents=True)
-    db = Database(f"sqlite:///{folder / 'hotline.db'}")
-    prepare_database(db, Scenario("snapshot-actions", RESIDENTS), folder)
-    fastagi = free_port()
-
-    async def body(reactor: Any) -> Run:
-        serve = ServeProcess({}, fastagi, folder / "serve.log")
-        pbx = make_pbx(reactor, serve)
-        await pbx.start()
-        serve.env = service_env(folder / "home", db.url, fastagi, pbx.ami_port)
-        serve.start()
-        log = EventLog(reactor, pbx.ami_port)
-        await log.start()
-        asked: Run = {}
-        try:
-            asked = await scenario(pbx, log)
-        finally:
-            write_replies(asked, folder / "replies.txt")
-            log.write(folder / "ami-events.txt")
-            await log.stop()
-            serve.stop()
-            await pbx.close()
+    async def play(_reactor: Any, pbx: Any, log: EventLog) -> Run:
+        asked = await scenario(pbx, log)
+        write_replies(asked, folder / "replies.txt")
         return asked
 
-    return run_on_reactor(body, timeout=180)
+    return served_run(folder, "snapshot-actions", make_pbx, play, timeout=180)
 
 
 def write_replies(asked: Run, path: Path) -> None:
