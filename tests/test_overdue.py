@@ -87,14 +87,14 @@ def test_overdue_command_prints_a_page_and_how_many_more(cli: Run, tmp_path: Pat
     for unit, at in (("3-1-201", "10:00"), ("3-1-202", "10:10"), ("5-2-1101", "10:20")):
         jrun(cli, "tickets", "new", "--kind", "complaint", "--category", "noise", "--unit",
              unit, "--at", f"2026-11-23T{at}:00+08:00")  # fmt: skip
-    at = ("--at", "2026-11-23T11:30:00+08:00")
-    code, out, _ = cli("overdue", *at, "--limit", "2")
+    now = ("--at", "2026-11-23T11:30:00+08:00")
+    code, out, _ = cli("overdue", *now, "--limit", "2")
     lines = out.splitlines()
     assert code == 0 and [line.split()[3] for line in lines[2:4]] == ["3-1-201", "3-1-202"]
     assert lines[4:] == ["1 more - --all lists every one"]
-    code, out, _ = cli("overdue", *at, "--all")
+    code, out, _ = cli("overdue", *now, "--all")
     assert code == 0 and len(out.splitlines()) == 5 and "more" not in out
-    assert len(jrun(cli, "overdue", *at, "--limit", "1")) == 3  # a program gets every one
+    assert len(jrun(cli, "overdue", *now, "--limit", "1")) == 3  # a program gets every one
 
 
 def test_overdue_command(cli: Run, tmp_path: Path) -> None:
