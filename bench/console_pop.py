@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -155,7 +156,12 @@ def pop_run(args: argparse.Namespace, browser: Browser, folder: Path) -> None:
         clients.stdin.flush()
         if clients.stdout.readline().strip() != "ready":
             raise SystemExit("console_pop: the stream clients did not start")
+        busy = cpu_seconds(console.service.pid), cpu_seconds(os.getpid())
         in_flight, seconds = run_calls(console, args, pages)
+        service_cpu, bench_cpu = (
+            cpu_seconds(pid) - before
+            for pid, before in zip((console.service.pid, os.getpid()), busy, strict=True)
+        )
         clients.stdin.write("stop\n")
         clients.stdin.flush()
         read = json.loads(clients.stdout.readline())
@@ -173,6 +179,10 @@ def pop_run(args: argparse.Namespace, browser: Browser, folder: Path) -> None:
         f"a supervisor's probe (another process; failed: {read['failed'] or 'none'}); "
         f"calls in flight: max {max(in_flight)}, "
         f"median {statistics.median(in_flight):.0f}"
+    )
+    print(
+        f"  CPU over the run: the service {service_cpu / seconds:.0%} of a core, this process "
+        f"(the simulated PBX, Playwright's driver) {bench_cpu / seconds:.0%}"
     )
     if not pops:
         return
@@ -194,6 +204,12 @@ def pop_run(args: argparse.Namespace, browser: Browser, folder: Path) -> None:
             f"    {p.total:6.0f} = {p.browser or 0:6.0f} + {p.total - (p.browser or 0):4.0f}; "
             f"{p.server or 0:6.0f}"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user and system CPU time so far (/proc/PID/stat: utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def spread(values: list[float]) -> str:

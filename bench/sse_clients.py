@@ -44,7 +44,7 @@ async def main() -> None:
     brief = json.loads(sys.stdin.readline())
     url = urlsplit(brief["url"])
     host, port = url.hostname or "127.0.0.1", url.port or 80
-    lines, offers = [0], []
+    lines, offers = [0], list[list[object]]()
     tasks = [asyncio.create_task(read_stream(host, port, t, lines, None)) for t in brief["agents"]]
     tasks.append(asyncio.create_task(read_stream(host, port, brief["probe"], [0], offers)))
     await asyncio.sleep(1.0)  # the streams opened (a failure shows in the tasks below)
