@@ -2,15 +2,18 @@
 
 1. Pop: from the simulated PBX publishing AgentCalled for an agent to that agent's page showing
    the resident, with --calls calls in flight (voice menu, waiting, talking) and --agents agents
-   connected to the event stream: --browsers of them are Chromium pages (measured; each saves
-   its wrap-up form when a call ends, which unpauses it), the others plain SSE clients.
+   connected to the event stream: --browsers of them are Chromium pages (measured; each its own
+   browser context, saving its wrap-up form when a call ends, which unpauses it), the others
+   plain SSE clients in a process of their own (bench/sse_clients.py) beside a supervisor's
+   probe stream. Runs until the pages have shown --pops pops; prints p50, p95, p99 and max,
+   and where the time went: to the probe's stream, to the page's EventSource, to the DOM.
    Target p99 <= 300 ms.
 2. Page load on a database of --tickets tickets: the agent's page (HTML, scripts, the first API
    calls) as Chromium's Navigation and Resource Timing see it, and the server's part of each
    request (request start to first byte). Targets: load <= 300 ms, server <= 50 ms.
 
     python bench/console_pop.py                      # 200 calls, 50 agents (10 browsers), 100k
-    python bench/console_pop.py --seconds 30 --tickets 20000
+    python bench/console_pop.py --pops 100 --tickets 20000
 """
 
 from __future__ import annotations
