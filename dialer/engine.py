@@ -185,12 +185,19 @@ class Dialer:
             except AMIActionError:  # "No such channel": it hung up since the listing
                 continue
             variables = channel_variables(status, ADOPTING)
-            if dialplan.CALL_ID in variables and dialplan.LEAD_ID in variables:
-                named[variables[dialplan.CALL_ID]] = (first, variables)
+            call_id = variables.get(dialplan.CALL_ID)
+            if call_id is None or dialplan.LEAD_ID not in variables:
+                continue
+            ours = self.tracker.calls.get(call_id)
+            if ours is not None:
+                # Placed by this process, but its channels came while AMI was away: linked
+                # now, else the reconcile below would take it for ended.
+                self._follow(ours, first, up, channels)
+                continue
+            named[call_id] = (first, variables)
         if not named:
             return
         found = await self.run(self.desk.in_flight, set(named))
-        now = self.clock()
         for a in found:
             first, variables = named[a.call_id]
             linkedid = first.get("Linkedid") or ""
@@ -200,20 +207,34 @@ class Dialer:
                 a.campaign_id,
                 a.number or "",
                 a.mode in AGENT_MODES,
-                queued_at=a.queued_at or now,
+                queued_at=a.queued_at or self.clock(),
                 dialled_at=a.queued_at,
                 variables=variables,
                 channel=first.get("Channel"),
                 uniqueid=linkedid,
             )
-            if first.get("ChannelState") == CHANNEL_UP:
-                attempt.reason, attempt.answered_at = REASON_ANSWERED, now
-                agent = self._bridged_agent(first, legs[linkedid], channels)
-                if agent is not None:
-                    attempt.connected_at, attempt.agent_interface = now, agent
-                    attempt.agent = self.tracker.agent_name(agent)
-            self.tracker.adopt(attempt, linkedid, len(legs[linkedid]))
+            self._follow(attempt, first, legs[linkedid], channels)
         log.info("dialer %s: %d call(s) in progress followed again", self.desk.worker, len(found))
+
+    def _follow(
+        self,
+        attempt: Attempt,
+        first: AMIMessage,
+        legs: list[AMIMessage],
+        channels: Sequence[AMIMessage],
+    ) -> None:
+        """The tracker follows ``attempt`` on its channels ``legs``, answered if its first is
+        up (and connected, if bridged with an agent), as of now."""
+        now = self.clock()
+        up = first.get("ChannelState") == CHANNEL_UP
+        # An agent-first call's first channel is the agent's: its answer is not the resident's.
+        if up and attempt.reason is None and not attempt.agent_first:
+            attempt.reason, attempt.answered_at = REASON_ANSWERED, attempt.answered_at or now
+            agent = self._bridged_agent(first, legs, channels)
+            if agent is not None and attempt.connected_at is None:
+                attempt.connected_at, attempt.agent_interface = now, agent
+                attempt.agent = self.tracker.agent_name(agent)
+        self.tracker.adopt(attempt, first.get("Linkedid") or "", len(legs))
 
     @staticmethod
     def _bridged_agent(
