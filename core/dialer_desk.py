@@ -21,7 +21,14 @@ from .dial_requests import (
 from .instances import Heartbeat, in_flight_here
 from .leads import LeadClaim, claim_leads, generate_leads, release_stale
 from .models import Campaign
-from .outcomes import AttemptOutcome, open_attempts, record_attempt, settle_in_the_air
+from .outcomes import (
+    AttemptInFlight,
+    AttemptOutcome,
+    attempts_in_flight,
+    open_attempts,
+    record_attempt,
+    settle_in_the_air,
+)
 from .retry import NextStep, RetryPolicy
 from .rules import Rules
 from .vocabulary import CampaignState, DialMode
@@ -91,6 +98,11 @@ class DialerDesk:
             # Attempts a dead process left in the air end `interrupted`, retried by the rules.
             settle_in_the_air(s, self.rules, self.retry, self.worker, at, live)
             return release_stale(s, self.worker, at, live)
+
+    def in_flight(self, call_ids: set[str]) -> list[AttemptInFlight]:
+        """This worker's unsettled attempts among ``call_ids`` (the PBX's live calls)."""
+        with self.db.session() as s:
+            return attempts_in_flight(s, self.worker, call_ids)
 
     def record(
         self, lead_id: int, outcome: AttemptOutcome, at: datetime, request_id: int | None = None

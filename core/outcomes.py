@@ -152,6 +152,50 @@ def open_attempts(
     )
 
 
+@dataclass(frozen=True)
+class AttemptInFlight:
+    """An attempt a dialer placed and has not settled: what following it again takes."""
+
+    call_id: str
+    lead_id: int
+    campaign_id: int
+    mode: str
+    number: str | None
+    queued_at: datetime | None
+
+
+def attempts_in_flight(
+    session: Session, worker: str, call_ids: Collection[str]
+) -> list[AttemptInFlight]:
+    """Of ``call_ids`` (read off the PBX's channels), the campaign attempts ``worker`` claimed
+    and has not settled: a restarted dialer follows them again instead of settling them."""
+    if not call_ids:
+        return []
+    rows = session.execute(
+        select(
+            Lead.call_id,
+            Lead.id,
+            Lead.campaign_id,
+            Campaign.mode,
+            Lead.number,
+            CallRecord.arrived_at,
+        )
+        .join(Campaign, Campaign.id == Lead.campaign_id)
+        .outerjoin(CallRecord, CallRecord.key == Lead.call_id)
+        .where(
+            Lead.state == LeadState.CALLING,
+            Lead.claimed_by == worker,
+            Lead.call_id.in_(call_ids),
+            Lead.preview.is_(False),  # a preview call answers its agent's request (not followed)
+        )
+    ).all()
+    return [
+        AttemptInFlight(call_id, lead_id, campaign_id, mode, number, queued_at)
+        for call_id, lead_id, campaign_id, mode, number, queued_at in rows
+        if call_id is not None  # matched by `in_`: never None
+    ]
+
+
 def settle_in_the_air(
     session: Session,
     rules: Rules,

@@ -67,6 +67,7 @@ class Attempt:
     lost_during_outage: bool = False  # ended while AMI was away, its Reason never seen
     agent_first: bool = False  # preview: Originate rang the agent, whose Dial() rings the resident
     dial_status: str | None = None  # agent first: the resident leg's DialEnd
+    adopted: bool = False  # placed before a restart, found up at the PBX and followed again
 
     def outcome(self) -> Disposition | None:
         """None: an agent-first call whose agent never answered, so the resident was not rung."""
@@ -90,6 +91,8 @@ class TrackerListener(Protocol):
     def agent_missed(self, attempt: Attempt) -> None: ...
 
 
+# The Reason of a call whose OriginateResponse was never seen (`disposition`: causes decide).
+REASON_UNKNOWN = -1
 # How long a failed Originate waits for the hang-up cause of the channel it dialled.
 CAUSE_GRACE = timedelta(seconds=2)
 
@@ -150,6 +153,15 @@ class CallTracker:
         if handler is not None:
             handler(self, msg)
 
+    def adopt(self, attempt: Attempt, linkedid: str, channels: int) -> None:
+        """A call placed before a restart, found up at the PBX with ``channels`` channels under
+        ``linkedid``: followed from here as if placed now (its end recorded once, by us)."""
+        attempt.adopted = True
+        self.dialled(attempt)
+        self._live[linkedid] = channels
+        self._seen.add(linkedid)
+        self._link(attempt, linkedid)
+
     def settle(self, attempt: Attempt, live_linkedids: set[str]) -> None:
         """After an AMI outage: a call whose channels are gone ended while we were away."""
         if attempt.linkedid is not None and attempt.linkedid in live_linkedids:
@@ -158,7 +170,7 @@ class CallTracker:
             attempt.lost_during_outage = True
         if attempt.linkedid is not None:
             self._live[attempt.linkedid] = 0
-        attempt.reason = attempt.reason if attempt.reason is not None else -1
+        attempt.reason = attempt.reason if attempt.reason is not None else REASON_UNKNOWN
         self._finish(attempt)
 
     # event handlers -------------------------------------------------------------------------------
@@ -273,11 +285,15 @@ class CallTracker:
         return None
 
     def _finish_if_over(self, attempt: Attempt) -> None:
-        if attempt.reason is None:
-            return
         linkedid = attempt.linkedid
         if linkedid is not None and linkedid in self._seen and self._live.get(linkedid, 0) > 0:
             return
+        if attempt.reason is None:
+            if not attempt.adopted:
+                return
+            # Adopted while it rang: its OriginateResponse may have gone out before we followed
+            # it, so once its channels are gone their hang-up causes decide.
+            attempt.reason = REASON_UNKNOWN
         self._finish(attempt)
 
     def _finish(self, attempt: Attempt) -> None:

@@ -12,7 +12,7 @@ asks, agent first (`preview_calls`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +46,9 @@ from .agent_states import TellingPacer
 from .ami_client import AMIActionError, AMIClient, AMIError
 from .ami_protocol import AMIMessage
 from .call_tracker import Attempt, CallTracker
-from .dispositions import telling_cause
+from .dispositions import REASON_ANSWERED, telling_cause
 from .pacing import Pacer, PacingConfig, make_pacer
+from .pbx_snapshot import channel_variables, device_of
 from .preview_calls import PreviewCalls
 from .queue_agents import QueueAgents, RingNoAnswer
 from .queue_events import agent_namer
@@ -59,6 +60,9 @@ Runner = Callable[..., Awaitable[Any]]
 
 AGENT_MODES = (DialMode.PROGRESSIVE, DialMode.PREDICTIVE)
 RING_NO_ANSWER = "ring-no-answer"  # QueuePause reason for an agent who let a call ring out
+# The Originate's variables a restarted dialer reads off a call to follow it again.
+ADOPTING = (dialplan.CALL_ID, dialplan.LEAD_ID, dialplan.CAMPAIGN_ID, dialplan.RECORDING)
+CHANNEL_UP = "6"  # CoreShowChannel's ChannelState of an answered channel (AST_STATE_UP)
 
 
 @dataclass(frozen=True)
@@ -127,22 +131,22 @@ class Dialer:
 
     # lifecycle
     def start(self) -> None:
+        """Dial from now on. Whoever starts the dialer runs `reconcile` at each AMI (re)connect
+        (the service does, before its PBX snapshot names the calls in progress)."""
         self.ami.on_any(self._on_event)
-        self.ami.on_connected(lambda _client: self._reconcile_later())
         self._loop.start(self.config.poll_seconds, now=False)
 
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
 
-    def _reconcile_later(self) -> None:
-        Deferred.fromCoroutine(self.reconcile()).addErrback(self._log_failure, "reconcile")
-
     async def reconcile(self) -> None:
-        """After (re)connecting: settle calls that ended while AMI was away, give back leads no
-        call carries, and learn the agents' state afresh. Nobody is dialled twice: a call still
-        up keeps its lead claimed."""
+        """After (re)connecting: follow again our calls still up at the PBX that this process
+        did not place (it restarted), settle calls that ended while AMI was away, give back
+        leads no call carries, and learn the agents' state afresh. Nobody is dialled twice: a
+        call still up keeps its lead claimed."""
         channels = await self.ami.core_show_channels()
+        await self._adopt(channels.events)
         live = {m.get("Linkedid") or "" for m in channels.events}
         for attempt in self.tracker.in_flight():
             self.tracker.settle(attempt, live)
@@ -161,6 +165,90 @@ class Dialer:
         status = await self.ami.queue_status(self.config.agent_queue)
         for event in getattr(status, "events", ()):
             self._on_event(event)
+
+    async def _adopt(self, channels: Sequence[AMIMessage]) -> None:
+        """Our campaign calls among ``channels`` (CoreShowChannel events) that the tracker does
+        not follow: each call's first channel (the Originate's) carries the variables it set,
+        read with Status; those naming an attempt this worker left unsettled are followed again.
+        Answered ones count as answered now (the moment before the restart is not known), one
+        bridged with an agent as connected to that agent."""
+        legs: dict[str, list[AMIMessage]] = {}
+        for m in channels:
+            legs.setdefault(m.get("Linkedid") or "", []).append(m)
+        named: dict[str, tuple[AMIMessage, dict[str, str]]] = {}
+        for linkedid, up in legs.items():
+            first = next((m for m in up if m.get("Uniqueid") == linkedid), None)
+            if not linkedid or first is None or self.tracker.call_of(linkedid) is not None:
+                continue
+            try:
+                status = await self.ami.status(first.get("Channel") or "", ADOPTING)
+            except AMIActionError:  # "No such channel": it hung up since the listing
+                continue
+            variables = channel_variables(status, ADOPTING)
+            call_id = variables.get(dialplan.CALL_ID)
+            if call_id is None or dialplan.LEAD_ID not in variables:
+                continue
+            ours = self.tracker.calls.get(call_id)
+            if ours is not None:
+                # Placed by this process, but its channels came while AMI was away: linked
+                # now, else the reconcile below would take it for ended.
+                self._follow(ours, first, up, channels)
+                continue
+            named[call_id] = (first, variables)
+        if not named:
+            return
+        found = await self.run(self.desk.in_flight, set(named))
+        for a in found:
+            first, variables = named[a.call_id]
+            linkedid = first.get("Linkedid") or ""
+            attempt = Attempt(
+                a.call_id,
+                a.lead_id,
+                a.campaign_id,
+                a.number or "",
+                a.mode in AGENT_MODES,
+                queued_at=a.queued_at or self.clock(),
+                dialled_at=a.queued_at,
+                variables=variables,
+                channel=first.get("Channel"),
+                uniqueid=linkedid,
+            )
+            self._follow(attempt, first, legs[linkedid], channels)
+        log.info("dialer %s: %d call(s) in progress followed again", self.desk.worker, len(found))
+
+    def _follow(
+        self,
+        attempt: Attempt,
+        first: AMIMessage,
+        legs: list[AMIMessage],
+        channels: Sequence[AMIMessage],
+    ) -> None:
+        """The tracker follows ``attempt`` on its channels ``legs``, answered if its first is
+        up (and connected, if bridged with an agent), as of now."""
+        now = self.clock()
+        up = first.get("ChannelState") == CHANNEL_UP
+        # An agent-first call's first channel is the agent's: its answer is not the resident's.
+        if up and attempt.reason is None and not attempt.agent_first:
+            attempt.reason, attempt.answered_at = REASON_ANSWERED, attempt.answered_at or now
+            agent = self._bridged_agent(first, legs, channels)
+            if agent is not None and attempt.connected_at is None:
+                attempt.connected_at, attempt.agent_interface = now, agent
+                attempt.agent = self.tracker.agent_name(agent)
+        self.tracker.adopt(attempt, first.get("Linkedid") or "", len(legs))
+
+    @staticmethod
+    def _bridged_agent(
+        first: AMIMessage, legs: list[AMIMessage], channels: Sequence[AMIMessage]
+    ) -> str | None:
+        """The device of a channel bridged with the call's (the queue's agent), if any: the
+        resident's own device (both halves of a Local channel) is not the agent's."""
+        resident = device_of(first.get("Channel") or "")
+        bridges = {m.get("BridgeId") for m in legs if m.get("BridgeId")}
+        for m in channels:
+            device = device_of(m.get("Channel") or "")
+            if m.get("BridgeId") in bridges and device != resident:
+                return device
+        return None
 
     # the tick
     async def _tick(self) -> None:

@@ -6,6 +6,8 @@ waiting callers; CoreShowChannels every channel and its bridge, so a caller in `
 with an agent's channel is a call that agent is talking on; Status the variables the flow left
 on the caller's channel (core/dialplan.py: HOTLINE_TICKET, HOTLINE_UNIT). Each call becomes a
 `CallInProgress`, then `PbxCallsListed` names them all (a call not among them has ended).
+A campaign call is named by its attempt's id (`QueueEvents.dialer_call`): the service runs the
+dialer's reconcile first, which follows again the calls a previous run placed (`Dialer._adopt`).
 """
 
 from __future__ import annotations
@@ -79,13 +81,14 @@ def device_of(channel: str) -> str:
     return channel.split(";", 1)[0].rsplit("-", 1)[0]
 
 
-def flow_variables(status: AMIListResult) -> dict[str, str]:
-    """The ``Variable: NAME=value`` headers of a one-channel Status answer, set ones only."""
+def channel_variables(status: AMIListResult, names: tuple[str, ...]) -> dict[str, str]:
+    """The ``Variable: NAME=value`` headers of a one-channel Status answer, of ``names`` and set
+    ones only."""
     found: dict[str, str] = {}
     for event in status.events:
         for item in event.get_all("Variable"):
             name, _, value = item.partition("=")
-            if name in FLOW_VARIABLES and value and value != UNSET:
+            if name in names and value and value != UNSET:
                 found[name] = value
     return found
 
@@ -132,9 +135,10 @@ class PbxSnapshot:
                 continue  # in Queue() but neither waiting nor bridged: on its way out
             wait = self.fields.integer(entry, "Wait") if entry is not None else leg.seconds
             try:
-                variables = flow_variables(await self.ami.status(leg.name, FLOW_VARIABLES))
+                status = await self.ami.status(leg.name, FLOW_VARIABLES)
             except AMIActionError:  # "No such channel": it hung up since the listing
                 continue
+            variables = channel_variables(status, FLOW_VARIABLES)
             ticket, unit = variables.get(dialplan.TICKET, ""), variables.get(dialplan.UNIT)
             dialer_call = leg.linkedid and self.queue_events.dialer_call(leg.linkedid)
             calls.append(

@@ -357,7 +357,7 @@ class Service:
             max_ring=d.ring_timeout_seconds,
             agentless_lines=d.agentless_lines,
         )
-        self.dialer = Dialer(
+        self.dialer = dialer = Dialer(
             DialerConfig(
                 channel_template=d.channel_template,
                 agent_channel_template=d.agent_channel_template,
@@ -395,11 +395,13 @@ class Service:
             self.ami.field_errors,
         )
         self.ami.on_any(queue_events.on_event)
-        # What the PBX has up, asked at each (re)connect: the live state knows the calls in
-        # progress after a restart or an AMI outage.
+        # What the PBX has up, asked at each (re)connect: the dialer follows its campaign calls
+        # again first, so the snapshot names them by their attempts (their lead on the agent's
+        # screen), then the live state knows every call in progress after a restart or an AMI
+        # outage.
         snapshot = PbxSnapshot(self.ami, self.bus, queue_events, self.clock, self.ami.field_errors)
         self.ami.on_connected(
-            lambda _client: Deferred.fromCoroutine(snapshot.take()).addErrback(
+            lambda _client: Deferred.fromCoroutine(reconnected(dialer, snapshot)).addErrback(
                 lambda f: log.warning("PBX snapshot: %s", f.getErrorMessage())
             )
         )
@@ -408,6 +410,7 @@ class Service:
             watch_ami(self.ami, metrics)
             self.dialer.on_state = lambda dialer: report_dialer(metrics, dialer)
         self.dialer.start()
+
         self.ami.start().addErrback(
             lambda f: log.error("AMI login to %s:%s failed: %s", a.host, config.port, f.value)
         )
@@ -500,3 +503,13 @@ class Service:
         self.pool.stop()
         self.recording_pool.stop()
         self.web_pool.stop()
+
+
+async def reconnected(dialer: Dialer, snapshot: PbxSnapshot) -> None:
+    """At each AMI (re)connect: the dialer's reconcile, then the PBX snapshot."""
+    try:
+        await dialer.reconcile()
+    except Exception:
+        # The snapshot still goes out: the agents' screens need it, database or not.
+        log.exception("dialer: reconcile failed")
+    await snapshot.take()

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IAddress, IListeningPort
 from twisted.internet.protocol import ServerFactory
 
 from hotline.app import App
@@ -78,10 +78,17 @@ class Live:
     """The running service and simulators, as a test's `during` sees them: Deferreds that fire
     on their events, and the AMI link to cut and restore."""
 
-    def __init__(self, reactor: Any, sim: AMISimulator, service: Service, gate: AMIGate) -> None:
-        assert service.dialer is not None
-        self.reactor, self.sim, self.service, self.dialer = reactor, sim, service, service.dialer
-        self.gate = gate
+    def __init__(
+        self,
+        reactor: Any,
+        sim: AMISimulator,
+        service: Service,
+        gate: AMIGate,
+        ami_port: IListeningPort,
+        hear: Callable[[Event], None],
+    ) -> None:
+        self.reactor, self.sim, self.gate, self.hear = reactor, sim, gate, hear
+        self.ami_port = ami_port
         self.tick_count = 0
         self._on_sim: Waiting = []
         self._on_outcome: Waiting = []
@@ -94,6 +101,12 @@ class Live:
 
         # a stand-in on this one simulator, telling the waits that its state may have moved
         sim.publish = publishing  # type: ignore[method-assign]
+        self._attach(service)
+
+    def _attach(self, service: Service) -> None:
+        assert service.dialer is not None
+        self.service, self.dialer = service, service.dialer
+        service.bus.subscribe(self.hear, (Event,))
         # Published once the outcome is stored (dialer._report), before it leaves the queue.
         stored = (AttemptFinished, AgentMissed)
         service.bus.subscribe(lambda _: self._check_later(self._on_outcome), stored)
@@ -166,6 +179,16 @@ class Live:
     def restore_link(self) -> None:
         self.gate.down = False
 
+    async def restart(self, while_down: Callable[[], Awaitable[None]]) -> None:
+        """The service stops (its calls at the PBX go on), `while_down` runs, and a new service
+        starts on the same database and PBX: its dialer follows nothing yet."""
+        await self.service.stop()
+        await while_down()
+        service = Service(self.service.app, self.reactor)
+        await service.start("127.0.0.1:0")
+        service.start_dialer(ami_port=bound_port(self.ami_port))
+        self._attach(service)
+
 
 @dataclass
 class Run:
@@ -197,17 +220,17 @@ def run_dialer(
     done: Callable[[App], bool] = lambda app: open_leads(app) == 0,
     away_agents: int = 0,
     mixmonitor: bool = False,
+    talk_s: tuple[float, float] = (20.0, 40.0),
 ) -> Run:
     """Run the service's dialer, and `during` alongside, until `done` (default: no lead is
     due) and no call is up; failing if that takes over `limit` s. `away_agents` of the `agents`
-    never answer their phone; `mixmonitor`: queued calls leave the files MixMonitor would."""
+    never answer their phone, the others talk `talk_s` (simulated seconds); `mixmonitor`: queued
+    calls leave the files MixMonitor would."""
     run = Run()
 
     async def body(reactor: Any) -> None:
         service = Service(app, reactor)
-        service.bus.subscribe(run.events.append, (Event,))
         await service.start("127.0.0.1:0")
-        fastagi = bound_port(service.ports[0])
 
         def landing(info: dict[str, Any]) -> Deferred[Any]:
             kind = info["variables"][contract.CAMPAIGN_KIND]
@@ -218,7 +241,7 @@ def run_dialer(
             return simulate_call(
                 reactor,
                 "127.0.0.1",
-                fastagi,
+                bound_port(live.service.ports[0]),  # the service of the moment (`Live.restart`)
                 caller,
                 f"outbound/{kind}",
                 options=options,
@@ -229,7 +252,7 @@ def run_dialer(
             QueueMember(
                 f"agent{n}",
                 f"PJSIP/agent{n}",
-                talk_s=(20.0, 40.0),
+                talk_s=talk_s,
                 wrapup_s=0.0,
                 answers=n >= 101 + away_agents,
             )
@@ -257,14 +280,14 @@ def run_dialer(
         gate = AMIGate(sim)
         ami_port = reactor.listenTCP(0, gate, interface="127.0.0.1")
         service.start_dialer(ami_port=bound_port(ami_port))
-        live = Live(reactor, sim, service, gate)
+        live = Live(reactor, sim, service, gate, ami_port, run.events.append)
         start_campaigns(app)
         try:
             if during is not None:
                 await during(live)
             await live.settled(lambda: done(app)).addTimeout(limit, reactor)
         finally:
-            await service.stop()
+            await live.service.stop()
             await stop_listening(ami_port)
 
     run_on_reactor(body, timeout=limit + 30)

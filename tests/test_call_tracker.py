@@ -361,3 +361,26 @@ def test_twenty_thousand_unparsable_causes_are_counted_and_logged_once(
         "busy-1": (Disposition.BUSY, []),
         "noanswer-1": (Disposition.NO_ANSWER, [0]),  # the cause unknown, the call still settled
     }
+
+
+def ami_event(name: str, *headers: tuple[str, str]) -> AMIMessage:
+    return AMIMessage((("Event", name), *headers))
+
+
+def test_a_call_adopted_while_it_rang_ends_once_by_its_hang_up_causes() -> None:
+    # Followed again after a restart while ringing: its OriginateResponse may have gone out
+    # before, so the last of its two channels' hang-ups decides, and a late one changes nothing.
+    recorder = Recorder()
+    tracker = CallTracker(lambda: T0, recorder)
+    attempt = Attempt("lead-3-1", 3, 1, "100", False, T0, variables={contract.CALL_ID: "lead-3-1"})
+    tracker.adopt(attempt, "1796.7", channels=2)
+    assert tracker.call_of("1796.7") == "lead-3-1"
+    busy = (("Linkedid", "1796.7"), ("Cause", "17"))
+    tracker.on_event(ami_event("Hangup", ("Channel", "Local/100@residents-00000001;2"), *busy))
+    assert not recorder.outcomes  # one channel still up
+    tracker.on_event(ami_event("Hangup", ("Channel", "Local/100@residents-00000001;1"), *busy))
+    assert recorder.outcomes == {"lead-3-1": (Disposition.BUSY, [17, 17])}
+    assert not tracker.in_flight()
+    tracker.on_event(ami_event("OriginateResponse", ("ActionID", "lead-3-1"), ("Reason", "4")))
+    assert recorder.outcomes == {"lead-3-1": (Disposition.BUSY, [17, 17])}
+    assert not recorder.answered_ids

@@ -17,7 +17,7 @@ from hotline.core import dialplan as contract
 from hotline.core.arrears import import_arrears
 from hotline.core.campaigns import campaign_action, create_campaign
 from hotline.core.db import Database
-from hotline.core.events import AgentConnected, AgentPaused, AgentStateChanged
+from hotline.core.events import AgentConnected, AgentPaused, AgentStateChanged, CallInProgress
 from hotline.core.models import ArrearsAccount, CallRecord, FollowUp, Lead, Phone
 from hotline.core.tickets import Intake, move_ticket, open_ticket
 from hotline.pbxsim.ami_residents import ResidentPlan
@@ -25,8 +25,9 @@ from hotline.pbxsim.fastagi import Input, Keys, Speak
 from hotline.recordings.resolve import resolve_path
 from hotline.recordings.worker import scan
 
-from dialer_harness import Live, dialer_app, run_dialer
+from dialer_harness import DIALER_ENV, Live, dialer_app, run_dialer
 from factories import seed_residents
+from flow_harness import make_app
 
 ESTATE = (
     "unit,name,phone,lang\n"
@@ -246,3 +247,58 @@ def test_every_originate_has_its_attempt_record_before_it_is_sent(app: App) -> N
     assert {n: [c.disposition for c in cs] for n, cs in calls(app).items()} == {
         n: ["no_answer"] for n in plans
     }
+
+
+def test_a_campaign_call_up_across_a_restart_is_followed_again_and_recorded_once(
+    db: Database, tmp_path: Path
+) -> None:
+    # Two agents, two calls: one answered and talking with an agent when the service stops,
+    # one ringing that the resident gives up on while the service is down.
+    seed_residents(db, tmp_path, ESTATE)
+    # The ringing call rings until the resident hangs up.
+    ring_long = {**DIALER_ENV, "HOTLINE_DIALER_RING_TIMEOUT_SECONDS": "600"}
+    app = make_app(tmp_path / "home", db.url, **ring_long)
+    (tmp_path / "arrears.csv").write_text(ARREARS, encoding="utf-8")
+    with app.db.session() as s:
+        import_arrears(s, app.rules, tmp_path / "arrears.csv", app.now())
+    talking, ringing = "13000000001", "13000000002"
+    plans = {talking: ResidentPlan("answer", ring_s=1.0), ringing: ResidentPlan("noanswer")}
+
+    async def restart(live: Live) -> None:
+        await live.event(AgentConnected)
+        await live.when(lambda: len(live.sim.calls) == 2)
+
+        async def resident_gives_up() -> None:
+            # as `Action: Hangup` on the resident's half would
+            (half,) = [
+                c
+                for c in live.sim.channels.values()
+                if c.name.startswith(f"Local/{ringing}@") and c.name.endswith(";2")
+            ]
+            live.sim.calls[half.linkedid].hangup_by_request(half)
+
+        await live.restart(resident_gives_up)
+        assert live.sim.calls  # the answered call goes on at the PBX
+
+    run = run_dialer(
+        app,
+        plans,
+        {},
+        start("arrears", "progressive"),
+        agents=2,
+        talk_s=(250.0, 250.0),  # 5 s: across the restart
+        during=restart,
+        limit=60,
+    )
+    found = calls(app)
+    (answered,) = found[talking]  # its end recorded once, by the new service
+    assert answered.disposition == "answered" and answered.agent in ("101", "102")
+    assert answered.connected_at is not None and answered.hangup_cause is None
+    assert answered.ended_at is not None and answered.next_step == "done"
+    (gave_up,) = found[ringing]  # ended while the service was down: settled at the start
+    assert gave_up.disposition == "interrupted" and (gave_up.next_step or "").startswith("retry")
+    dialled = Counter(run.dialled)  # the three others' numbers do not exist: failed, retried later
+    assert dialled[talking] == dialled[ringing] == 1 and set(dialled.values()) == {1}
+    # The new service's snapshot names the call by its attempt: the agent's screen has its lead.
+    found_up = [e for e in run.events if isinstance(e, CallInProgress)]
+    assert [(e.call_id, e.agent) for e in found_up] == [(answered.key, answered.agent)]

@@ -14,6 +14,7 @@ let current = JSON.parse(sessionStorage.getItem(CALL_KEY) || "null"); // {call_i
 let pop = null;
 let ticket = null; // the ticket the form edits (null: a new one)
 let myState = { state: "offline", paused_reason: null, since: null };
+let wrapPause = null; // the wrap-up's pause request, while it may still be on its way
 
 // ---------------------------------------------------------------- the call and its pop
 function remember() {
@@ -228,7 +229,10 @@ async function saveTicket() {
 }
 
 async function wrapUpDone() {
-  // The form is saved: the call's wrap-up is over and the agent takes calls again.
+  // The form is saved: the call's wrap-up is over and the agent takes calls again. A form saved
+  // while the wrap-up's pause is still on its way waits for it: else the pause, landing after
+  // the unpause, would keep the agent out of the queue.
+  await wrapPause;
   if (current && current.state === "ended") {
     current = null;
     pop = null;
@@ -472,7 +476,7 @@ function onEvent(type, e) {
     renderCallState();
     loadFigures();
     // Wrap-up: out of the queue until the ticket is saved (unless already paused).
-    if (myState.state !== "paused") setPaused(true, WRAP_REASON);
+    if (myState.state !== "paused") wrapPause = setPaused(true, WRAP_REASON);
   } else if (type === "agent.state" && e.agent === me.extension) {
     showState(e);
   } else if (type === "queue.state") {
