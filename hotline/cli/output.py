@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
+from itertools import chain
 from typing import Any, TextIO
 
 # The time serialisers are shared with the HTTP API; commands import them from here.
@@ -28,35 +30,54 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _width(text: str) -> int:
-    """Display width in a terminal (CJK takes two columns, combining marks none); a control
-    character counts as none rather than wcwidth's -1."""
-    if text.isascii() and text.isprintable():
-        return len(text)
+def cell(value: Any) -> str:
+    """A value as a person reads it: nothing for None, yes or no for a boolean (never Python's
+    True), the text of anything else. `--json` keeps JSON's own null and booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@cache
+def _char_width(char: str) -> int:
+    """One character's columns (CJK two, combining marks none; a control character none rather
+    than wcwidth's -1), asked of wcwidth once per distinct character."""
     # Loaded on the first such cell: importing it costs an all-ASCII table 15 ms.
     from wcwidth import wcwidth
 
-    return sum(max(wcwidth(ch), 0) for ch in text)
+    return max(wcwidth(char), 0)
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return sum(map(_char_width, text))
 
 
 def print_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
     out = out or sys.stdout
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    cells = [[cell(v) for v in row] for row in rows]
+    # Measured once per distinct text: a long list repeats its kinds, units and states.
+    width = {text: _width(text) for text in set(chain(headers, *cells))}
+    widths = [max(map(width.__getitem__, col)) for col in zip(headers, *cells, strict=True)]
 
     def line(values: Sequence[str]) -> str:
+        # ljust pads by characters: a wide text gets its extra columns' worth fewer spaces
         return "  ".join(
-            v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)
+            v.ljust(w - width[v] + len(v)) for v, w in zip(values, widths, strict=True)
         ).rstrip()
 
-    print(line(headers), file=out)
-    print(line(["-" * w for w in widths]), file=out)
+    out.write(line(headers) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
     for row in cells:
-        print(line(row), file=out)
-    if not rows:
-        print("(none)", file=out)
+        out.write(line(row) + "\n")
+    if not cells:
+        out.write("(none)\n")
 
 
 def print_listing(

@@ -15,7 +15,7 @@ from hotline.core.report import Rate, build_report, report_period
 from hotline.core.vocabulary import DomainError
 from hotline.recordings.resolve import with_recordings
 
-from .output import iso, parse_at, parse_past, print_json, print_listing, print_table
+from .output import cell, iso, parse_at, parse_past, print_json, print_listing, print_table
 
 
 def _bad_rows(bad: list[BadRow], skipped: bool) -> None:
@@ -52,7 +52,7 @@ def residents_list(app: App, args: argparse.Namespace) -> None:
             r["name"],
             " ".join(r["phones"]),
             r["lang"],
-            "yes" if r["do_not_call"] else "",
+            r["do_not_call"],
         ),
     )
 
@@ -159,18 +159,14 @@ def tickets_show(app: App, args: argparse.Namespace) -> None:
         print_json(data)
         return
     for key, value in data.items():
-        if key not in HISTORY_TABLES and value not in (None, False):
-            print(f"{key:18} {value}")
+        if key not in HISTORY_TABLES and value is not None:
+            print(f"{key:18} {cell(value)}")
     for part, columns in HISTORY_TABLES.items():
         print(f"\n{part.replace('_', ' ')}:")
         print_table(
             [heading for heading, _ in columns],
-            [[_cell(row[key]) for _, key in columns] for row in data[part]],
+            [[row[key] for _, key in columns] for row in data[part]],
         )
-
-
-def _cell(value: object) -> object:
-    return {True: "yes", False: ""}.get(value, value) if isinstance(value, bool) else value
 
 
 def tickets_move(app: App, args: argparse.Namespace) -> None:
