@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     false,
 )
 from sqlalchemy.engine import Dialect
@@ -170,7 +171,7 @@ class FollowUp(Base):
     __tablename__ = "followups"
     # Covers the report's aggregate, so a period is read from the index alone.
     __table_args__ = (
-        Index("ix_followups_due_report", "due_at", "kind", "done_at", "satisfaction"),
+        Index("ix_followups_due_report", "due_at", "kind", "done_at", "satisfaction", "dropped_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,7 +185,13 @@ class FollowUp(Base):
     effect: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
     comment_recording: Mapped[str | None] = mapped_column(String(255))
+    # Not made before its ticket was reopened: no longer owed (the new resolution owes a new one).
+    dropped_at: Mapped[datetime | None]
     ticket: Mapped[Ticket] = relationship()
+
+
+# A follow-up still owed: neither made nor dropped.
+FOLLOWUP_OWED = and_(FollowUp.done_at.is_(None), FollowUp.dropped_at.is_(None))
 
 
 class ArrearsAccount(Base):

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .arrears import due_reminder_page
-from .models import FollowUp, Ticket, Unit
+from .models import FOLLOWUP_OWED, FollowUp, Ticket, Unit
 from .pages import Page
 from .rules import Rules
 
@@ -78,7 +78,7 @@ def overdue_page(session: Session, rules: Rules, now: datetime, limit: int | Non
     ]
     # Follow-ups are read in their index's order: counting them there and joining only the page
     # to their tickets costs a fifth of counting every one joined.
-    owed = (FollowUp.done_at.is_(None), FollowUp.due_at < now)
+    owed = (FOLLOWUP_OWED, FollowUp.due_at < now)
     total += session.execute(select(func.count()).select_from(FollowUp).where(*owed)).scalar_one()
     followups = (
         _ticket_rows(FollowUp.id.label("followup_id"), FollowUp.due_at, FollowUp.assignee_role)

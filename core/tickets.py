@@ -7,13 +7,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, Row, Select, bindparam, or_, select, type_coerce
+from sqlalchemy import DateTime, Row, Select, bindparam, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from . import outbox
 from .models import (
+    FOLLOWUP_OWED,
     CallRecord,
     FollowUp,
+    Lead,
     Recording,
     Ticket,
     TicketEvent,
@@ -28,6 +30,7 @@ from .vocabulary import (
     Channel,
     DomainError,
     Kind,
+    LeadState,
     NotFound,
     Severity,
     WebhookEventType,
@@ -156,6 +159,8 @@ def move_ticket(
         # §3: a reopened complaint is a complaint again, its clocks start from the reopening.
         ticket.escalation_due_at = rules.escalation_due(at)
         ticket.resolution_due_at = rules.resolution_due(Severity(ticket.severity), at)
+    if target == "reopened":
+        _drop_followups(session, ticket.id, at)
     ticket.events.append(
         TicketEvent(from_state=ticket.state, to_state=target, at=at, note=note, actor=by)
     )
@@ -180,6 +185,22 @@ def move_ticket(
         )
     session.flush()
     return ticket
+
+
+def _drop_followups(session: Session, ticket_id: int, at: datetime) -> None:
+    """§4: a follow-up not made by the time its matter is reopened is no longer owed (the new
+    resolution owes a new one), and no lead calls for it any more."""
+    owed = list(
+        session.scalars(select(FollowUp.id).where(FollowUp.ticket_id == ticket_id, FOLLOWUP_OWED))
+    )
+    if not owed:
+        return
+    session.execute(update(FollowUp).where(FollowUp.id.in_(owed)).values(dropped_at=at))
+    session.execute(
+        update(Lead)
+        .where(Lead.followup_id.in_(owed), Lead.state.in_((LeadState.READY, LeadState.WAITING)))
+        .values(state=LeadState.STOPPED)
+    )
 
 
 @dataclass(frozen=True)
