@@ -98,6 +98,10 @@ class Ticket(Base):
         # Repairs still without a technician, oldest first: `overdue` counts and pages them from
         # the index instead of visiting every repair.
         Index("ix_tickets_undispatched", "kind", "dispatched_at", "received_at"),
+        # A complaint's two clocks by the states that still owe them: `overdue` pages the open
+        # complaints past each deadline from these instead of sorting every complaint.
+        Index("ix_tickets_escalation", "kind", "state", "escalation_due_at"),
+        Index("ix_tickets_resolution", "kind", "state", "resolution_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -220,6 +224,7 @@ class CallRecord(Base):
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
         Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
+        Index("ix_calls_ticket", "ticket_id"),  # a ticket's history (tickets show, the API)
         # The calls not ended yet, by the instance running them: what a catch-up settles.
         # Partial (WHERE ended_at IS NULL) on both databases, as migration 0014 makes it and
         # tests/test_migrations.py checks; the condition is not repeated here, because
