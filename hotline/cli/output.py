@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import chain
+from itertools import repeat
 from typing import Any, TextIO
 
 # The time serialisers are shared with the HTTP API; commands import them from here.
@@ -26,8 +26,9 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=_default)
-    sys.stdout.write("\n")
+    # One string, one write: `json.dump` writes each of its chunks (half a million for the whole
+    # overdue list), and those writes cost more than encoding.
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
 
 
 def cell(value: Any) -> str:
@@ -60,24 +61,26 @@ def _width(text: str) -> int:
 def print_table(
     headers: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO | None = None
 ) -> None:
+    """Aligned columns by display width, built a column at a time with string methods mapped
+    over it (a Python step a cell cost the 20,000 rows of `overdue --all` a tenth of a second)."""
     out = out or sys.stdout
-    cells = [[cell(v) for v in row] for row in rows]
-    # Measured once per distinct text: a long list repeats its kinds, units and states.
-    width = {text: _width(text) for text in set(chain(headers, *cells))}
-    widths = [max(map(width.__getitem__, col)) for col in zip(headers, *cells, strict=True)]
-
-    def line(values: Sequence[str]) -> str:
-        # ljust pads by characters: a wide text gets its extra columns' worth fewer spaces
-        return "  ".join(
-            v.ljust(w - width[v] + len(v)) for v, w in zip(values, widths, strict=True)
-        ).rstrip()
-
-    out.write(line(headers) + "\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in cells:
-        out.write(line(row) + "\n")
+    cells = [[v if v.__class__ is str else cell(v) for v in row] for row in rows]
+    padded, sizes = [], []
+    for column in zip(headers, *cells, strict=True):
+        # Measured once per distinct text: a long list repeats its kinds, units and states.
+        width = {text: _width(text) for text in set(column)}
+        size = max(width.values())
+        if any(w != len(text) for text, w in width.items()):
+            # ljust pads by characters: a wide text gets its extra columns' worth fewer
+            padded.append([text.ljust(size - width[text] + len(text)) for text in column])
+        else:
+            padded.append(list(map(str.ljust, column, repeat(size))))
+        sizes.append(size)
+    lines = list(map(str.rstrip, map("  ".join, zip(*padded, strict=True))))
+    lines.insert(1, "  ".join("-" * size for size in sizes))
     if not cells:
-        out.write("(none)\n")
+        lines.append("(none)")
+    out.write("\n".join(lines) + "\n")
 
 
 def print_listing(
