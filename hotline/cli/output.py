@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any, TextIO
 
 # The time serialisers are shared with the HTTP API; commands import them from here.
@@ -26,9 +26,13 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    # One string, one write: `json.dump` writes each of its chunks (half a million for the whole
-    # overdue list), and those writes cost more than encoding.
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
+    # `json.dump` writes each of its chunks (half a million for the whole overdue list), which
+    # cost more than encoding them: written a few thousand at a time. Not all in one write: a
+    # reader gone (`| head`) must still end the command as a broken pipe.
+    chunks = json.JSONEncoder(ensure_ascii=False, indent=2, default=_default).iterencode(data)
+    for batch in iter(lambda: list(islice(chunks, 4096)), []):
+        sys.stdout.write("".join(batch))
+    sys.stdout.write("\n")
 
 
 def cell(value: Any) -> str:
