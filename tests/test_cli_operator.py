@@ -340,18 +340,19 @@ def test_output_cut_short_by_head_is_one_line(
     (tmp_path / "many.csv").write_text("unit,name,phone\n" + rows, encoding="utf-8")
     assert run("residents", "import", str(tmp_path / "many.csv"))[0] == 0
     env = dict(os.environ, HOTLINE_HOME=str(tmp_path / "home"))
-    with subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "residents", "list", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        assert process.stdout.readline().strip() == b"["
-        process.stdout.close()  # what `head -1` does
-        err = process.stderr.read().decode()
-        assert process.wait() != 0
-    assert "Traceback" not in err and err.count("\n") == 1 and "broken pipe" in err
+    for argv, first in ((["--json"], b"["), ([], b"id")):  # JSON, then the table
+        with subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "residents", "list", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as process:
+            assert process.stdout is not None and process.stderr is not None
+            assert process.stdout.readline().startswith(first)
+            process.stdout.close()  # what `head -1` does
+            err = process.stderr.read().decode()
+            assert process.wait() != 0, argv
+        assert "Traceback" not in err and err.count("\n") == 1 and "broken pipe" in err
 
 
 def test_tables_pad_chinese_by_display_width() -> None:

@@ -27,8 +27,8 @@ def _default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     # `json.dump` writes each of its chunks (half a million for the whole overdue list), which
-    # cost more than encoding them: written a few thousand at a time. Not all in one write: a
-    # reader gone (`| head`) must still end the command as a broken pipe.
+    # cost more than encoding them: written a few thousand (some 30 KiB) at a time. Not all in
+    # one write: see print_table.
     chunks = json.JSONEncoder(ensure_ascii=False, indent=2, default=_default).iterencode(data)
     for batch in iter(lambda: list(islice(chunks, 4096)), []):
         sys.stdout.write("".join(batch))
@@ -84,7 +84,10 @@ def print_table(
     lines.insert(1, "  ".join("-" * size for size in sizes))
     if not cells:
         lines.append("(none)")
-    out.write("\n".join(lines) + "\n")
+    # Some 20 KiB a write: a write larger than the pipe, cut short by a reader gone (`| head`),
+    # ended the command as if all was written (exit 0) instead of as a broken pipe.
+    for start in range(0, len(lines), 256):
+        out.write("\n".join(lines[start : start + 256]) + "\n")
 
 
 def print_listing(
