@@ -194,8 +194,11 @@ class FollowUp(Base):
     ticket: Mapped[Ticket] = relationship()
 
 
-# A follow-up still owed: neither made nor dropped.
-FOLLOWUP_OWED = and_(FollowUp.done_at.is_(None), FollowUp.dropped_at.is_(None))
+# A follow-up still owed: neither made nor dropped. Of the table's columns, so that it serves in
+# statements compiled without the ORM as well (`overdue`'s).
+FOLLOWUP_OWED = and_(
+    FollowUp.__table__.c.done_at.is_(None), FollowUp.__table__.c.dropped_at.is_(None)
+)
 
 
 class ArrearsAccount(Base):

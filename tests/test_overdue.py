@@ -181,3 +181,15 @@ def _followups(db: Database, ticket_id: int) -> list[int]:
     with db.session() as s:
         query = select(FollowUp.id).where(FollowUp.ticket_id == ticket_id).order_by(FollowUp.id)
         return list(s.scalars(query))
+
+
+def test_overdue_sees_what_its_session_has_not_flushed_yet(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    """Its statements are of plain columns, not ORM ones: the session still flushes before them."""
+    seed_residents(db, tmp_path)
+    with db.session() as s:
+        ticket = open_ticket(s, rules, Intake("complaint", "noise", T0, unit="3-1-201"))
+        assert [o.what for o in overdue_now(s, rules, T0 + timedelta(hours=2))] == ["escalate"]
+        ticket.state = "escalated"  # in the session only
+        assert overdue_now(s, rules, T0 + timedelta(hours=2)) == []
