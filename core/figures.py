@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import ArrearsAccount, Campaign, FollowUp, Lead, Recording, Ticket
+from .models import FOLLOWUP_OWED, ArrearsAccount, Campaign, FollowUp, Lead, Recording, Ticket
 from .rules import Rules
 from .vocabulary import CampaignKind, Kind, LeadState, ReminderStage
 
@@ -33,14 +33,13 @@ def end_of_site_day(rules: Rules, now: datetime) -> datetime:
 
 
 def db_figures(session: Session, rules: Rules, now: datetime) -> DbFigures:
-    pending = FollowUp.done_at.is_(None)
     overdue, due = session.execute(
         select(
             func.count().filter(FollowUp.due_at < now),
             func.count().filter(
                 FollowUp.due_at >= now, FollowUp.due_at < end_of_site_day(rules, now)
             ),
-        ).where(pending)
+        ).where(FOLLOWUP_OWED)
     ).one()
     unescalated = session.scalar(
         select(func.count()).where(

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from . import outbox
-from .models import FollowUp, Lead, Ticket
+from .models import FOLLOWUP_OWED, FollowUp, Lead, Ticket
 from .rules import Rules
 from .tickets import Intake, move_ticket, open_ticket
 from .vocabulary import DomainError, Kind, LeadState, NotFound, WebhookEventType
@@ -28,7 +28,7 @@ class Answers:
 def pending_followups(session: Session) -> list[FollowUp]:
     query = (
         select(FollowUp)
-        .where(FollowUp.done_at.is_(None))
+        .where(FOLLOWUP_OWED)
         .options(selectinload(FollowUp.ticket).selectinload(Ticket.unit))
         .order_by(FollowUp.due_at, FollowUp.id)
     )
@@ -48,6 +48,11 @@ def record_answers(
     if followup.done_at is not None:
         raise DomainError(
             f"follow-up {followup_id} was already recorded at {rules.local_iso(followup.done_at)}"
+        )
+    if followup.dropped_at is not None:
+        raise DomainError(
+            f"follow-up {followup_id} is no longer owed: ticket {followup.ticket_id} was reopened "
+            f"at {rules.local_iso(followup.dropped_at)} (its new resolution owes a new one)"
         )
     unsatisfied = rules.is_unsatisfied(answers.satisfaction)
     if answers.quality not in (None, 1, 2):

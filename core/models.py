@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     false,
 )
 from sqlalchemy.engine import Dialect
@@ -97,6 +98,10 @@ class Ticket(Base):
         # Repairs still without a technician, oldest first: `overdue` counts and pages them from
         # the index instead of visiting every repair.
         Index("ix_tickets_undispatched", "kind", "dispatched_at", "received_at"),
+        # A complaint's two clocks by the states that still owe them: `overdue` pages the open
+        # complaints past each deadline from these instead of sorting every complaint.
+        Index("ix_tickets_escalation", "kind", "state", "escalation_due_at"),
+        Index("ix_tickets_resolution", "kind", "state", "resolution_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,7 +175,7 @@ class FollowUp(Base):
     __tablename__ = "followups"
     # Covers the report's aggregate, so a period is read from the index alone.
     __table_args__ = (
-        Index("ix_followups_due_report", "due_at", "kind", "done_at", "satisfaction"),
+        Index("ix_followups_due_report", "due_at", "kind", "done_at", "satisfaction", "dropped_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,7 +189,16 @@ class FollowUp(Base):
     effect: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
     comment_recording: Mapped[str | None] = mapped_column(String(255))
+    # Not made before its ticket was reopened: no longer owed (the new resolution owes a new one).
+    dropped_at: Mapped[datetime | None]
     ticket: Mapped[Ticket] = relationship()
+
+
+# A follow-up still owed: neither made nor dropped. Of the table's columns, so that it serves in
+# statements compiled without the ORM as well (`overdue`'s).
+FOLLOWUP_OWED = and_(
+    FollowUp.__table__.c.done_at.is_(None), FollowUp.__table__.c.dropped_at.is_(None)
+)
 
 
 class ArrearsAccount(Base):
@@ -213,6 +227,7 @@ class CallRecord(Base):
         Index("ix_calls_campaign", "campaign_id"),
         Index("ix_calls_disposition_ended", "disposition", "ended_at"),  # recent abandons
         Index("ix_calls_agent_connected", "agent", "connected_at"),  # an agent's calls today
+        Index("ix_calls_ticket", "ticket_id"),  # a ticket's history (tickets show, the API)
         # The calls not ended yet, by the instance running them: what a catch-up settles.
         # Partial (WHERE ended_at IS NULL) on both databases, as migration 0014 makes it and
         # tests/test_migrations.py checks; the condition is not repeated here, because

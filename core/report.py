@@ -182,7 +182,7 @@ def build_report(
             _count_if(FollowUp.satisfaction > p.followup.unsatisfied_max),
             _count_if(and_(FollowUp.done_at.is_(None), FollowUp.due_at > now)),  # pending
         )
-        .where(when >= start, when < end)
+        .where(when >= start, when < end, FollowUp.dropped_at.is_(None))
         .group_by(FollowUp.kind)
     ).all()
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .figures import end_of_site_day
-from .models import FollowUp, Ticket
+from .models import FOLLOWUP_OWED, FollowUp, Ticket
 from .overdue import NOT_ESCALATED, NOT_RESOLVED
 from .rules import Rules
 from .vocabulary import Kind
@@ -103,7 +103,7 @@ def wallboard_clocks(session: Session, rules: Rules, now: datetime) -> Board:
     followups = session.scalars(
         select(FollowUp)
         .options(selectinload(FollowUp.ticket).selectinload(Ticket.unit))
-        .where(FollowUp.done_at.is_(None), FollowUp.due_at < end_of_site_day(rules, now))
+        .where(FOLLOWUP_OWED, FollowUp.due_at < end_of_site_day(rules, now))
         .order_by(FollowUp.due_at)
         .limit(BOARD_ROWS)
     ).all()

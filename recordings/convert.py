@@ -19,6 +19,7 @@ from pydub.exceptions import CouldntDecodeError, CouldntEncodeError
 
 from hotline.core.vocabulary import DomainError
 
+from .archives import CODECS, archive_path
 from .index import file_sha256
 
 SPEECH_RATE = 8000
@@ -27,27 +28,6 @@ LOUDNESS_DBFS = -20.0  # RMS target of loudness normalisation
 PEAK_CEILING_DBFS = -1.0  # normalisation never pushes a peak above this
 PART_SUFFIX = ".part"
 RAW_OUTPUT = ("-f", "s16le", "-ac", "1", "-ar", str(SPEECH_RATE), "-")
-
-
-@dataclass(frozen=True)
-class Codec:
-    ffmpeg_format: str
-    encoder: str
-    bitrate: str
-    options: tuple[str, ...] = ()
-
-
-CODECS: dict[str, Codec] = {
-    # Ogg Opus. Telephone audio is narrowband already: 16 kbit/s SILK in 60 ms frames keeps it
-    # whole, and the lowest encoder complexity costs a third of the default's CPU time.
-    "opus": Codec(
-        "opus",
-        "libopus",
-        "16k",
-        ("-application", "voip", "-frame_duration", "60", "-compression_level", "0"),
-    ),
-    "mp3": Codec("mp3", "libmp3lame", "16k"),
-}
 
 
 class FfmpegMissing(DomainError):
@@ -76,10 +56,6 @@ def require_ffmpeg() -> str:
             "package `ffmpeg` (apt-get install ffmpeg)"
         )
     return found
-
-
-def archive_path(source: Path, fmt: str) -> Path:
-    return source.with_suffix(f".{fmt}")
 
 
 def remove_partials(target: Path) -> list[Path]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hotline.core.models import Recording
 
-from .convert import CODECS, archive_path
+from .archives import CODECS, archive_path
 
 
 def resolve_paths(session: Session, stored: Iterable[str | None]) -> dict[str, str | None]:

@@ -9,6 +9,6 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ConversionSettings:
-    archive_format: str  # a codec of `convert.CODECS`
+    archive_format: str  # a codec of `archives.CODECS`
     normalise: bool
     workers: int  # conversions at a time

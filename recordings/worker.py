@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from hotline.core.db import Database
 from hotline.core.models import CallRecord, FollowUp, Recording, Ticket
 
-from .convert import CODECS, ConversionError, archive_path, convert, require_ffmpeg
+from .archives import CODECS, archive_path
+from .convert import ConversionError, convert, require_ffmpeg
 from .index import DEFAULT_RETENTION_YEARS, register, wav_seconds
 from .settings import ConversionSettings
 

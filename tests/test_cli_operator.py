@@ -245,6 +245,19 @@ def test_tickets_show_tells_who_did_what_when(cli: Run, tmp_path: Path, db: Data
         assert text in table
 
 
+def test_human_output_says_yes_or_no_never_true(cli: Run, tmp_path: Path) -> None:
+    """A boolean reads yes or no in tables and in `tickets show`'s header; --json keeps JSON's."""
+    tid = _ticket(cli, tmp_path)  # a leak: an emergency repair
+    assert jrun(cli, "tickets", "show", str(tid))["emergency"] is True
+    _, shown, _ = cli("tickets", "show", str(tid))
+    header = dict(line.split(maxsplit=1) for line in shown.split("\n\n")[0].splitlines())
+    assert (header["emergency"], header["about_staff"], header["incomplete"]) == ("yes", "no", "no")
+    out = io.StringIO()
+    print_table(["on", "off", "none"], [(True, False, None)], out)
+    assert out.getvalue().splitlines()[2] == "yes  no"
+    assert "True" not in shown and "False" not in shown
+
+
 def test_the_default_report_covers_today_and_says_so(cli: Run, tmp_path: Path) -> None:
     tid = str(_ticket(cli, tmp_path))
     for state in ("dispatched", "in_progress", "done"):
@@ -327,18 +340,19 @@ def test_output_cut_short_by_head_is_one_line(
     (tmp_path / "many.csv").write_text("unit,name,phone\n" + rows, encoding="utf-8")
     assert run("residents", "import", str(tmp_path / "many.csv"))[0] == 0
     env = dict(os.environ, HOTLINE_HOME=str(tmp_path / "home"))
-    with subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "residents", "list", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        assert process.stdout.readline().strip() == b"["
-        process.stdout.close()  # what `head -1` does
-        err = process.stderr.read().decode()
-        assert process.wait() != 0
-    assert "Traceback" not in err and err.count("\n") == 1 and "broken pipe" in err
+    for argv, first in ((["--json"], b"["), ([], b"id")):  # JSON, then the table
+        with subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "residents", "list", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as process:
+            assert process.stdout is not None and process.stderr is not None
+            assert process.stdout.readline().startswith(first)
+            process.stdout.close()  # what `head -1` does
+            err = process.stderr.read().decode()
+            assert process.wait() != 0, argv
+        assert "Traceback" not in err and err.count("\n") == 1 and "broken pipe" in err
 
 
 def test_tables_pad_chinese_by_display_width() -> None:

@@ -6,11 +6,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+from sqlalchemy import select
+
 from hotline.core.arrears import import_arrears
 from hotline.core.db import Database
+from hotline.core.followups import Answers, pending_followups, record_answers
+from hotline.core.models import FollowUp
 from hotline.core.overdue import overdue_now, overdue_page
+from hotline.core.report import build_report
 from hotline.core.rules import Rules
 from hotline.core.tickets import Intake, move_ticket, open_ticket
+from hotline.core.vocabulary import DomainError
 
 from cli_support import Run, jrun
 from factories import RESIDENTS_CSV, seed_residents
@@ -134,3 +141,55 @@ def test_a_reopened_complaint_runs_its_clocks_again_from_the_reopening(
         move_ticket(s, rules, tid, "escalated", reopened_at + timedelta(hours=3))
     assert owed(reopened_at + timedelta(days=2)) == set()
     assert owed(reopened_at + timedelta(days=3, hours=1)) == {"resolve"}
+
+
+def test_a_reopened_matter_no_longer_owes_its_earlier_follow_up(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    """§4: the follow-up of the first resolution, not made when the complaint is reopened, is
+    neither overdue nor missed; the new resolution owes a new one."""
+    seed_residents(db, tmp_path)
+    reopened_at = T0 + timedelta(days=1)
+    with db.session() as s:
+        ticket = open_ticket(s, rules, Intake("complaint", "noise", T0, unit="3-1-201"))
+        move_ticket(s, rules, ticket.id, "escalated", T0 + timedelta(minutes=20))
+        move_ticket(s, rules, ticket.id, "resolved", T0 + timedelta(hours=5))  # owes a follow-up
+        move_ticket(s, rules, ticket.id, "reopened", reopened_at)
+        tid = ticket.id
+    (first,) = _followups(db, tid)
+
+    def follow_ups(at: datetime) -> list[int]:
+        with db.session() as s:
+            found = overdue_now(s, rules, at)
+        return [int(o.detail.rsplit(" ", 1)[1]) for o in found if o.what == "follow_up"]
+
+    later = reopened_at + timedelta(days=5)  # the first follow-up's 3 days long past
+    assert follow_ups(later) == []
+    with db.session() as s:
+        assert pending_followups(s) == []
+        figures = build_report(s, rules, T0, later + timedelta(days=30), later)
+        assert figures.followup_rate == {}  # neither missed nor pending
+        with pytest.raises(DomainError, match="no longer owed"):
+            record_answers(s, rules, first, Answers(5), later)
+        move_ticket(s, rules, tid, "escalated", later)
+        move_ticket(s, rules, tid, "resolved", later + timedelta(hours=1))
+    (_, second) = _followups(db, tid)
+    assert follow_ups(later + timedelta(days=4)) == [second]
+
+
+def _followups(db: Database, ticket_id: int) -> list[int]:
+    with db.session() as s:
+        query = select(FollowUp.id).where(FollowUp.ticket_id == ticket_id).order_by(FollowUp.id)
+        return list(s.scalars(query))
+
+
+def test_overdue_sees_what_its_session_has_not_flushed_yet(
+    db: Database, tmp_path: Path, rules: Rules
+) -> None:
+    """Its statements are of plain columns, not ORM ones: the session still flushes before them."""
+    seed_residents(db, tmp_path)
+    with db.session() as s:
+        ticket = open_ticket(s, rules, Intake("complaint", "noise", T0, unit="3-1-201"))
+        assert [o.what for o in overdue_now(s, rules, T0 + timedelta(hours=2))] == ["escalate"]
+        ticket.state = "escalated"  # in the session only
+        assert overdue_now(s, rules, T0 + timedelta(hours=2)) == []

@@ -92,7 +92,7 @@ def recordings_purge(app: App, args: argparse.Namespace) -> None:
         return
     print_table(
         ["id", "path", "retain until", "deleted", "error"],
-        [(p.id, p.path, p.retain_until, "yes" if p.deleted else "no", p.error) for p in done],
+        [(p.id, p.path, p.retain_until, p.deleted, p.error) for p in done],
     )
 
 
