@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.sql.expression import Executable
-from sqlalchemy.types import TypeEngine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
+from sqlalchemy.types import TypeEngine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -158,7 +159,7 @@ class Prepared:
     For statements whose every value is given (a column default left to fill in is refused)
     and whose result columns need no conversion. ``run`` returns the rows as tuples."""
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | UpdateBase, dialect: Dialect) -> None:
         self.statement, self.dialect = statement, dialect
         self.direct = dialect.name == "sqlite"
         for column in getattr(statement, "exported_columns", ()):
@@ -166,7 +167,7 @@ class Prepared:
                 raise ValueError(f"{column} needs its results converted")
         self._sent: dict[frozenset[str], _Sent] = {}  # by the names of the values given
 
-    def run(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def run(self, connection: Connection, values: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
         if not self.direct:
             result = connection.execute(self.statement, dict(values))
             return [tuple(row) for row in result] if result.returns_rows else []
@@ -186,12 +187,11 @@ class Prepared:
 
     def _compile(self, names: frozenset[str]) -> _Sent:
         compiled = self.statement.compile(dialect=self.dialect, column_keys=sorted(names))
-        if compiled.insert_prefetch or compiled.update_prefetch:  # type: ignore[attr-defined]
+        if compiled.insert_prefetch or compiled.update_prefetch:
             raise ValueError(f"values missing for column defaults: {sorted(names)}")
-        order = compiled.positiontup or []  # type: ignore[attr-defined]
+        order = compiled.positiontup or []
         binds = [(n, self._converter(compiled.binds[n].type)) for n in order]
         return compiled.string, binds
-
 
     def _converter(self, type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
         # The dialect's own form of the type: SQLite's DateTime writes its string, for one.

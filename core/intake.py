@@ -244,7 +244,8 @@ class IntakeDesk:
         arrival, call_update = call_record_statements(dialect.name)
         # The same, answering the row for a call.ended webhook event when one is wanted.
         self._call_update_row = call_update.returning(*CALL_COLUMNS)
-        self._arrival, self._call_update = Prepared(arrival, dialect), Prepared(call_update, dialect)
+        self._arrival = Prepared(arrival, dialect)
+        self._call_update = Prepared(call_update, dialect)
         self._caller_units = Prepared(CALLER_UNITS, dialect)
         self._update_report = Prepared(UPDATE_REPORT, dialect)
         self._insert_ticket = Prepared(INSERT_TICKET, dialect)
@@ -453,7 +454,7 @@ class IntakeDesk:
                 "note": report.text,
             },
         )
-        return ticket_id
+        return int(ticket_id)
 
     def _call_tx(self, connection: Connection, summary: CallSummary) -> None:
         if not outbox.wants(connection, CALL_ENDED):

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 
@@ -410,9 +411,10 @@ def test_lines_the_socket_cannot_take_at_once_arrive_whole_and_in_order() -> Non
         env = ENV.replace(b"script: inbound", b"script: long")
         # Every answer sent ahead, then no reading until the flow has sent its last command.
         peer = await h.connect(Peer(env + b"200 result=1\n" * LONG_LINES))
-        connected(peer).pauseProducing()
+        reading = IPushProducer(connected(peer))
+        reading.pauseProducing()
         await h.watch.until(lambda: h.watch.sent == LONG_LINES)
-        connected(peer).resumeProducing()
+        reading.resumeProducing()
         await h.watch.until(lambda: len(peer.commands) == LONG_LINES)
         connected(peer).loseConnection()
         await peer.closed

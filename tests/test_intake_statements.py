@@ -23,7 +23,6 @@ from hotline.core.spool import Spool
 
 from factories import seed_residents
 
-
 PHONE = "13800138000"
 
 
