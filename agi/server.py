@@ -340,7 +340,7 @@ class FastAGIProtocol(LineOnlyReceiver):
     def _write(self, data: bytes) -> None:
         """Send at once, in this reactor turn. The transport would buffer the line, have epoll
         watch the socket, send it on the next turn and stop watching: two epoll_ctl calls and a
-        reactor turn a command, about a sixth of a call's CPU. One short command is out at a
+        reactor event a command (docs/benchmarks.md, Inbound). One short command is out at a
         time, so the send buffer takes it whole; what it does not (a peer that stopped reading,
         an error) goes to the transport, which then carries every later line, in order, and
         reports the error as ever."""
