@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
-from .db import Database, DatabaseUnavailable
+from .db import Database, DatabaseUnavailable, Prepared
 from .instances import Heartbeat
 from .models import ArrearsAccount, CallRecord, Phone, Resident, Ticket, TicketEvent, Unit
 from .residents import find_unit
@@ -227,14 +227,6 @@ class CallSummary:
     report_key: str | None = None  # the PhoneReport this call made, if any
 
 
-def _callers(c: Connection, number: str | None) -> list[CallerUnit]:
-    try:
-        normalised = normalise_phone(number or "")
-    except DomainError:
-        return []  # withheld, unknown or not a number
-    return [CallerUnit(*row) for row in c.execute(CALLER_UNITS, {"number": normalised})]
-
-
 def _datetimes(data: Entry, *names: str) -> Entry:
     return {k: (datetime.fromisoformat(v) if k in names and v else v) for k, v in data.items()}
 
@@ -248,9 +240,16 @@ class IntakeDesk:
         self.db, self.rules, self.spool = db, rules, spool
         self.heartbeat = heartbeat
         self._instance_id = heartbeat.id if heartbeat is not None else None
-        self._arrival, self._call_update = call_record_statements(db.engine.dialect.name)
+        dialect = db.engine.dialect
+        arrival, call_update = call_record_statements(dialect.name)
         # The same, answering the row for a call.ended webhook event when one is wanted.
-        self._call_update_row = self._call_update.returning(*CALL_COLUMNS)
+        self._call_update_row = call_update.returning(*CALL_COLUMNS)
+        self._arrival = Prepared(arrival, dialect)
+        self._call_update = Prepared(call_update, dialect)
+        self._caller_units = Prepared(CALLER_UNITS, dialect)
+        self._update_report = Prepared(UPDATE_REPORT, dialect)
+        self._insert_ticket = Prepared(INSERT_TICKET, dialect)
+        self._insert_ticket_event = Prepared(INSERT_TICKET_EVENT, dialect)
         # Calls of this process not closed yet: never settled as interrupted while they run.
         self._open: set[str] = set()
         # Set when the service begins to stop: a call cut off then was interrupted, not hung up.
@@ -264,7 +263,7 @@ class IntakeDesk:
     # lookups ---------------------------------------------------------------------------------
     def identify(self, number: str | None) -> list[CallerUnit]:
         with self.db.transaction() as c:
-            return _callers(c, number)
+            return self._callers(c, number)
 
     def arrive(self, summary: CallSummary) -> list[CallerUnit]:
         """Write the call record ahead and look up the caller, in one transaction: the residents
@@ -272,13 +271,20 @@ class IntakeDesk:
         self._open.add(summary.key)
         try:
             with self.db.transaction() as c:
-                c.execute(self._arrival, self._call_row(summary))
-                return _callers(c, summary.caller)
+                self._arrival.run(c, self._call_row(summary))
+                return self._callers(c, summary.caller)
         except (DatabaseUnavailable, SQLAlchemyError) as exc:
             self._keep(exc, ("arrival", summary))
             return []
         except NotKept:
             return []  # logged and counted; the call goes on, it has not been promised anything
+
+    def _callers(self, c: Connection, number: str | None) -> list[CallerUnit]:
+        try:
+            normalised = normalise_phone(number or "")
+        except DomainError:
+            return []  # withheld, unknown or not a number
+        return [CallerUnit(*row) for row in self._caller_units.run(c, {"number": normalised})]
 
     def unit_known(self, code: str) -> bool:
         with self.db.session() as s:
@@ -399,7 +405,7 @@ class IntakeDesk:
         summary = CallSummary(**_datetimes(data, "arrived_at", "answered_at", "ended_at"))
         with self.db.transaction() as c:
             if kind == "arrival":
-                c.execute(self._arrival, self._call_row(summary))
+                self._arrival.run(c, self._call_row(summary))
             else:
                 self._call_tx(c, summary)
 
@@ -411,8 +417,8 @@ class IntakeDesk:
         """Open the ticket, or bring it up to date: a flow files its report again as it grows."""
         bounded(vars(report), REPORT_WIDTHS)  # in place: every statement below sees it cut
         if not first:
-            updated = c.execute(
-                UPDATE_REPORT,
+            updated = self._update_report.run(
+                c,
                 {
                     "key": report.key,
                     "recording": report.recording,
@@ -420,12 +426,13 @@ class IntakeDesk:
                     "about_staff": report.about_staff,
                     "incomplete": report.incomplete,
                 },
-            ).scalar()
-            if updated is not None:
-                return updated
+            )
+            if updated:
+                (ticket_id,) = updated[0]
+                return int(ticket_id)
         row = ticket_row(self.rules, report.intake(), None)
         del row["unit_id"]  # INSERT_TICKET finds it
-        ticket_id, unit_id = c.execute(INSERT_TICKET, {**row, "unit_code": report.unit}).one()
+        ((ticket_id, unit_id),) = self._insert_ticket.run(c, {**row, "unit_code": report.unit})
         if report.unit and unit_id is None:
             # A unit keyed in while the database was down, and not on file: keep the report,
             # with the unit in its text, for staff to sort out. (Kept once: a batch that was
@@ -438,8 +445,8 @@ class IntakeDesk:
             values = {**row, "text": report.text}  # with the note, if one was added
             data = ticket_created(self.rules, ticket_id, values, report.unit if unit_id else None)
             outbox.emit(c, TICKET_CREATED, report.received_at, data)
-        c.execute(
-            INSERT_TICKET_EVENT,
+        self._insert_ticket_event.run(
+            c,
             {
                 "ticket_id": ticket_id,
                 "to_state": "new",
@@ -447,11 +454,11 @@ class IntakeDesk:
                 "note": report.text,
             },
         )
-        return ticket_id
+        return int(ticket_id)
 
     def _call_tx(self, connection: Connection, summary: CallSummary) -> None:
         if not outbox.wants(connection, CALL_ENDED):
-            connection.execute(self._call_update, self._call_row(summary))
+            self._call_update.run(connection, self._call_row(summary))
             return
         row = connection.execute(self._call_update_row, self._call_row(summary)).one()
         at = summary.ended_at or summary.arrived_at

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 
@@ -23,7 +24,7 @@ from hotline.agi.channel import Channel
 from hotline.agi.errors import AGIArgumentError
 from hotline.agi.protocol import MAX_USAGE_LINES, AGIEnvironment
 from hotline.agi.routes import RouteTable
-from hotline.agi.server import AGIObserver, FastAGIFactory, listen_fastagi
+from hotline.agi.server import AGIObserver, FastAGIFactory, FastAGIProtocol, listen_fastagi
 from hotline.app import App
 from hotline.core import dialplan as contract
 from hotline.net.tcp import bound_port, connected, stop_listening
@@ -66,6 +67,16 @@ async def paused(call: Channel, ctx: Any) -> None:
     reached.callback(None)
     await pause
     await call.set_variable("CHOICE", "after the pause")
+
+
+# Enough long lines to fill the socket's buffers while the peer is not reading (4 MB).
+LONG_LINES, LONG_TEXT = 600, "x" * 7000
+
+
+@table.register("long")
+async def long_lines(call: Channel, ctx: Any) -> None:
+    for n in range(LONG_LINES):
+        await call.verbose(f"{n} {LONG_TEXT}")
 
 
 class Watch(AGIObserver):
@@ -150,9 +161,11 @@ def _answer_then_silence(line: str) -> bytes:
 
 
 class Harness:
-    def __init__(self, reactor: Any, **limits: Any) -> None:
+    def __init__(
+        self, reactor: Any, factory: type[FastAGIFactory] = FastAGIFactory, **limits: Any
+    ) -> None:
         self.reactor, self.clock, self.watch = reactor, Clock(), Watch(reactor)
-        self.factory = FastAGIFactory(
+        self.factory = factory(
             table,
             lambda env: None,
             self.watch,
@@ -379,6 +392,39 @@ def test_an_odd_response_fails_the_flow_to_the_fallback(caplog: pytest.LogCaptur
     # Not a broken connection: the peer still hears that the flow failed.
     assert peer.commands[-1] == f"SET VARIABLE {contract.STATUS} {contract.STATUS_FAILED}"
     assert "flow 'inbound' failed" in caplog.text
+
+
+def test_lines_the_socket_cannot_take_at_once_arrive_whole_and_in_order() -> None:
+    """The server writes each command straight to the socket; when the socket takes only part
+    of one (a peer that stopped reading), the rest and every later line go through the
+    transport's buffer, in order."""
+
+    class Capture(FastAGIFactory):
+        last: FastAGIProtocol | None = None
+
+        def buildProtocol(self, addr: Any) -> FastAGIProtocol | None:
+            self.last = super().buildProtocol(addr)
+            return self.last
+
+    async def body(reactor: Any) -> tuple[Peer, FastAGIFactory]:
+        h = await Harness(reactor, Capture).start()
+        env = ENV.replace(b"script: inbound", b"script: long")
+        # Every answer sent ahead, then no reading until the flow has sent its last command.
+        peer = await h.connect(Peer(env + b"200 result=1\n" * LONG_LINES))
+        reading = IPushProducer(connected(peer))
+        reading.pauseProducing()
+        await h.watch.until(lambda: h.watch.sent == LONG_LINES)
+        reading.resumeProducing()
+        await h.watch.until(lambda: len(peer.commands) == LONG_LINES)
+        connected(peer).loseConnection()
+        await peer.closed
+        await stop_listening(h.port)
+        return peer, h.factory
+
+    peer, factory = run_on_reactor(body, timeout=30)
+    assert peer.commands == [f'VERBOSE "{n} {LONG_TEXT}" 1' for n in range(LONG_LINES)]
+    assert isinstance(factory, Capture) and factory.last is not None
+    assert factory.last._socket is None  # the socket took part of a line: the transport took over
 
 
 def test_the_limits_are_settings(tmp_path: Path) -> None:
