@@ -15,6 +15,7 @@ A reader that dies is started again; the requests it held are answered 503 ``una
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -289,6 +290,9 @@ def main() -> None:
         WebApi(app, API.all, _no_writes, app.now),
         {r.operation_id: r for r in API.all if r.apart},
     )
+    # What is loaded by now lives as long as the process: frozen, the collector's full passes
+    # skip it (as `hotline serve` does; a page's rows would otherwise set off walks of it all).
+    gc.freeze()
     with ThreadPoolExecutor(settings.web.read_threads(), "hotline-reader") as threads:
         for number, request in incoming:
             threads.submit(served.answer, answers, number, request)
