@@ -25,6 +25,7 @@ from hotline.core.db import Database
 from hotline.net.tcp import bound_port
 from hotline.service import Service
 from hotline.web.declare import Route
+from hotline.web.reader import ReaderPool
 from hotline.web.server import WebApi
 
 from api_support import NOW, PASSWORD, Clock, make_app
@@ -59,6 +60,13 @@ def _setup(db: Database, tmp_path: Path) -> tuple[App, str, Clock]:
     return app, secret, Clock()
 
 
+async def _serve(reactor: Any, app: App, clock: Clock) -> tuple[Service, ReaderPool]:
+    service = Service(app, reactor, clock=clock)
+    await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
+    assert service.readers is not None
+    return service, service.readers
+
+
 def test_heavy_reads_are_answered_by_the_reader_process(
     db: Database, tmp_path: Path, cheap_password_hashes: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -73,14 +81,12 @@ def test_heavy_reads_are_answered_by_the_reader_process(
     monkeypatch.setattr(WebApi, "_read", watched)  # the service's own; the reader's is its own
 
     async def body(reactor: Any) -> dict[str, Any]:
-        service = Service(app, reactor, clock=clock)
-        await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
+        service, readers = await _serve(reactor, app, clock)
         agent = Client(reactor, service, secret)
         try:
-            assert service.readers is not None
             made = await agent.call("POST", "/tickets", REPAIR)
             return {
-                "pids": service.readers.pids(),
+                "pids": readers.pids(),
                 "made": made,
                 # Straight after the write, from the other process: it sees the write.
                 "one": await agent.call("GET", f"/tickets/{made[1]['id']}"),
@@ -119,16 +125,14 @@ def test_a_reader_that_dies_is_started_again_and_its_request_answered_503(
     app, secret, clock = _setup(db, tmp_path)
 
     async def body(reactor: Any) -> dict[str, Any]:
-        service = Service(app, reactor, clock=clock)
-        await service.start("127.0.0.1:0", web_listen="127.0.0.1:0")
+        service, readers = await _serve(reactor, app, clock)
         agent = Client(reactor, service, secret)
         try:
-            assert service.readers is not None
             before = await agent.call("GET", "/tickets")
-            (pid,) = service.readers.pids()
+            (pid,) = readers.pids()
             os.kill(pid, signal.SIGSTOP)  # it cannot answer: the request below is in flight
             held = Deferred.fromCoroutine(agent.call("GET", "/tickets"))  # sent, not awaited
-            while service.readers.in_flight() == 0:
+            while readers.in_flight() == 0:
                 await sleep(reactor, 0.01)
             os.kill(pid, signal.SIGKILL)
             dead = await held
@@ -143,8 +147,8 @@ def test_a_reader_that_dies_is_started_again_and_its_request_answered_503(
                 "before": before[0],
                 "dead": dead,
                 "again": again[0],
-                "restarts": service.readers.restarts,
-                "pids": (pid, service.readers.pids()),
+                "restarts": readers.restarts,
+                "pids": (pid, readers.pids()),
             }
         finally:
             await service.stop()
