@@ -24,6 +24,7 @@ from hotline.core import api_tokens, users
 from hotline.core.db import Database
 from hotline.net.tcp import bound_port
 from hotline.service import Service
+from hotline.settings import WebSettings
 from hotline.web.declare import Route
 from hotline.web.reader import ReaderPool
 from hotline.web.server import WebApi
@@ -161,3 +162,18 @@ def test_a_reader_that_dies_is_started_again_and_its_request_answered_503(
     )
     old, new = got["pids"]
     assert len(new) == 1 and new[0] != old
+
+
+@pytest.mark.parametrize(
+    ("url", "processes"),
+    [
+        ("sqlite://", 0),
+        ("sqlite:///:memory:", 0),
+        ("sqlite+pysqlite:///:memory:?cache=shared", 0),
+        ("sqlite:////var/lib/hotline/hotline.db", 2),
+        ("postgresql+psycopg://hotline@db/hotline", 2),
+    ],
+)
+def test_an_in_memory_database_keeps_its_reads_in_the_service(url: str, processes: int) -> None:
+    """Another process cannot open the service's in-memory SQLite database."""
+    assert WebSettings(read_processes=2).reader_processes(url) == processes
