@@ -120,9 +120,14 @@ class ServerProcess:
         return self.proc.pid
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
+
+    def children_cpu_seconds(self) -> float:
+        """The CPU of the service's running children (the API's reader processes)."""
+        children: set[int] = set()
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            children.update(int(c) for c in (task / "children").read_text().split())
+        return sum(process_cpu_seconds(c) for c in children)
 
     def memory_kb(self, field_name: str = "VmRSS") -> int:
         """VmRSS now, or VmHWM: the kernel's own peak RSS of the process."""
@@ -447,6 +452,13 @@ def check_records(db_url: str, script: CallScript, keys: Sequence[str]) -> list[
         elif row[:5] != reference[:5] or row[5] != key:
             problems.append(f"{key}: {row} differs from the reference {reference}")
     return problems
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process (its threads included), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], p: float) -> float:

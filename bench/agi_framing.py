@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import subprocess
 import sys
 import time
 from typing import Any
+
+from _load import process_cpu_seconds as cpu_seconds  # bench/ is on sys.path when this runs
 
 from hotline.agi import protocol
 from hotline.agi.channel import Channel
@@ -192,12 +193,6 @@ async def drive(make_call: Any, calls: int, concurrency: int) -> float:
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - start
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_server(kind: str, calls: int, levels: list[int]) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import treq
 from _header import print_header, print_load_at_end  # bench/ is on sys.path when this runs
 from _load import postgres_database
+from _load import process_cpu_seconds as cpu_seconds
 from sqlalchemy import insert, text
 from twisted.internet import defer, task
 from twisted.web.http_headers import Headers
@@ -98,13 +99,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's user + system CPU time so far (Linux /proc): the service's cost per request,
-    which the machine's load does not inflate as it does wall-clock figures."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

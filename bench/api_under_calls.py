@@ -57,7 +57,7 @@ async def api_load(base: str, token: str, tickets: int, seconds: float, concurre
             if response.code != 200 or len(body["items"]) != 50:
                 errors += 1
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(concurrency)])
     wall = time.perf_counter() - began
     print(
@@ -68,6 +68,7 @@ async def api_load(base: str, token: str, tickets: int, seconds: float, concurre
                 "per_second": len(times) / wall,
                 "p50_ms": percentile(times, 50) * 1000,
                 "p99_ms": percentile(times, 99) * 1000,
+                "client_ms": (time.process_time() - cpu) * 1000 / max(1, len(times)),
             }
         )
     )
@@ -96,8 +97,12 @@ def run(
             else:
                 script = replayed_reference(server, recorded, phones[0])
             callers = Callers(phones[1:])
+            cpu = [server.cpu_seconds()]
             alone = asyncio.run(paced(server, script, callers, plan))
+            cpu.append(server.cpu_seconds())
+            readers = server.children_cpu_seconds()
             seconds = len(script.commands) * plan.pace + plan.steady
+            began = time.perf_counter()
             client = subprocess.Popen(
                 [
                     sys.executable,
@@ -112,8 +117,15 @@ def run(
                 stdout=subprocess.PIPE,
             )
             loaded = asyncio.run(paced(server, script, callers, plan))
+            cpu.append(server.cpu_seconds())
+            readers = server.children_cpu_seconds() - readers
             out, _ = client.communicate(timeout=seconds + 60)
             api = json.loads(out.decode().strip().splitlines()[-1])
+            # The service's CPU the pages added (the loaded run's less the run alone), and its
+            # reader processes'; both runs last as long.
+            api["service_ms"] = ((cpu[2] - cpu[1]) - (cpu[1] - cpu[0])) * 1000 / api["requests"]
+            api["readers_ms"] = readers * 1000 / api["requests"]
+            api["service_share"] = (cpu[2] - cpu[1]) / (time.perf_counter() - began)
         finally:
             server.stop()
     return {"alone": alone, "loaded": loaded, "api": api}, script
@@ -160,6 +172,12 @@ def report(database: str, result: dict[str, Any]) -> None:
         f"{api['per_second']:.0f}/s (target {TARGET_PER_SECOND:g}: "
         f"{'ok' if api['per_second'] >= TARGET_PER_SECOND else 'MISSED'}), "
         f"p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms"
+    )
+    print(
+        f"{database:10} CPU a page: service {api['service_ms']:.2f} ms (beyond its calls'), "
+        f"reader processes {api['readers_ms']:.2f} ms, this bench's client "
+        f"{api['client_ms']:.2f} ms; the service used "
+        f"{api['service_share']:.0%} of a core under API load"
     )
     print(
         f"{database:10} AGI turnaround p99: {p99_alone:.2f} ms alone, {p99_loaded:.2f} ms "

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
@@ -59,6 +59,9 @@ from hotline.webhooks.deliverer import Deliverer
 from hotline.webhooks.pruner import Pruner
 from hotline.webhooks.sender import Sender
 from hotline.write_batches import WriteBatches
+
+if TYPE_CHECKING:  # the web's modules load only when the service serves the API
+    from hotline.web.reader import ReaderPool
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -202,6 +205,7 @@ class Service:
         self.dialer: Dialer | None = None
         self.attached_metrics: AttachedMetrics | None = None
         self.web_port: IListeningPort | None = None
+        self.readers: ReaderPool | None = None  # the API's reader processes, while it runs them
         # What is happening now, from the bus alone, and its stream (SSE) for the console.
         rules = app.rules
         self.live_state = LiveState(
@@ -451,13 +455,21 @@ class Service:
 
     async def _start_web(self, listen: str) -> None:
         from hotline.web.bounded import Bounded
+        from hotline.web.reader import ReaderPool
         from hotline.web.server import listen_web, log_started
         from hotline.web.site import web_api
 
+        web = self.app.settings.web
         self.web_pool.start()
-        read = Bounded(
-            partial(deferToThreadPool, self.reactor, self.web_pool), self.app.settings.web.queue
-        )
+        read = Bounded(partial(deferToThreadPool, self.reactor, self.web_pool), web.queue)
+        processes = web.reader_processes(self.app.db.url)
+        if processes:
+            self.readers = ReaderPool(self.reactor, self.app.settings, processes)
+            self.readers.start()
+            # Shut down with the service: their stdin closed, their last answers sent.
+            self._readers_trigger = self.reactor.addSystemEventTrigger(
+                "before", "shutdown", self._stop_readers
+            )
         api = web_api(
             self.app,
             self.run_blocking,
@@ -466,6 +478,7 @@ class Service:
             self.bus,
             self.agent_actions,
             read,
+            None if self.readers is None else self.readers.read,
         )
         self.web_port = await listen_web(self.reactor, listen, api.resource())
         self.ports.append(self.web_port)
@@ -497,7 +510,14 @@ class Service:
         self.ports.clear()
         self.reactor.removeSystemEventTrigger(self._pool_trigger)
         self.reactor.removeSystemEventTrigger(self._stopping_trigger)
+        if self.readers is not None:
+            self.reactor.removeSystemEventTrigger(self._readers_trigger)
+            await self._stop_readers()
         self._stop_pools()
+
+    def _stop_readers(self) -> Deferred[None]:
+        assert self.readers is not None
+        return Deferred.fromCoroutine(self.readers.stop())
 
     def _stop_pools(self) -> None:
         self.pool.stop()

@@ -162,9 +162,19 @@ class WebSettings:
     # Reads waiting or running at once, at most; beyond it a request is told 503 + Retry-After,
     # so a flood of API requests cannot take the calls' CPU and connections.
     queue: int = 200
+    # The heavy reads (ticket, resident and call lists and pages) answered by this many reader
+    # processes the service spawns (hotline.web.reader), so their CPU is not taken under the
+    # calls' GIL; each has ``threads`` threads and its own connections. 0: in the service's
+    # read threads. An in-memory SQLite database cannot be shared: its reads stay in-process.
+    read_processes: int = 1
 
     def read_threads(self) -> int:
         return self.threads if self.threads > 0 else min(8, os.cpu_count() or 1)
+
+    def reader_processes(self, db_url: str) -> int:
+        database = db_url.partition("://")[2].partition("?")[0]
+        in_memory = db_url.startswith("sqlite") and database in ("", "/", "/:memory:")
+        return 0 if in_memory else self.read_processes
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def test_a_read_is_answered_while_a_flow_write_holds_the_flows_threads(
     flows' one thread is held by a write that ends only when the test lets it (after the
     read's answer), so a read queued behind it would fail the test, not slow it."""
     seed_residents(db, tmp_path)
-    app = make_app(db, tmp_path / "home")
+    app = make_app(db, tmp_path / "home", read_processes=0)  # the read threads
     with db.session() as s:
         users.add_user(s, "li", "agent", PASSWORD, NOW, "101")
         secret = api_tokens.add_token(s, "li-token", NOW, user="li")[1]

@@ -64,6 +64,7 @@ def page(rows: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     query=(Param("unit", description="one unit, e.g. 3-1-201"),),
     response=items("Resident"),
     tag="residents",
+    apart=True,
 )
 def list_residents(call: Call) -> dict[str, Any]:
     found = residents.list_residents(call.session, call.params["unit"])
@@ -78,6 +79,7 @@ def list_residents(call: Call) -> dict[str, Any]:
     path_params=(Param("code", required=True, description="building-entrance-room"),),
     response=ref("Unit"),
     tag="residents",
+    apart=True,
 )
 def get_unit(call: Call) -> dict[str, Any]:
     unit = residents.require_unit(call.session, call.params["code"])
@@ -98,6 +100,7 @@ def get_unit(call: Call) -> dict[str, Any]:
     ),
     response=items("Ticket", paged=True),
     tag="tickets",
+    apart=True,
 )
 def list_tickets(call: Call) -> dict[str, Any]:
     limit = call.params["limit"] or 50
@@ -116,6 +119,7 @@ def list_tickets(call: Call) -> dict[str, Any]:
     path_params=(ID,),
     response=ref("TicketHistory"),
     tag="tickets",
+    apart=True,
 )
 def get_ticket(call: Call) -> dict[str, Any]:
     history = serialise.history(tickets.ticket_history(call.session, call.params["id"]), call.tz)
@@ -215,6 +219,7 @@ def assign_ticket(call: Call) -> dict[str, Any]:
     query=(AT,),
     response=items("FollowUp"),
     tag="follow-ups",
+    apart=True,
 )
 def followups_due(call: Call) -> dict[str, Any]:
     at, rules = call.params["at"] or call.now, call.app.rules
@@ -267,6 +272,7 @@ def record_followup(call: Call) -> dict[str, Any]:
     query=(AT,),
     response=items("DueReminder"),
     tag="arrears",
+    apart=True,
 )
 def arrears_due(call: Call) -> dict[str, Any]:
     found = arrears.due_reminders(call.session, call.app.rules, call.params["at"] or call.now)
@@ -302,6 +308,7 @@ def arrears_paid(call: Call) -> dict[str, Any]:
     query=(AT,),
     response=items("Overdue"),
     tag="report",
+    apart=True,
 )
 def overdue(call: Call) -> dict[str, Any]:
     found = overdue_now(call.session, call.app.rules, call.params["at"] or call.now)
@@ -316,6 +323,7 @@ def overdue(call: Call) -> dict[str, Any]:
     query=(Param("from", "date-time"), Param("to", "date-time")),
     response=ref("Report"),
     tag="report",
+    apart=True,
 )
 def report(call: Call) -> dict[str, Any]:
     start, end = report_period(call.params["from"], call.params["to"], call.tz, call.now)

@@ -29,6 +29,7 @@ AGENT, SUPERVISOR = UserRole.AGENT, UserRole.SUPERVISOR
     query=(Param("campaign", "integer"), LIMIT, CURSOR),
     response=items("Call", paged=True),
     tag="calls",
+    apart=True,
 )
 def list_calls(call: Call) -> dict[str, Any]:
     limit = call.params["limit"] or 50
@@ -44,6 +45,7 @@ def list_calls(call: Call) -> dict[str, Any]:
     path_params=(ID,),
     response=ref("Call"),
     tag="calls",
+    apart=True,
 )
 def get_call(call: Call) -> dict[str, Any]:
     record = serialise.call(outcomes.get_call(call.session, call.params["id"]), call.tz)
@@ -143,6 +145,7 @@ def act_on_campaign(call: Call) -> dict[str, Any]:
     query=(Param("state", enum=tuple(LeadState)),),
     response=items("Lead"),
     tag="campaigns",
+    apart=True,
 )
 def campaign_leads(call: Call) -> dict[str, Any]:
     found = dial_requests.campaign_leads(call.session, call.params["id"], call.params["state"])

@@ -18,6 +18,14 @@ RETRY_AFTER_SECONDS = 1  # a page takes milliseconds: the queue will have moved 
 RunBlocking = Callable[..., Deferred[Any]]  # deferToThreadPool with its reactor and pool
 
 
+def busy(limit: int) -> ApiError:
+    return ApiError(
+        "busy",
+        f"the service is answering {limit} requests; try again shortly",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 class Bounded:
     """A runner (``await bounded(fn, *args)``) passing at most ``limit`` calls at a time, waiting
     or running, to ``run``; the one past the bound raises ApiError("busy") (503)."""
@@ -28,11 +36,7 @@ class Bounded:
 
     def __call__(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         if self.taken >= self.limit:
-            raise ApiError(
-                "busy",
-                f"the service is answering {self.limit} requests; try again shortly",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            raise busy(self.limit)
         self.taken += 1
         done: Deferred[T] = self.run(fn, *args, **kwargs)
         return done.addBoth(self._release)

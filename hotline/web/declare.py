@@ -153,6 +153,9 @@ class Route:
     # The typed event a successful answer makes (a ticket changed), published on the bus.
     event: Callable[[Any, datetime], Event | None] | None = None
     audited: bool = False  # a GET that writes an audit row (a restricted recording heard)
+    # A heavy read (a list, a page) a reader process may answer: its handler returns plain
+    # data and needs nothing only the service holds (the live state, the PBX, a cookie to set).
+    apart: bool = False
 
     @property
     def operation_id(self) -> str:
@@ -195,7 +198,10 @@ class Routes:
         tag: str = "",
         event: Callable[[Any, datetime], Event | None] | None = None,
         audited: bool = False,
+        apart: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if apart and (method != "GET" or audited):
+            raise ValueError(f"{method} {path}: only a plain read may be answered apart")
         named = set(_PATH_PARAM.findall(path))
         if named != {p.name for p in path_params}:
             raise ValueError(f"{method} {path}: path parameters {sorted(named)} not declared")
@@ -217,6 +223,7 @@ class Routes:
                     tag,
                     event,
                     audited,
+                    apart,
                 )
             )
             return handler

@@ -3,7 +3,9 @@ database thread for everything else (who is asking, the role, the parameters and
 handler, in one transaction), and write JSON back on the reactor.
 
 Reads (GET) hop to the API's own threads, so a page never waits behind a call flow's write;
-writes hop to the flows' threads, where every write of the service goes (see `WebApi`)."""
+writes hop to the flows' threads, where every write of the service goes (see `WebApi`). The
+heavy reads (routes declared ``apart``) go to a reader process instead when the service runs
+one (hotline.web.reader): the same handler, run beside the calls rather than under their GIL."""
 
 from __future__ import annotations
 
@@ -118,6 +120,20 @@ class OnReactor:
 
 
 @dataclass(frozen=True)
+class ReadRequest:
+    """A read for a reader process (hotline.web.reader): what `WebApi._read` is given, read from
+    the HTTP request on the reactor. The reader checks the credentials as the service would."""
+
+    operation_id: str
+    creds: Credentials
+    path: dict[str, Any]
+    args: dict[bytes, list[bytes]]
+    address: str
+    pbx_ready: bool
+    now: datetime
+
+
+@dataclass(frozen=True)
 class Encoded:
     """A read's JSON answer, encoded in its thread (`WebApi._read`)."""
 
@@ -145,7 +161,9 @@ class WebApi:
     threads (``Service.run_blocking``), because SQLite takes one writer at a time, so a writer
     of its own would only wait on the lock (busy_timeout) while holding a thread, and because
     the flows' threads are the ones sized to the connections the writes need. ``read`` is where
-    reads run (the API's own threads, bounded: ``Bounded``); by default ``run``."""
+    reads run (the API's own threads, bounded: ``Bounded``); by default ``run``. ``apart``, when
+    given, answers the routes declared ``apart`` (a `ReadRequest`) with their JSON bytes: the
+    reader processes (hotline.web.reader), bounded too."""
 
     def __init__(
         self,
@@ -157,9 +175,10 @@ class WebApi:
         live: LiveStream | None = None,
         bus: EventBus | None = None,
         read: Runner | None = None,
+        apart: Callable[[ReadRequest], Deferred[bytes]] | None = None,
     ) -> None:
         self.app, self.routes, self.run, self.clock = app, routes, run, clock
-        self.read = read or run
+        self.read, self.apart = read or run, apart
         self.actions = actions  # the PBX actions while the AMI link is up, else None
         self.live, self.bus = live, bus
         web = app.settings.web
@@ -240,10 +259,17 @@ class WebApi:
         address = getattr(request.getClientAddress(), "host", "") or ""
         args = dict(request.args or {})
         ready = self.actions() is not None
-        if route.reads_only:
-            result = await self.read(self._read, route, creds, path, args, raw, address, ready)
+        now = self.clock()
+        result: Any
+        if route.apart and self.apart is not None:
+            read = ReadRequest(route.operation_id, creds, path, args, address, ready, now)
+            result = Encoded(await self.apart(read))
+        elif route.reads_only:
+            result = await self.read(self._read, route, creds, path, args, raw, address, ready, now)
         else:
-            result = await self.run(self._blocking, route, creds, path, args, raw, address, ready)
+            result = await self.run(
+                self._blocking, route, creds, path, args, raw, address, ready, now
+            )
         if isinstance(result, PbxReply):
             actions = self.actions()
             if actions is None:
@@ -264,11 +290,11 @@ class WebApi:
         args: dict[bytes, list[bytes]],
         raw: bytes,
         address: str,
-        pbx_ready: bool = False,
+        pbx_ready: bool,
+        now: datetime,
     ) -> Any:
         """Who is asking first (a stranger learns nothing, not even a parameter's name), then
         the parameters, then the handler, in one transaction."""
-        now = self.clock()
         with self.app.db.session() as session:
             # A public route (signing in) ignores credentials: a stale cookie must not stop it.
             principal = None if route.role is None else identify(session, creds, now)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from twisted.internet.defer import Deferred
+
 from hotline.agi.flows.context import Runner
 from hotline.app import App
 from hotline.console.pages import ConsolePages
@@ -24,7 +26,7 @@ from . import (
     openapi,
 )
 from .declare import API
-from .server import WebApi
+from .server import ReadRequest, WebApi
 
 # Importing a module declares its routes (on API); the names keep the imports explicit.
 ROUTE_MODULES = (
@@ -47,7 +49,8 @@ def web_api(
     bus: EventBus | None = None,
     actions: Callable[[], AgentActions | None] = lambda: None,
     read: Runner | None = None,
+    apart: Callable[[ReadRequest], Deferred[bytes]] | None = None,
 ) -> WebApi:
-    api = WebApi(app, API.all, run, clock, actions, live, bus, read)
+    api = WebApi(app, API.all, run, clock, actions, live, bus, read, apart)
     ConsolePages(app, run, clock, live).mount(api.klein)
     return api
