@@ -48,7 +48,7 @@ from .site import ROUTE_MODULES
 log = logging.getLogger("hotline.web")
 
 MAX_FRAME = 64 << 20  # a report or a whole list is megabytes at most; a longer frame is a fault
-NICE = 5  # under contention the service (the calls) gets about three times a reader's CPU share
+NICE = 19  # under contention the service (the calls) gets the CPU: a reader has 1.5 % of its weight
 RESTART_SECONDS = (0.0, 0.5, 1.0, 2.0, 5.0)  # the waits before each restart in a quick series
 STEADY_SECONDS = 10.0  # a reader that ran this long before it died starts the series again
 STOP_SECONDS = 5.0  # a reader not ended this long after its stdin closed is killed
